@@ -1,0 +1,433 @@
+//! What callers ask for (raw, from any API) and the validated records the
+//! store writes. Validation turns the first into the second, once, here.
+
+use crate::error::{Entity, Error, Result, Rule};
+use crate::model::*;
+use crate::validate as v;
+
+/// A request to create an agent, from any dialect.
+#[derive(Debug, Clone, Default)]
+pub struct NewAgent {
+    pub login_id: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub wrap_up_time: Option<i64>,
+    pub home_agent: Option<bool>,
+    pub active: Option<bool>,
+    pub password: Option<String>,
+    pub skills: Vec<SkillAssignment>,
+    pub service_ids: Vec<Id>,
+    pub groups: Vec<GroupMembership>,
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A validated agent, ready to insert. `password_hash` is argon2id.
+#[derive(Debug, Clone)]
+pub struct AgentRecord {
+    pub login_id: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: String,
+    pub wrap_up_time: i64,
+    pub home_agent: bool,
+    pub active: bool,
+    pub password_hash: Option<String>,
+    pub skills: Vec<SkillAssignment>,
+    pub service_ids: Vec<Id>,
+    pub groups: Vec<GroupMembership>,
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+}
+
+impl NewAgent {
+    /// Checks every field; the password is checked but not hashed here.
+    pub fn validate(&self, policy: &crate::PasswordPolicy) -> Result<AgentRecord> {
+        let login_id = v::login_id("loginId", self.login_id.as_deref())?;
+        let first_name = v::name("firstName", self.first_name.as_deref())?;
+        let last_name = v::name("lastName", self.last_name.as_deref())?;
+        let display_name = v::opt(self.display_name.as_deref(), |s| v::display_name("displayName", s))?;
+        let email = v::opt(self.email.as_deref(), |s| v::email("email", s))?;
+        let phone = match self.phone.as_deref().map(str::trim) {
+            None | Some("") => String::new(),
+            Some(p) => v::phone_number("phone", p)?,
+        };
+        let wrap_up_time = v::wrap_up_time(self.wrap_up_time.unwrap_or(-1))?;
+        if let Some(pw) = &self.password {
+            policy.check(pw)?;
+        }
+        check_skill_list(&self.skills)?;
+        v::no_duplicates("serviceIds", self.service_ids.iter())?;
+        v::no_duplicates("groups", self.groups.iter().map(|g| g.group_id))?;
+        Ok(AgentRecord {
+            login_id,
+            first_name,
+            last_name,
+            display_name,
+            email,
+            phone,
+            wrap_up_time,
+            home_agent: self.home_agent.unwrap_or(false),
+            active: self.active.unwrap_or(true),
+            password_hash: None,
+            skills: self.skills.clone(),
+            service_ids: self.service_ids.clone(),
+            groups: self.groups.clone(),
+            attributes: self.attributes.clone(),
+        })
+    }
+}
+
+fn check_skill_list(skills: &[SkillAssignment]) -> Result<()> {
+    for s in skills {
+        v::proficiency(s.proficiency)?;
+    }
+    v::no_duplicates("skills", skills.iter().map(|s| s.skill_id))
+}
+
+/// A partial update of an agent. `None` leaves a field as it is; for the
+/// optional fields, `Some(None)` clears them.
+#[derive(Debug, Clone, Default)]
+pub struct AgentPatch {
+    pub login_id: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub display_name: Option<Option<String>>,
+    pub email: Option<Option<String>>,
+    pub phone: Option<String>,
+    pub wrap_up_time: Option<i64>,
+    pub home_agent: Option<bool>,
+    pub active: Option<bool>,
+    pub password: Option<String>,
+    /// `Some(true)` locks, `Some(false)` unlocks (and resets failed logins).
+    pub locked: Option<bool>,
+    /// Merged into the agent's attributes; a null value removes a key.
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A validated agent change; the store applies it with [`AgentChanges::apply`].
+#[derive(Debug, Clone, Default)]
+pub struct AgentChanges {
+    pub login_id: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub display_name: Option<Option<String>>,
+    pub email: Option<Option<String>>,
+    pub phone: Option<String>,
+    pub wrap_up_time: Option<i64>,
+    pub home_agent: Option<bool>,
+    pub active: Option<bool>,
+    pub password_hash: Option<String>,
+    pub locked: Option<bool>,
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+}
+
+impl AgentPatch {
+    pub fn is_empty(&self) -> bool {
+        self.login_id.is_none()
+            && self.first_name.is_none()
+            && self.last_name.is_none()
+            && self.display_name.is_none()
+            && self.email.is_none()
+            && self.phone.is_none()
+            && self.wrap_up_time.is_none()
+            && self.home_agent.is_none()
+            && self.active.is_none()
+            && self.password.is_none()
+            && self.locked.is_none()
+            && self.attributes.is_empty()
+    }
+
+    pub fn validate(&self, policy: &crate::PasswordPolicy) -> Result<AgentChanges> {
+        if self.is_empty() {
+            return Err(Error::invalid("body", Rule::NothingToUpdate));
+        }
+        if let Some(pw) = &self.password {
+            policy.check(pw)?;
+        }
+        Ok(AgentChanges {
+            login_id: v::opt(self.login_id.as_deref(), |s| v::login_id("loginId", Some(s)))?,
+            first_name: v::opt(self.first_name.as_deref(), |s| v::name("firstName", Some(s)))?,
+            last_name: v::opt(self.last_name.as_deref(), |s| v::name("lastName", Some(s)))?,
+            display_name: v::opt_clearable(&self.display_name, |s| v::display_name("displayName", s))?,
+            email: v::opt_clearable(&self.email, |s| v::email("email", s))?,
+            phone: match self.phone.as_deref().map(str::trim) {
+                None => None,
+                Some("") => Some(String::new()),
+                Some(p) => Some(v::phone_number("phone", p)?),
+            },
+            wrap_up_time: self.wrap_up_time.map(v::wrap_up_time).transpose()?,
+            home_agent: self.home_agent,
+            active: self.active,
+            password_hash: None,
+            locked: self.locked,
+            attributes: self.attributes.clone(),
+        })
+    }
+}
+
+impl AgentChanges {
+    /// Applies the change to the stored agent; `now` stamps a password change.
+    pub fn apply(&self, a: &mut Agent, now: Millis) {
+        if let Some(x) = &self.login_id {
+            a.login_id = x.clone();
+        }
+        if let Some(x) = &self.first_name {
+            a.first_name = x.clone();
+        }
+        if let Some(x) = &self.last_name {
+            a.last_name = x.clone();
+        }
+        if let Some(x) = &self.display_name {
+            a.display_name = x.clone();
+        }
+        if let Some(x) = &self.email {
+            a.email = x.clone();
+        }
+        if let Some(x) = &self.phone {
+            a.phone = x.clone();
+        }
+        if let Some(x) = self.wrap_up_time {
+            a.wrap_up_time = x;
+        }
+        if let Some(x) = self.home_agent {
+            a.home_agent = x;
+        }
+        if let Some(x) = self.active {
+            a.active = x;
+        }
+        if self.password_hash.is_some() {
+            a.has_password = true;
+            a.password_last_modified = Some(now);
+            // An administrator's password change also lifts a lockout.
+            a.locked = false;
+            a.failed_logins = 0;
+        }
+        if let Some(l) = self.locked {
+            a.locked = l;
+            if !l {
+                a.failed_logins = 0;
+            }
+        }
+        for (k, val) in &self.attributes {
+            if val.is_null() {
+                a.attributes.remove(k);
+            } else {
+                a.attributes.insert(k.clone(), val.clone());
+            }
+        }
+    }
+}
+
+/// Name and description of a skill; on update, `None` keeps the current value.
+#[derive(Debug, Clone, Default)]
+pub struct SkillInput {
+    pub name: Option<String>,
+    pub description: Option<String>,
+}
+
+impl SkillInput {
+    pub fn validate_new(&self) -> Result<SkillInput> {
+        Ok(SkillInput {
+            name: Some(v::name("name", self.name.as_deref())?),
+            description: Some(v::description("description", self.description.as_deref())?),
+        })
+    }
+    pub fn validate_patch(&self) -> Result<SkillInput> {
+        if self.name.is_none() && self.description.is_none() {
+            return Err(Error::invalid("body", Rule::NothingToUpdate));
+        }
+        Ok(SkillInput {
+            name: v::opt(self.name.as_deref(), |s| v::name("name", Some(s)))?,
+            description: v::opt(self.description.as_deref(), |s| v::description("description", Some(s)))?,
+        })
+    }
+}
+
+/// A name-only object (call center, group).
+#[derive(Debug, Clone, Default)]
+pub struct NamedInput {
+    pub name: Option<String>,
+}
+
+impl NamedInput {
+    pub fn validate(&self) -> Result<String> {
+        v::name("name", self.name.as_deref())
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ServiceInput {
+    pub name: Option<String>,
+    pub call_center_id: Option<Id>,
+    pub acd: Option<bool>,
+}
+
+impl ServiceInput {
+    pub fn validate_new(&self) -> Result<ServiceInput> {
+        Ok(ServiceInput {
+            name: Some(v::name("name", self.name.as_deref())?),
+            call_center_id: Some(self.call_center_id.ok_or_else(|| Error::invalid("callCenterId", Rule::Required))?),
+            acd: Some(self.acd.unwrap_or(true)),
+        })
+    }
+    pub fn validate_patch(&self) -> Result<ServiceInput> {
+        if self.name.is_none() && self.call_center_id.is_none() && self.acd.is_none() {
+            return Err(Error::invalid("body", Rule::NothingToUpdate));
+        }
+        Ok(ServiceInput {
+            name: v::opt(self.name.as_deref(), |s| v::name("name", Some(s)))?,
+            call_center_id: self.call_center_id,
+            acd: self.acd,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PhoneInput {
+    pub number: Option<String>,
+    pub name: Option<String>,
+    /// Skill names; on update, replaces the whole list.
+    pub skills: Option<Vec<String>>,
+}
+
+impl PhoneInput {
+    pub fn validate_new(&self) -> Result<PhoneInput> {
+        Ok(PhoneInput {
+            number: Some(v::phone_number("number", self.number.as_deref().unwrap_or(""))?),
+            name: Some(v::name("name", self.name.as_deref())?),
+            skills: Some(skill_names(self.skills.as_deref().unwrap_or(&[]))?),
+        })
+    }
+    pub fn validate_patch(&self) -> Result<PhoneInput> {
+        if self.number.is_none() && self.name.is_none() && self.skills.is_none() {
+            return Err(Error::invalid("body", Rule::NothingToUpdate));
+        }
+        Ok(PhoneInput {
+            number: v::opt(self.number.as_deref(), |s| v::phone_number("number", s))?,
+            name: v::opt(self.name.as_deref(), |s| v::name("name", Some(s)))?,
+            skills: self.skills.as_deref().map(skill_names).transpose()?,
+        })
+    }
+}
+
+fn skill_names(names: &[String]) -> Result<Vec<String>> {
+    let names = names
+        .iter()
+        .map(|n| v::name("skills", Some(n)))
+        .collect::<Result<Vec<_>>>()?;
+    v::no_duplicates("skills", names.iter().map(|n| n.to_lowercase()))?;
+    Ok(names)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CampaignInput {
+    pub name: Option<String>,
+    pub dynamic_dids: Option<Vec<String>>,
+    pub fallback_dids: Option<Vec<String>>,
+}
+
+impl CampaignInput {
+    pub fn validate_new(&self) -> Result<CampaignInput> {
+        Ok(CampaignInput {
+            name: Some(v::name("name", self.name.as_deref())?),
+            dynamic_dids: Some(did_list("dynamicDids", self.dynamic_dids.as_deref().unwrap_or(&[]))?),
+            fallback_dids: Some(did_list("fallbackDids", self.fallback_dids.as_deref().unwrap_or(&[]))?),
+        })
+    }
+    pub fn validate_patch(&self) -> Result<CampaignInput> {
+        if self.name.is_none() && self.dynamic_dids.is_none() && self.fallback_dids.is_none() {
+            return Err(Error::invalid("body", Rule::NothingToUpdate));
+        }
+        Ok(CampaignInput {
+            name: v::opt(self.name.as_deref(), |s| v::name("name", Some(s)))?,
+            dynamic_dids: self.dynamic_dids.as_deref().map(|d| did_list("dynamicDids", d)).transpose()?,
+            fallback_dids: self.fallback_dids.as_deref().map(|d| did_list("fallbackDids", d)).transpose()?,
+        })
+    }
+}
+
+fn did_list(field: &str, numbers: &[String]) -> Result<Vec<String>> {
+    let numbers = numbers
+        .iter()
+        .map(|n| v::phone_number(field, n))
+        .collect::<Result<Vec<_>>>()?;
+    v::no_duplicates(field, numbers.iter())?;
+    Ok(numbers)
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: String,
+    pub password_hash: String,
+    pub role: Role,
+    pub powers: Vec<Power>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UserPatch {
+    pub role: Option<Role>,
+    pub powers: Option<Vec<Power>>,
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct UserChanges {
+    pub role: Option<Role>,
+    pub powers: Option<Vec<Power>>,
+    pub password_hash: Option<String>,
+}
+
+/// A new API key as stored: only its hash and a recognisable prefix.
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    pub name: String,
+    pub prefix: String,
+    pub hash: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewTenant {
+    pub name: String,
+    pub client_id: Option<i64>,
+    pub settings: TenantSettings,
+}
+
+impl NewTenant {
+    pub fn validate(name: &str, client_id: Option<i64>) -> Result<NewTenant> {
+        let name = v::tenant_name(name)?;
+        if let Some(c) = client_id {
+            if c <= 0 {
+                return Err(Error::invalid("clientId", Rule::OutOfRange { min: 1, max: i64::MAX }));
+            }
+        }
+        Ok(NewTenant { name, client_id, settings: TenantSettings::default() })
+    }
+}
+
+/// Checks tenant settings as a whole (after a PATCH is merged).
+pub fn validate_settings(s: &TenantSettings) -> Result<()> {
+    if !(0..=1_000_000).contains(&s.phone_number_limit) {
+        return Err(Error::invalid("phoneNumberLimit", Rule::OutOfRange { min: 0, max: 1_000_000 }));
+    }
+    if !(1..=100).contains(&s.agent_lockout_threshold) {
+        return Err(Error::invalid("agentLockoutThreshold", Rule::OutOfRange { min: 1, max: 100 }));
+    }
+    for (k, n) in &s.rate_limits {
+        if k.is_empty() || k.len() > 100 {
+            return Err(Error::invalid("rateLimits", Rule::Format { expected: "keyed by endpoint name" }));
+        }
+        if *n == 0 || *n > 1_000_000 {
+            return Err(Error::invalid("rateLimits", Rule::OutOfRange { min: 1, max: 1_000_000 }));
+        }
+    }
+    Ok(())
+}
+
+/// The entity names the store reports in unknown-reference errors.
+pub fn unknown(field: &str, entity: Entity, id: impl ToString) -> Error {
+    Error::invalid(field, Rule::UnknownReference { entity, id: id.to_string() })
+}

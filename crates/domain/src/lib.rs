@@ -1,0 +1,17 @@
+//! Switchboard's domain: the contact-center directory model, its validation
+//! rules and operations. No HTTP and no SQL here; time comes from a [`Clock`].
+
+mod error;
+pub mod input;
+mod model;
+mod ops;
+pub mod secret;
+mod store;
+pub mod validate;
+
+pub use error::{Entity, Error, Result, Rule};
+pub use input::*;
+pub use model::*;
+pub use ops::{Clock, Directory, Issued, SystemClock};
+pub use secret::PasswordPolicy;
+pub use store::{Credentials, IdempotentResponse, Named, Store, WriteCtx};
