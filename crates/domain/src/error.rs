@@ -7,6 +7,7 @@ use std::fmt;
 /// The kinds of object the directory holds; used to name what was not found,
 /// what was duplicated, or what an audit event concerns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Entity {
     Tenant,

@@ -11,6 +11,7 @@ pub type Millis = i64;
 
 /// Ozonetel's "API Authentication" admin setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ApiAuthMode {
     #[default]
@@ -19,6 +20,7 @@ pub enum ApiAuthMode {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", default)]
 pub struct TenantSettings {
     pub api_authentication: ApiAuthMode,
@@ -47,6 +49,7 @@ impl Default for TenantSettings {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Tenant {
     pub id: Id,
@@ -60,6 +63,7 @@ pub struct Tenant {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Sysadmin,
@@ -92,6 +96,7 @@ impl Role {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Power {
     /// LiveVox "Administer Agents" / "Access to Agent Editor".
@@ -113,6 +118,7 @@ impl Power {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct User {
     pub id: Id,
@@ -126,6 +132,7 @@ pub struct User {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKeyInfo {
     pub id: Id,
@@ -152,6 +159,7 @@ pub struct Principal {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Agent {
     pub id: Id,
@@ -173,6 +181,7 @@ pub struct Agent {
     pub password_last_modified: Option<Millis>,
     pub has_password: bool,
     /// Vendor attributes with no place in the model (Ozonetel mode flags…).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub attributes: serde_json::Map<String, serde_json::Value>,
     pub created_at: Millis,
     pub updated_at: Millis,
@@ -180,6 +189,7 @@ pub struct Agent {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SkillAssignment {
     pub skill_id: Id,
@@ -187,6 +197,7 @@ pub struct SkillAssignment {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct GroupMembership {
     pub group_id: Id,
@@ -195,6 +206,7 @@ pub struct GroupMembership {
 
 /// An agent with everything assigned to it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AgentDetail {
     #[serde(flatten)]
@@ -205,6 +217,7 @@ pub struct AgentDetail {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Skill {
     pub id: Id,
@@ -217,6 +230,7 @@ pub struct Skill {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Service {
     pub id: Id,
@@ -231,6 +245,7 @@ pub struct Service {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Phone {
     pub id: Id,
@@ -245,6 +260,7 @@ pub struct Phone {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Did {
     pub id: Id,
@@ -256,6 +272,7 @@ pub struct Did {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Campaign {
     pub id: Id,
@@ -270,6 +287,7 @@ pub struct Campaign {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AuditAction {
     Create,
@@ -296,6 +314,7 @@ impl AuditAction {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEvent {
     pub id: Id,

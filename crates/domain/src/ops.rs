@@ -365,6 +365,16 @@ impl Directory {
         self.store.set_group_memberships(&self.ctx(p), agent, groups).await
     }
 
+    /// One membership, for APIs that name the group in the path: an unknown
+    /// group is "not found" there rather than a bad reference in a body.
+    pub async fn assign_group(&self, p: &Principal, agent: Id, group: Id, receive_call: bool) -> Result<AgentDetail> {
+        let m = GroupMembership { group_id: group, receive_call };
+        match self.set_group_memberships(p, agent, &[m]).await {
+            Err(Error::Invalid { rule: Rule::UnknownReference { entity: Entity::Group, id }, .. }) => Err(Error::NotFound { entity: Entity::Group, id }),
+            r => r,
+        }
+    }
+
     pub async fn remove_group_membership(&self, p: &Principal, agent: Id, group: Id) -> Result<AgentDetail> {
         p.require_agent_admin()?;
         self.store.remove_group_membership(&self.ctx(p), agent, group).await

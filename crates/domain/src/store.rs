@@ -135,6 +135,7 @@ pub trait Store: Send + Sync + 'static {
 
 /// A call center or a group: objects with only a name.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Named {
     pub id: Id,

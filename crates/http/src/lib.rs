@@ -1,1 +1,10 @@
+//! Switchboard's HTTP front: the native REST API and (in their own modules)
+//! the vendor dialects. Every module here only parses a request, calls one
+//! domain operation and formats its answer.
 
+mod app;
+pub mod native;
+mod telemetry;
+
+pub use app::{router, serve, AppState};
+pub use telemetry::metrics_handle;

@@ -1,1 +1,176 @@
+//! Switchboard's storage: the domain's [`Store`] port on SQL databases.
+//!
+//! The SQL is written once, in `src/sql/*.rs`, against a type alias `Db`; each
+//! backend module (`sqlite`, later `postgres`) sets `Db` and `include!`s those
+//! files, keeping only connection setup, how a write transaction begins and
+//! its migrations to itself. The shared SQL therefore sticks to what both
+//! engines accept: `$n` placeholders, `lower(..)` for case-insensitivity,
+//! `INSERT … RETURNING`, `ON CONFLICT`, BOOLEAN columns and JSON as TEXT.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchboard_domain::{Entity, Error, Result, Store};
+
+mod sqlite;
+
+/// Tuning of the connection pools.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Connections of the read pool (SQLite: writes use one more connection).
+    pub max_readers: u32,
+    /// How long a statement waits for a lock held by another connection or process.
+    pub busy_timeout: Duration,
+    /// SQLite: `synchronous=FULL` instead of `NORMAL` (durable across power loss).
+    pub synchronous_full: bool,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { max_readers: 8, busy_timeout: Duration::from_secs(5), synchronous_full: false }
+    }
+}
+
+/// Opens the database at `url` and applies pending migrations.
+///
+/// `sqlite:…` URLs and bare file paths (`./switchboard.db`, `/tmp/x.db`) open
+/// SQLite, creating the file if missing; `postgres://` and `postgresql://` are
+/// recognised but not supported yet.
+pub async fn open(url: &str, opts: &StoreOptions) -> Result<Arc<dyn Store>> {
+    let url = url.trim();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Err(Error::Storage("PostgreSQL support is not built yet".into()));
+    }
+    if url.is_empty() {
+        return Err(Error::Storage("empty database URL".into()));
+    }
+    if url.starts_with("sqlite:") || !url.contains("://") {
+        let store = sqlite::open(url, opts).await?;
+        return Ok(Arc::new(store));
+    }
+    Err(Error::Storage("unsupported database URL: expected sqlite:, a file path or postgres://".into()))
+}
+
+// ---- backend-independent helpers used by the shared SQL ----------------------
+
+/// Maps an unexpected database error; logs it (never bound values: sqlx's
+/// messages do not contain them).
+fn db_err(e: sqlx::Error) -> Error {
+    tracing::error!(error = %e, "database error");
+    Error::Storage(e.to_string())
+}
+
+/// A unique index a statement may violate, and how to report it.
+struct Unique<'a> {
+    index: &'static str,
+    entity: Entity,
+    field: &'static str,
+    value: &'a str,
+}
+
+/// Maps a unique violation onto `Duplicate`, choosing among the indexes the
+/// statement could break by the index name the database reports (PostgreSQL:
+/// the constraint; SQLite: "UNIQUE constraint failed: index 'ux_…'").
+fn unique_err(e: sqlx::Error, candidates: &[Unique<'_>]) -> Error {
+    let Some(d) = e.as_database_error().filter(|d| d.is_unique_violation()) else {
+        return db_err(e);
+    };
+    let msg = d.message();
+    // SQLite names the columns instead ("tenants.client_id") for a plain-column index.
+    let by_column = |c: &Unique<'_>| msg.contains(&format!(".{}", snake_case(c.field)));
+    let hit = candidates
+        .iter()
+        .find(|c| d.constraint() == Some(c.index) || msg.contains(c.index))
+        .or_else(|| candidates.iter().find(|c| by_column(c)))
+        .or(if candidates.len() == 1 { candidates.first() } else { None });
+    match hit {
+        Some(c) => Error::Duplicate { entity: c.entity, field: c.field, value: c.value.to_string() },
+        None => db_err(e),
+    }
+}
+
+fn snake_case(field: &str) -> String {
+    let mut out = String::with_capacity(field.len() + 4);
+    for ch in field.chars() {
+        if ch.is_ascii_uppercase() {
+            out.push('_');
+            out.push(ch.to_ascii_lowercase());
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| Error::Storage(format!("cannot encode JSON: {e}")))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| {
+        tracing::error!(error = %e, column = what, "stored JSON does not decode");
+        Error::Storage(format!("stored {what} does not decode: {e}"))
+    })
+}
+
+/// A `LIKE` pattern matching `s` anywhere, with `\` as the escape character.
+fn contains_pattern(s: &str) -> String {
+    let mut p = String::with_capacity(s.len() + 2);
+    p.push('%');
+    for ch in s.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(ch);
+    }
+    p.push('%');
+    p
+}
+
+/// Turns `limit + 1` fetched rows into a page.
+fn page_of<T>(mut items: Vec<T>, limit: u32) -> switchboard_domain::Page<T> {
+    let limit = limit as usize;
+    let has_more = items.len() > limit;
+    items.truncate(limit);
+    switchboard_domain::Page { items, has_more }
+}
+
+fn fetch_limit(limit: u32) -> i64 {
+    i64::from(limit) + 1
+}
+
+fn offset_of(offset: u64) -> i64 {
+    i64::try_from(offset).unwrap_or(i64::MAX)
+}
+
+/// Compile-only guard: the shared SQL files must also build for PostgreSQL,
+/// which the `postgres` backend (a later change) will `include!` the same way.
+#[cfg(test)]
+#[allow(dead_code)]
+mod postgres_compile_check {
+    type Db = sqlx::Postgres;
+    include!("sql/common.rs");
+    include!("sql/store.rs");
+
+    async fn begin_write(pool: &DbPool) -> Result<DbTx> {
+        pool.begin().await.map_err(db_err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(contains_pattern("a%b_c\\d"), "%a\\%b\\_c\\\\d%");
+        assert_eq!(contains_pattern(""), "%%");
+        assert_eq!(snake_case("clientId"), "client_id");
+    }
+
+    #[tokio::test]
+    async fn postgres_is_recognised_but_not_built() {
+        let e = open("postgres://localhost/x", &StoreOptions::default()).await.err().unwrap();
+        assert!(matches!(e, Error::Storage(m) if m.contains("not built")));
+    }
+}

@@ -1,1 +1,206 @@
-fn main(){}
+//! The `switchboard` command: the server and the operator's tools.
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use switchboard_domain::{Directory, Power, Role, SystemClock};
+use switchboard_store::StoreOptions;
+
+#[derive(Parser)]
+#[command(name = "switchboard", version, about = "Contact-center agent administration server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server.
+    Serve(ServeArgs),
+    /// Operator commands that work directly on the database (also while serve runs).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Args, Clone)]
+struct DbArgs {
+    /// SQLite file path or URL (sqlite:…); postgres://… for PostgreSQL.
+    #[arg(long, env = "SWITCHBOARD_DATABASE_URL", default_value = "./switchboard.db")]
+    database_url: String,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "SWITCHBOARD_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    db: DbArgs,
+    /// Readers in the database connection pool.
+    #[arg(long, env = "SWITCHBOARD_DB_MAX_READERS", default_value_t = 8)]
+    db_max_readers: u32,
+    /// fsync every commit (SQLite synchronous=FULL) instead of at checkpoints.
+    #[arg(long, env = "SWITCHBOARD_DB_SYNC_FULL")]
+    db_sync_full: bool,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a tenant with its first Sysadmin user and API key; prints them once.
+    CreateTenant {
+        #[arg(long)]
+        name: String,
+        /// The LiveVox clientId (default: the tenant's id).
+        #[arg(long)]
+        client_id: Option<i64>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Create a user with a generated password and an API key; prints them once.
+    CreateUser {
+        /// Tenant name.
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        username: String,
+        /// sysadmin, it_user, superuser, manager or agent.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Repeatable; e.g. administer_agents.
+        #[arg(long = "power", value_parser = parse_power)]
+        powers: Vec<Power>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Issue another API key for a user; prints it once.
+    CreateApiKey {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        username: String,
+        /// A label for the key.
+        #[arg(long, default_value = "cli")]
+        name: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Print all tenants as a JSON array.
+    ListTenants {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| "expected one of: sysadmin, it_user, superuser, manager, agent".into())
+}
+
+fn parse_power(s: &str) -> Result<Power, String> {
+    Power::parse(s).ok_or_else(|| "expected: administer_agents".into())
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    init_logging();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve(args).await,
+            Command::Admin(cmd) => admin(cmd).await,
+        }
+    })
+}
+
+/// Logs to stderr (stdout is for command output). `RUST_LOG` sets the filter,
+/// e.g. `RUST_LOG=debug` or `RUST_LOG=switchboard_http=debug,info`.
+fn init_logging() {
+    use tracing_subscriber::filter::Targets;
+    let filter: Targets = std::env::var("RUST_LOG").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| "info".parse().expect("static filter"));
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    tracing_subscriber::registry().with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr)).with(filter).init();
+}
+
+async fn open(db: &DbArgs, opts: StoreOptions) -> Result<Directory> {
+    let store = switchboard_store::open(&db.database_url, &opts).await.with_context(|| format!("opening database {}", db.database_url))?;
+    Ok(Directory::new(store, Arc::new(SystemClock)))
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let opts = StoreOptions { max_readers: args.db_max_readers, synchronous_full: args.db_sync_full, ..StoreOptions::default() };
+    let dir = open(&args.db, opts).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(database = %args.db.database_url, "switchboard listening on http://{addr}");
+    switchboard_http::serve(listener, switchboard_http::AppState::new(dir), shutdown_signal()).await?;
+    tracing::info!("switchboard stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM; in-flight requests then finish.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+async fn admin(cmd: AdminCommand) -> Result<()> {
+    let out = match cmd {
+        AdminCommand::CreateTenant { name, client_id, db } => {
+            let dir = open(&db, StoreOptions::default()).await?;
+            let issued = dir.create_tenant(&name, client_id).await?;
+            let (t, u) = issued.value;
+            json!({
+                "tenantId": t.id,
+                "tenantName": t.name,
+                "clientId": t.client_id,
+                "userId": u.id,
+                "username": u.username,
+                "password": issued.password,
+                "apiKey": issued.api_key,
+            })
+        }
+        AdminCommand::CreateUser { tenant, username, role, powers, db } => {
+            let dir = open(&db, StoreOptions::default()).await?;
+            let t = dir.store().find_tenant_by_name(&tenant).await?;
+            let issued = dir.create_user(None, t.id, &username, role, powers, None, true).await?;
+            json!({
+                "userId": issued.value.id,
+                "username": issued.value.username,
+                "password": issued.password,
+                "apiKey": issued.api_key,
+            })
+        }
+        AdminCommand::CreateApiKey { tenant, username, name, db } => {
+            let dir = open(&db, StoreOptions::default()).await?;
+            let t = dir.store().find_tenant_by_name(&tenant).await?;
+            let (user, _) = dir.store().find_user_by_name(t.id, &username).await?;
+            let issued = dir.issue_api_key_as_operator(t.id, user.id, &name).await?;
+            json!({ "apiKey": issued.api_key })
+        }
+        AdminCommand::ListTenants { db } => {
+            let dir = open(&db, StoreOptions::default()).await?;
+            serde_json::to_value(dir.store().list_tenants().await?)?
+        }
+    };
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}

@@ -1,0 +1,105 @@
+//! The application: shared state, the assembled router with its middleware
+//! stack, and the server loop with graceful shutdown.
+
+use crate::native;
+use crate::telemetry;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use switchboard_domain::Directory;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+
+/// Largest request body accepted; larger ones get 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub dir: Directory,
+    pub metrics: PrometheusHandle,
+    pub(crate) openapi: Arc<String>,
+    /// When each API key was last stamped as used by this process, so that
+    /// `lastUsedAt` costs at most one write per key and minute.
+    pub(crate) key_touches: Arc<Mutex<HashMap<i64, Instant>>>,
+}
+
+impl AppState {
+    pub fn new(dir: Directory) -> Self {
+        AppState {
+            dir,
+            metrics: telemetry::metrics_handle(),
+            openapi: Arc::new(native::openapi_json()),
+            key_touches: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    let app = Router::new()
+        .merge(native::router(&state))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route_layer(axum::middleware::from_fn(telemetry::track))
+        .fallback(native::not_found)
+        .method_not_allowed_fallback(native::method_not_allowed)
+        .with_state(state);
+    telemetry::with_request_id(
+        app.layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .layer(axum::middleware::from_fn(refuse_oversized))
+            .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+            .layer(CatchPanicLayer::custom(native::panic_response)),
+    )
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let app = router(state);
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Refuses a body announced as too large before reading any of it; bodies
+/// without a length are cut off at the same limit by the extractors.
+async fn refuse_oversized(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return native::problem::Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("request bodies are limited to {MAX_BODY_BYTES} bytes"))
+            .into_response();
+    }
+    next.run(req).await
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(s): State<AppState>) -> Response {
+    match s.dir.store().ping().await {
+        Ok(()) => "ready".into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+        }
+    }
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    s.metrics.run_upkeep();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], s.metrics.render()).into_response()
+}

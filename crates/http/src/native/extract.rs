@@ -1,0 +1,184 @@
+//! Request parsing for the native API: the authenticated caller, JSON bodies,
+//! query and path parameters, and `If-Match`; every rejection is a problem.
+
+use super::problem::Problem;
+use crate::AppState;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::time::{Duration, Instant};
+use switchboard_domain::{Error, Principal};
+
+/// The authenticated caller, put in the request by [`authenticate`].
+pub struct Caller(pub Principal);
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = Problem;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
+        parts.extensions.get::<Principal>().cloned().map(Caller).ok_or_else(|| Error::Unauthenticated.into())
+    }
+}
+
+/// Resolves `Authorization: Bearer <api key>` to a principal.
+pub async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
+    let key = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .unwrap_or("");
+    let principal = match s.dir.authenticate_key(key).await {
+        Ok(p) => p,
+        Err(e) => return Problem::from(e).into_response(),
+    };
+    if let Some(key_id) = principal.api_key_id {
+        touch_key(&s, key_id);
+    }
+    req.extensions_mut().insert(principal);
+    next.run(req).await
+}
+
+/// Stamps a key's `lastUsedAt`, at most once a minute per key and process,
+/// off the request path.
+fn touch_key(s: &AppState, key_id: i64) {
+    let due = {
+        let mut seen = s.key_touches.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        match seen.get(&key_id) {
+            Some(t) if now.duration_since(*t) < Duration::from_secs(60) => false,
+            _ => {
+                seen.insert(key_id, now);
+                true
+            }
+        }
+    };
+    if due {
+        let dir = s.dir.clone();
+        tokio::spawn(async move {
+            if let Err(e) = dir.store().touch_api_key(key_id, dir.now()).await {
+                tracing::warn!(error = %e, "could not record API key use");
+            }
+        });
+    }
+}
+
+/// A JSON body, parsed whatever the Content-Type says; errors are problems.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = Problem;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| Problem::new(e.status(), if e.status() == StatusCode::PAYLOAD_TOO_LARGE { "payload_too_large" } else { "bad_request" }, e.body_text()))?;
+        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
+        serde_json::from_slice(bytes).map(JsonBody).map_err(|e| Problem::bad_request(format!("invalid JSON body: {e}")))
+    }
+}
+
+/// Query parameters.
+pub struct Params<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
+    type Rejection = Problem;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| Params(v))
+            .map_err(|e| Problem::bad_request(e.body_text()))
+    }
+}
+
+/// Path parameters (numeric ids).
+pub struct Ids<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Ids<T> {
+    type Rejection = Problem;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(v)| Ids(v))
+            .map_err(|_| Problem::new(StatusCode::NOT_FOUND, "not_found", "no such resource: ids are positive integers"))
+    }
+}
+
+/// `If-Match`: the version the caller last saw. `*` or no header: any.
+/// A value we never issued cannot match, so it yields a version that fails.
+pub struct IfMatch(pub Option<i64>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = Problem;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
+        let Some(v) = parts.headers.get(header::IF_MATCH) else { return Ok(IfMatch(None)) };
+        let v = v.to_str().unwrap_or("").trim();
+        if v == "*" {
+            return Ok(IfMatch(None));
+        }
+        Ok(IfMatch(Some(parse_etag(v).unwrap_or(-1))))
+    }
+}
+
+/// Our ETags are `"v<version>"`; weak forms are accepted on input.
+fn parse_etag(v: &str) -> Option<i64> {
+    let v = v.strip_prefix("W/").unwrap_or(v);
+    v.strip_prefix("\"v")?.strip_suffix('"')?.parse().ok()
+}
+
+pub fn etag(version: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"v{version}\"")).expect("ascii")
+}
+
+/// A JSON response with the resource's ETag.
+pub fn tagged<T: Serialize>(status: StatusCode, version: i64, body: &T) -> Response {
+    let mut resp = json(status, body);
+    resp.headers_mut().insert(header::ETAG, etag(version));
+    resp
+}
+
+pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], bytes).into_response(),
+        Err(e) => Problem::from(Error::Storage(e.to_string())).into_response(),
+    }
+}
+
+pub fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// The `If-None-Match` check for GETs of single resources.
+pub fn not_modified(headers: &HeaderMap, version: i64) -> bool {
+    headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == "*" || parse_etag(t.trim()) == Some(version)))
+}
+
+/// A tagged GET response, or 304 when the client's copy is current.
+pub fn tagged_get<T: Serialize>(headers: &HeaderMap, version: i64, body: &T) -> Response {
+    if not_modified(headers, version) {
+        let mut resp = StatusCode::NOT_MODIFIED.into_response();
+        resp.headers_mut().insert(header::ETAG, etag(version));
+        return resp;
+    }
+    tagged(StatusCode::OK, version, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etags_round_trip() {
+        assert_eq!(parse_etag(etag(7).to_str().unwrap()), Some(7));
+        assert_eq!(parse_etag("W/\"v3\""), Some(3));
+        assert_eq!(parse_etag("\"x3\""), None);
+        assert_eq!(parse_etag("v3"), None);
+    }
+}

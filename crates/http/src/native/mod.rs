@@ -1,0 +1,75 @@
+//! The native REST API, `/api/v1`: JSON in camelCase, integer ids, Bearer API
+//! keys, RFC 9457 problems, cursor paging, ETags and idempotency keys. The
+//! OpenAPI document is generated from the handlers' annotations.
+
+mod admin;
+mod agents;
+mod catalog;
+pub mod extract;
+mod idempotency;
+pub mod paging;
+pub mod problem;
+mod wire;
+
+use crate::AppState;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use problem::Problem;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{InfoBuilder, OpenApi, SecurityRequirement};
+use utoipa_axum::router::OpenApiRouter;
+
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().merge(agents::routes()).merge(catalog::routes()).merge(admin::routes())
+}
+
+/// The native API's routes, behind authentication and idempotency.
+pub fn router(state: &AppState) -> Router<AppState> {
+    let (routes, _) = api().split_for_parts();
+    routes
+        // Layers run outside-in in reverse order: authenticate, then idempotency.
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::idempotency))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), extract::authenticate))
+        .route("/api/v1/openapi.json", get(openapi))
+}
+
+/// The OpenAPI 3.1 document of the native API.
+pub fn document() -> OpenApi {
+    let (_, mut doc) = api().split_for_parts();
+    doc.info = InfoBuilder::new()
+        .title("Switchboard native API")
+        .version(env!("CARGO_PKG_VERSION"))
+        .description(Some(
+            "Contact-center agent administration. Authenticate with `Authorization: Bearer <API key>`. \
+             Errors are RFC 9457 problem documents (`application/problem+json`) with a stable `code`.",
+        ))
+        .build();
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("API key").build()));
+    doc.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
+    doc
+}
+
+pub fn openapi_json() -> String {
+    document().to_json().expect("the OpenAPI document serialises")
+}
+
+async fn openapi(State(s): State<AppState>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], s.openapi.as_str().to_owned()).into_response()
+}
+
+pub async fn not_found() -> Problem {
+    Problem::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+pub async fn method_not_allowed() -> Problem {
+    Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not accept that method")
+}
+
+pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log").into_response()
+}

@@ -1,0 +1,81 @@
+//! Cursor paging: `limit` (1–1000, default 100) and an opaque `cursor` that
+//! the previous page returned as `nextCursor`.
+
+use super::problem::Problem;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use switchboard_domain::{Id, Page, PageRequest};
+use utoipa::{IntoParams, ToSchema};
+
+pub const DEFAULT_LIMIT: u32 = 100;
+pub const MAX_LIMIT: u32 = 1000;
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Items per page, 1–1000 (default 100).
+    pub limit: Option<u32>,
+    /// `nextCursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// One page of a list.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Paged<T> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Builds the store's page request from `limit` and `cursor`.
+pub fn request(limit: Option<u32>, cursor: Option<&str>) -> Result<PageRequest, Problem> {
+    let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(Problem::bad_request(format!("limit must be between 1 and {MAX_LIMIT}")).with_field("limit"));
+    }
+    let after = match cursor {
+        None | Some("") => 0,
+        Some(c) => decode(c).ok_or_else(|| Problem::bad_request("cursor is not one this server issued").with_field("cursor"))?,
+    };
+    Ok(PageRequest { after, offset: 0, limit })
+}
+
+impl ListParams {
+    pub fn page(&self) -> Result<PageRequest, Problem> {
+        request(self.limit, self.cursor.as_deref())
+    }
+}
+
+/// Turns a store page into the wire page, with the cursor after its last item.
+pub fn paged<T, U>(page: Page<T>, id: impl Fn(&T) -> Id, map: impl Fn(T) -> U) -> Paged<U> {
+    let next_cursor = if page.has_more { page.last_id(&id).map(encode) } else { None };
+    Paged { items: page.items.into_iter().map(map).collect(), next_cursor }
+}
+
+fn encode(after: Id) -> String {
+    URL_SAFE_NO_PAD.encode(format!("after:{after}"))
+}
+
+fn decode(cursor: &str) -> Option<Id> {
+    let raw = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    let id: Id = std::str::from_utf8(&raw).ok()?.strip_prefix("after:")?.parse().ok()?;
+    (id > 0).then_some(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_forgeries() {
+        assert_eq!(decode(&encode(42)), Some(42));
+        assert_eq!(decode("garbage!"), None);
+        assert_eq!(decode(&URL_SAFE_NO_PAD.encode("after:-1")), None);
+        assert!(request(Some(0), None).is_err());
+        assert!(request(Some(1001), None).is_err());
+        assert_eq!(request(None, None).unwrap().limit, DEFAULT_LIMIT);
+    }
+}

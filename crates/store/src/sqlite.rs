@@ -1,0 +1,56 @@
+//! The SQLite backend: one writer connection, a pool of readers, WAL.
+//!
+//! Writes begin with `BEGIN IMMEDIATE`, taking SQLite's write lock up front,
+//! so that another process writing the same file (the CLI next to a running
+//! server) makes this one wait (up to `busy_timeout`) instead of failing
+//! halfway through a transaction.
+
+use std::str::FromStr;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+type Db = sqlx::Sqlite;
+
+include!("sql/common.rs");
+include!("sql/store.rs");
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Starts a write transaction holding the database's write lock.
+async fn begin_write(pool: &DbPool) -> Result<DbTx> {
+    pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)
+}
+
+fn connect_options(target: &str, opts: &crate::StoreOptions) -> Result<SqliteConnectOptions> {
+    let base = if target.starts_with("sqlite:") {
+        SqliteConnectOptions::from_str(target).map_err(|e| Error::Storage(format!("invalid SQLite URL: {e}")))?
+    } else {
+        SqliteConnectOptions::new().filename(target)
+    };
+    Ok(base
+        .foreign_keys(true)
+        .busy_timeout(opts.busy_timeout)
+        .synchronous(if opts.synchronous_full { SqliteSynchronous::Full } else { SqliteSynchronous::Normal }))
+}
+
+pub(crate) async fn open(target: &str, opts: &crate::StoreOptions) -> Result<SqlStore> {
+    let base = connect_options(target, opts)?;
+    // The writer sets WAL (a property of the file, kept once set) and creates
+    // the file; readers only read, enforced with query_only.
+    let writer = SqlitePoolOptions::new()
+        .max_connections(1)
+        .min_connections(1)
+        .connect_with(base.clone().create_if_missing(true).journal_mode(SqliteJournalMode::Wal))
+        .await
+        .map_err(db_err)?;
+    MIGRATOR.run(&writer).await.map_err(|e| {
+        tracing::error!(error = %e, "migration failed");
+        Error::Storage(format!("migration failed: {e}"))
+    })?;
+    let reader = SqlitePoolOptions::new()
+        .max_connections(opts.max_readers.max(1))
+        .connect_with(base.pragma("query_only", "ON"))
+        .await
+        .map_err(db_err)?;
+    Ok(SqlStore { writer, reader })
+}

@@ -1,0 +1,135 @@
+//! The real `switchboard` binary: admin commands against the database file,
+//! also while `switchboard serve` runs on it.
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+
+fn run(cwd: &Path, args: &[&str]) -> (bool, Value, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("SWITCHBOARD_DATABASE_URL")
+        .output()
+        .expect("run switchboard");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    (out.status.success(), serde_json::from_str(&stdout).unwrap_or(Value::Null), stderr)
+}
+
+/// Starts `switchboard serve` on a free port; returns it and its base URL.
+fn serve(cwd: &Path, db: &str) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", db])
+        .current_dir(cwd)
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn serve");
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let base = loop {
+        let line = lines.next().expect("serve exited before listening").expect("read log");
+        if let Some(i) = line.find("listening on http://") {
+            break line[i + "listening on ".len()..].split_whitespace().next().unwrap().to_string();
+        }
+    };
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, base)
+}
+
+fn terminate(mut child: Child) -> std::process::ExitStatus {
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    child.wait().expect("wait")
+}
+
+#[tokio::test]
+async fn admin_commands_work_while_serve_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("cli.db");
+    let db = db.to_str().unwrap();
+
+    let (ok, t, err) = run(tmp.path(), &["admin", "create-tenant", "--name", "acme", "--client-id", "1001", "--database-url", db]);
+    assert!(ok, "{err}");
+    for k in ["tenantId", "tenantName", "clientId", "userId", "username", "password", "apiKey"] {
+        assert!(!t[k].is_null(), "create-tenant prints {k}: {t}");
+    }
+    assert_eq!(t["tenantName"], "acme");
+    assert_eq!(t["clientId"], 1001);
+    assert_eq!(t["username"], "admin");
+    let admin_key = t["apiKey"].as_str().unwrap().to_string();
+    assert!(!err.contains(&admin_key) && !err.contains(t["password"].as_str().unwrap()), "secrets never logged: {err}");
+
+    let (server, base) = serve(tmp.path(), db);
+    let http = reqwest::Client::new();
+    let r = http.get(format!("{base}/api/v1/tenant")).bearer_auth(&admin_key).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+
+    // A user made by the CLI while the server runs can work at once.
+    let (ok, u, err) = run(tmp.path(), &["admin", "create-user", "--tenant", "acme", "--username", "bob", "--role", "manager", "--power", "administer_agents", "--database-url", db]);
+    assert!(ok, "{err}");
+    for k in ["userId", "username", "password", "apiKey"] {
+        assert!(!u[k].is_null(), "create-user prints {k}: {u}");
+    }
+    let r = http
+        .post(format!("{base}/api/v1/agents"))
+        .bearer_auth(u["apiKey"].as_str().unwrap())
+        .json(&json!({"loginId": "cli1", "firstName": "C", "lastName": "L"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+
+    let (ok, k, err) = run(tmp.path(), &["admin", "create-api-key", "--tenant", "acme", "--username", "bob", "--database-url", db]);
+    assert!(ok, "{err}");
+    assert_eq!(k.as_object().unwrap().keys().collect::<Vec<_>>(), ["apiKey"]);
+    let r = http.get(format!("{base}/api/v1/agents")).bearer_auth(k["apiKey"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+
+    let (ok, list, err) = run(tmp.path(), &["admin", "list-tenants", "--database-url", db]);
+    assert!(ok, "{err}");
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["name"], "acme");
+
+    // Mistakes are clear errors with a failing exit code.
+    let (ok, _, err) = run(tmp.path(), &["admin", "create-tenant", "--name", "ACME", "--database-url", db]);
+    assert!(!ok && err.contains("already exists"), "{err}");
+    let (ok, _, err) = run(tmp.path(), &["admin", "create-user", "--tenant", "nope", "--username", "x", "--role", "agent", "--database-url", db]);
+    assert!(!ok && err.contains("not found"), "{err}");
+    let (ok, _, err) = run(tmp.path(), &["admin", "create-user", "--tenant", "acme", "--username", "x", "--role", "king", "--database-url", db]);
+    assert!(!ok && err.contains("sysadmin"), "{err}");
+
+    // SIGTERM stops the server cleanly; the data is there on the next start.
+    let status = terminate(server);
+    assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+    let (server, base) = serve(tmp.path(), db);
+    let r: Value = http.get(format!("{base}/api/v1/agents")).bearer_auth(&admin_key).send().await.unwrap().json().await.unwrap();
+    assert_eq!(r["items"][0]["loginId"], "CLI1");
+    terminate(server);
+}
+
+#[test]
+fn default_database_is_switchboard_db_in_the_working_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ok, _, err) = run(tmp.path(), &["admin", "create-tenant", "--name", "default-db"]);
+    assert!(ok, "{err}");
+    assert!(tmp.path().join("switchboard.db").exists());
+    let (ok, list, _) = run(tmp.path(), &["admin", "list-tenants"]);
+    assert!(ok);
+    assert_eq!(list[0]["name"], "default-db");
+}
+
+#[test]
+fn help_is_available_everywhere() {
+    let tmp = tempfile::tempdir().unwrap();
+    for args in [&["--help"][..], &["serve", "--help"], &["admin", "--help"], &["admin", "create-tenant", "--help"], &["admin", "create-user", "--help"], &["admin", "create-api-key", "--help"], &["admin", "list-tenants", "--help"]] {
+        let out = Command::new(BIN).args(args).current_dir(tmp.path()).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("Usage"), "{args:?}");
+    }
+}

@@ -1,0 +1,10 @@
+//! The integration tests: a real server on a real socket over a real SQLite
+//! file, driven over HTTP; and the real `switchboard` binary for the CLI.
+
+mod admin;
+mod agents;
+mod catalog;
+mod cli;
+mod isolation;
+mod protocol;
+mod support;
