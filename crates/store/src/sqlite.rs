@@ -35,11 +35,16 @@ fn connect_options(target: &str, opts: &crate::StoreOptions) -> Result<SqliteCon
 
 pub(crate) async fn open(target: &str, opts: &crate::StoreOptions) -> Result<SqlStore> {
     let base = connect_options(target, opts)?;
+    // An in-memory database lives in its one connection: the writer is then
+    // also the reader (meant for tests and demos only).
+    let in_memory = target.contains(":memory:") || target.contains("mode=memory");
     // The writer sets WAL (a property of the file, kept once set) and creates
-    // the file; readers only read, enforced with query_only.
+    // the file. Its single connection is never recycled.
     let writer = SqlitePoolOptions::new()
         .max_connections(1)
         .min_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
         .connect_with(base.clone().create_if_missing(true).journal_mode(SqliteJournalMode::Wal))
         .await
         .map_err(db_err)?;
@@ -47,6 +52,10 @@ pub(crate) async fn open(target: &str, opts: &crate::StoreOptions) -> Result<Sql
         tracing::error!(error = %e, "migration failed");
         Error::Storage(format!("migration failed: {e}"))
     })?;
+    if in_memory {
+        return Ok(SqlStore { reader: writer.clone(), writer });
+    }
+    // Readers only read, enforced with query_only.
     let reader = SqlitePoolOptions::new()
         .max_connections(opts.max_readers.max(1))
         .connect_with(base.pragma("query_only", "ON"))

@@ -251,6 +251,7 @@ fn expect_one(done: u64, entity: Entity, id: Id, read_version: i64) -> Result<()
 }
 
 /// Appends one audit event inside the caller's transaction.
+#[allow(clippy::too_many_arguments)]
 async fn audit(
     c: &mut DbConn,
     tenant: Id,
