@@ -6,12 +6,14 @@ pub mod input;
 mod model;
 mod ops;
 pub mod secret;
+pub mod session;
 mod store;
 pub mod validate;
 
 pub use error::{Entity, Error, Result, Rule};
 pub use input::*;
 pub use model::*;
-pub use ops::{Clock, Directory, Issued, SystemClock};
+pub use ops::{Clock, Directory, Issued, SessionTerms, SystemClock};
+pub use session::{MemorySessions, Session, SessionStore};
 pub use secret::PasswordPolicy;
 pub use store::{Credentials, IdempotentResponse, Named, Store, WriteCtx};

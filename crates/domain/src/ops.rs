@@ -5,6 +5,7 @@ use crate::error::{Entity, Error, Result, Rule};
 use crate::input::*;
 use crate::model::*;
 use crate::secret::{self, blocking, PasswordPolicy};
+use crate::session::{new_session_id, MemorySessions, Session, SessionStore};
 use crate::store::{Named, Store, WriteCtx};
 use crate::validate as v;
 use std::sync::Arc;
@@ -61,11 +62,29 @@ pub struct Issued<T> {
 pub struct Directory {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    sessions: Arc<dyn SessionStore>,
+}
+
+/// How a session lives: sliding idle expiry and/or a fixed lifetime.
+#[derive(Debug, Clone)]
+pub struct SessionTerms {
+    pub kind: &'static str,
+    pub idle_ttl: Millis,
+    pub lifetime: Option<Millis>,
+    /// Logins with the same key get the same still-valid session back.
+    pub reuse_key: Option<String>,
 }
 
 impl Directory {
+    /// A directory with sessions kept in this process's memory.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Directory { store, clock }
+        Directory { store, clock, sessions: Arc::new(MemorySessions::default()) }
+    }
+
+    /// Keeps sessions elsewhere (e.g. shared by several instances).
+    pub fn with_sessions(mut self, sessions: Arc<dyn SessionStore>) -> Self {
+        self.sessions = sessions;
+        self
     }
 
     pub fn store(&self) -> &dyn Store {
@@ -113,6 +132,97 @@ impl Directory {
         } else {
             Err(Error::Unauthenticated)
         }
+    }
+
+    /// A user's login: the username is case-sensitive (LiveVox), the password
+    /// checked against its argon2id hash.
+    pub async fn login_user(&self, tenant: Id, username: &str, password: &str) -> Result<Principal> {
+        let user = self.authenticate_user(tenant, username, password).await?;
+        if user.username != username {
+            return Err(Error::Unauthenticated);
+        }
+        Ok(Principal {
+            tenant_id: tenant,
+            user_id: user.id,
+            username: user.username,
+            role: user.role,
+            powers: user.powers,
+            api_key_id: None,
+            agent_id: None,
+        })
+    }
+
+    /// An agent's login (loginId case-insensitive). Stamps lastLogin and its
+    /// IP on success; counts failures and locks the agent after the tenant's
+    /// threshold. A locked agent cannot log in, even with the right password.
+    pub async fn login_agent(&self, tenant: Id, login_id: &str, password: &str, ip: Option<&str>) -> Result<Principal> {
+        let threshold = self.store.get_tenant(tenant).await?.settings.agent_lockout_threshold;
+        let agent = match self.store.find_agent_by_login_id(tenant, &login_id.trim().to_uppercase()).await {
+            Ok(a) => a.agent,
+            Err(Error::NotFound { .. }) => {
+                let pw = password.to_string();
+                blocking(move || secret::verify_password(&pw, DUMMY_HASH)).await;
+                return Err(Error::Unauthenticated);
+            }
+            Err(e) => return Err(e),
+        };
+        let current = self.store.agent_password_hashes(tenant, agent.id, 1).await?.into_iter().next();
+        let pw = password.to_string();
+        let ok = blocking(move || secret::verify_password(&pw, current.as_deref().unwrap_or(DUMMY_HASH))).await && agent.has_password;
+        if agent.locked {
+            return Err(Error::Locked);
+        }
+        let now = self.clock.now();
+        let after = self.store.record_agent_login(tenant, agent.id, ok, ip, threshold, now).await?;
+        if !ok {
+            return Err(if after.locked { Error::Locked } else { Error::Unauthenticated });
+        }
+        Ok(Principal {
+            tenant_id: tenant,
+            user_id: 0,
+            username: after.login_id,
+            role: Role::Agent,
+            powers: vec![],
+            api_key_id: None,
+            agent_id: Some(agent.id),
+        })
+    }
+
+    /// Opens a session for a principal (or returns the live one with the same
+    /// reuse key).
+    pub async fn open_session(&self, principal: Principal, terms: SessionTerms) -> Result<Session> {
+        let now = self.clock.now();
+        if let Some(k) = &terms.reuse_key {
+            if let Some(s) = self.sessions.find_reusable(k, now).await? {
+                if s.principal == principal {
+                    return Ok(s);
+                }
+            }
+        }
+        let s = Session {
+            id: new_session_id(),
+            kind: terms.kind.to_string(),
+            principal,
+            created_at: now,
+            last_seen: now,
+            idle_ttl: terms.idle_ttl,
+            expires_at: terms.lifetime.map(|l| now + l),
+            reuse_key: terms.reuse_key,
+        };
+        self.sessions.insert(s.clone()).await?;
+        Ok(s)
+    }
+
+    /// The principal of a live session (its idle timer restarts).
+    pub async fn session(&self, id: &str) -> Result<Session> {
+        if id.is_empty() || id.len() > 200 {
+            return Err(Error::Unauthenticated);
+        }
+        self.sessions.touch(id, self.clock.now()).await?.ok_or(Error::Unauthenticated)
+    }
+
+    pub async fn end_session(&self, id: &str) -> Result<bool> {
+        self.sessions.remove(id).await
     }
 
     // ---- tenants ----------------------------------------------------------

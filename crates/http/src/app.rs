@@ -22,9 +22,24 @@ use tower_http::timeout::TimeoutLayer;
 /// Largest request body accepted; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// Settings of the HTTP front (the dialects add theirs here).
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Sessions (LiveVox `sessionId`, DeepCall `ssid`, native) end after this
+    /// long without use.
+    pub session_idle: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { session_idle: Duration::from_secs(2 * 60 * 60) }
+    }
+}
+
 #[derive(Clone)]
 pub struct AppState {
     pub dir: Directory,
+    pub config: Arc<HttpConfig>,
     pub metrics: PrometheusHandle,
     pub(crate) openapi: Arc<String>,
     /// When each API key was last stamped as used by this process, so that
@@ -34,8 +49,13 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(dir: Directory) -> Self {
+        AppState::with_config(dir, HttpConfig::default())
+    }
+
+    pub fn with_config(dir: Directory, config: HttpConfig) -> Self {
         AppState {
             dir,
+            config: Arc::new(config),
             metrics: telemetry::metrics_handle(),
             openapi: Arc::new(native::openapi_json()),
             key_touches: Arc::new(Mutex::new(HashMap::new())),

@@ -6,5 +6,5 @@ mod app;
 pub mod native;
 mod telemetry;
 
-pub use app::{router, serve, AppState};
+pub use app::{router, serve, AppState, HttpConfig};
 pub use telemetry::metrics_handle;

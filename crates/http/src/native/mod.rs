@@ -9,6 +9,7 @@ pub mod extract;
 mod idempotency;
 pub mod paging;
 pub mod problem;
+mod sessions;
 mod wire;
 
 use crate::AppState;
@@ -26,6 +27,11 @@ fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().merge(agents::routes()).merge(catalog::routes()).merge(admin::routes())
 }
 
+/// Everything in the document: the authenticated API and the login routes.
+fn documented() -> OpenApiRouter<AppState> {
+    api().merge(sessions::routes())
+}
+
 /// The native API's routes, behind authentication and idempotency.
 pub fn router(state: &AppState) -> Router<AppState> {
     let (routes, _) = api().split_for_parts();
@@ -33,12 +39,13 @@ pub fn router(state: &AppState) -> Router<AppState> {
         // Layers run outside-in in reverse order: authenticate, then idempotency.
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::idempotency))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), extract::authenticate))
+        .merge(sessions::routes().split_for_parts().0)
         .route("/api/v1/openapi.json", get(openapi))
 }
 
 /// The OpenAPI 3.1 document of the native API.
 pub fn document() -> OpenApi {
-    let (_, mut doc) = api().split_for_parts();
+    let (_, mut doc) = documented().split_for_parts();
     doc.info = InfoBuilder::new()
         .title("Switchboard native API")
         .version(env!("CARGO_PKG_VERSION"))

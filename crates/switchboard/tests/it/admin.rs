@@ -158,3 +158,29 @@ async fn every_write_is_audited_with_actor_and_no_secrets() {
     assert!(ids.windows(2).all(|w| w[0] > w[1]), "paged newest first without repeats: {ids:?}");
     c.get("/api/v1/audit?entity=spaceship").await.problem(400, "bad_request");
 }
+
+#[tokio::test]
+async fn session_login_with_username_and_password() {
+    let srv = Server::start().await;
+    let t = srv.tenant("acme").await;
+    let anon = srv.anonymous();
+    let r = anon.post("/api/v1/sessions", json!({"tenant": "acme", "username": "admin", "password": t.admin_password})).await.expect(201);
+    let sid = r.body["sessionId"].as_str().unwrap().to_string();
+    assert_eq!(sid.len(), 64);
+    assert_eq!(r.body["tenantId"], t.id);
+    assert_eq!(r.body["idleTimeoutSeconds"], 7200);
+    let p = srv.dir.session(&sid).await.expect("live session");
+    assert_eq!(p.principal.user_id, t.admin_user_id);
+    // Usernames are case-sensitive; wrong passwords and tenants fail alike.
+    for body in [
+        json!({"tenant": "acme", "username": "ADMIN", "password": t.admin_password}),
+        json!({"tenant": "acme", "username": "admin", "password": "wrong-password-1"}),
+        json!({"tenant": "nope", "username": "admin", "password": t.admin_password}),
+    ] {
+        anon.post("/api/v1/sessions", body).await.problem(401, "unauthenticated");
+    }
+    anon.post("/api/v1/sessions", json!({"tenant": "acme"})).await.problem(422, "invalid");
+    anon.delete(&format!("/api/v1/sessions/{sid}")).await.expect(204);
+    anon.delete(&format!("/api/v1/sessions/{sid}")).await.problem(404, "not_found");
+    assert!(srv.dir.session(&sid).await.is_err());
+}

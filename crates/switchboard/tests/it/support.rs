@@ -26,6 +26,7 @@ pub struct Tenant {
     pub id: i64,
     pub client_id: i64,
     pub admin_user_id: i64,
+    pub admin_password: String,
     pub key: String,
 }
 
@@ -79,6 +80,7 @@ impl Server {
             id: t.id,
             client_id: t.client_id,
             admin_user_id: u.id,
+            admin_password: issued.password.unwrap(),
             key: issued.api_key.unwrap(),
         }
     }
