@@ -36,6 +36,11 @@ pub trait Store: Send + Sync + 'static {
     /// Cheap check that the database answers (for readiness probes).
     async fn ping(&self) -> Result<()>;
 
+    /// The tenant an object belongs to, if it exists at all. Only for dialects
+    /// whose documents answer "access denied" (not "not found") for objects
+    /// of another client.
+    async fn tenant_of(&self, entity: Entity, id: Id) -> Result<Option<Id>>;
+
     // Tenants and their first administrator.
     async fn create_tenant(&self, t: NewTenant, admin: NewUser, key: NewApiKey, actor: Actor, now: Millis) -> Result<(Tenant, User)>;
     async fn get_tenant(&self, id: Id) -> Result<Tenant>;
@@ -79,6 +84,10 @@ pub trait Store: Send + Sync + 'static {
     /// Creates or overwrites each listed membership; all or nothing.
     async fn set_group_memberships(&self, ctx: &WriteCtx, agent: Id, groups: &[GroupMembership]) -> Result<AgentDetail>;
     async fn remove_group_membership(&self, ctx: &WriteCtx, agent: Id, group: Id) -> Result<AgentDetail>;
+    /// An agent's field changes plus skill and group (un)assignments named
+    /// by name (resolved case-insensitively; unknown names are invalid
+    /// references), all in one transaction. Unassignments apply first.
+    async fn update_agent_with_assignments(&self, ctx: &WriteCtx, id: Id, c: AgentChanges, a: &crate::AgentAssignments, expected_version: Option<i64>) -> Result<AgentDetail>;
     /// Call centers of the agent's services, in id order.
     async fn agent_call_centers(&self, tenant: Id, agent: Id) -> Result<Vec<Id>>;
 

@@ -28,11 +28,20 @@ pub struct HttpConfig {
     /// Sessions (LiveVox `sessionId`, DeepCall `ssid`, native) end after this
     /// long without use.
     pub session_idle: Duration,
+    /// Lifetime of an Ozonetel `CAToken/generateToken` token.
+    pub ozonetel_token_ttl: Duration,
+    /// Replaces every per-minute rate limit (tenant settings and vendor
+    /// defaults) when set, e.g. to raise them for a CI suite.
+    pub rate_limit_override: Option<u32>,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { session_idle: Duration::from_secs(2 * 60 * 60) }
+        HttpConfig {
+            session_idle: Duration::from_secs(2 * 60 * 60),
+            ozonetel_token_ttl: Duration::from_secs(60 * 60),
+            rate_limit_override: None,
+        }
     }
 }
 
@@ -67,6 +76,8 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let app = Router::new()
         .merge(native::router(&state))
+        .merge(crate::ozonetel::router(&state))
+        .merge(crate::livevox::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

@@ -3,7 +3,9 @@
 //! domain operation and formats its answer.
 
 mod app;
+pub mod livevox;
 pub mod native;
+mod ozonetel;
 mod telemetry;
 
 pub use app::{router, serve, AppState, HttpConfig};

@@ -44,6 +44,15 @@ struct ServeArgs {
     /// fsync every commit (SQLite synchronous=FULL) instead of at checkpoints.
     #[arg(long, env = "SWITCHBOARD_DB_SYNC_FULL")]
     db_sync_full: bool,
+    /// Vendor sessions (LiveVox, DeepCall) end after this many minutes without use.
+    #[arg(long, env = "SWITCHBOARD_SESSION_IDLE_MINUTES", default_value_t = 120)]
+    session_idle_minutes: u64,
+    /// Lifetime in seconds of Ozonetel tokens (CAToken/generateToken).
+    #[arg(long, env = "SWITCHBOARD_OZONETEL_TOKEN_TTL", default_value_t = 3600)]
+    ozonetel_token_ttl: u64,
+    /// Requests per minute replacing every per-tenant rate limit (e.g. for CI).
+    #[arg(long, env = "SWITCHBOARD_RATE_LIMIT_OVERRIDE")]
+    rate_limit_override: Option<u32>,
 }
 
 #[derive(Subcommand)]
@@ -134,7 +143,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(database = %args.db.database_url, "switchboard listening on http://{addr}");
-    switchboard_http::serve(listener, switchboard_http::AppState::new(dir), shutdown_signal()).await?;
+    let config = switchboard_http::HttpConfig { session_idle: std::time::Duration::from_secs(args.session_idle_minutes * 60), ..Default::default() };
+    let config = switchboard_http::HttpConfig { ozonetel_token_ttl: std::time::Duration::from_secs(args.ozonetel_token_ttl), rate_limit_override: args.rate_limit_override, ..config };
+    switchboard_http::serve(listener, switchboard_http::AppState::with_config(dir, config), shutdown_signal()).await?;
     tracing::info!("switchboard stopped");
     Ok(())
 }

@@ -216,6 +216,23 @@ impl Store for SqlStore {
         Ok(())
     }
 
+    async fn tenant_of(&self, entity: Entity, id: Id) -> Result<Option<Id>> {
+        let sql = match entity {
+            Entity::Tenant => "SELECT id FROM tenants WHERE id = $1",
+            Entity::User => "SELECT tenant_id FROM users WHERE id = $1",
+            Entity::ApiKey => "SELECT u.tenant_id FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.id = $1",
+            Entity::Agent => "SELECT tenant_id FROM agents WHERE id = $1",
+            Entity::Skill => "SELECT tenant_id FROM skills WHERE id = $1",
+            Entity::CallCenter => "SELECT tenant_id FROM call_centers WHERE id = $1",
+            Entity::Service => "SELECT tenant_id FROM services WHERE id = $1",
+            Entity::Group => "SELECT tenant_id FROM agent_group_defs WHERE id = $1",
+            Entity::Phone => "SELECT tenant_id FROM phones WHERE id = $1",
+            Entity::Did => "SELECT tenant_id FROM dids WHERE id = $1",
+            Entity::Campaign => "SELECT tenant_id FROM campaigns WHERE id = $1",
+        };
+        sqlx::query_scalar::<_, i64>(sql).bind(id).fetch_optional(&self.reader).await.map_err(db_err)
+    }
+
     // ---- tenants ------------------------------------------------------------------
 
     async fn create_tenant(&self, t: NewTenant, admin: NewUser, key: NewApiKey, actor: Actor, now: Millis) -> Result<(Tenant, User)> {
@@ -861,6 +878,88 @@ impl Store for SqlStore {
             .map_err(db_err)?
             .rows_affected();
         let after = if n == 0 { before } else { finish_agent_change(&mut tx, ctx, &before).await? };
+        commit(tx).await?;
+        Ok(after)
+    }
+
+    async fn update_agent_with_assignments(
+        &self,
+        ctx: &WriteCtx,
+        id: Id,
+        c: AgentChanges,
+        a: &switchboard_domain::AgentAssignments,
+        expected_version: Option<i64>,
+    ) -> Result<AgentDetail> {
+        const SKILL_BY_NAME: &str = "SELECT id FROM skills WHERE tenant_id = $1 AND lower(name) = lower($2)";
+        const GROUP_BY_NAME: &str = "SELECT id FROM agent_group_defs WHERE tenant_id = $1 AND lower(name) = lower($2)";
+        let mut tx = self.write().await?;
+        let before = agent_detail_or_404(&mut tx, ctx.tenant_id, id).await?;
+        check_version(Entity::Agent, id, before.agent.version, expected_version)?;
+        let mut add_skills = Vec::with_capacity(a.assign_skills.len());
+        for (name, proficiency) in &a.assign_skills {
+            add_skills.push((id_by_name(&mut tx, SKILL_BY_NAME, ctx.tenant_id, "assignSkills", Entity::Skill, name).await?, *proficiency));
+        }
+        let mut remove_skills = Vec::with_capacity(a.unassign_skills.len());
+        for name in &a.unassign_skills {
+            remove_skills.push(id_by_name(&mut tx, SKILL_BY_NAME, ctx.tenant_id, "unAssignSkills", Entity::Skill, name).await?);
+        }
+        let mut add_groups = Vec::with_capacity(a.assign_groups.len());
+        for name in &a.assign_groups {
+            add_groups.push(id_by_name(&mut tx, GROUP_BY_NAME, ctx.tenant_id, "assignAgentGroups", Entity::Group, name).await?);
+        }
+        let mut remove_groups = Vec::with_capacity(a.unassign_groups.len());
+        for name in &a.unassign_groups {
+            remove_groups.push(id_by_name(&mut tx, GROUP_BY_NAME, ctx.tenant_id, "unAssignAgentGroups", Entity::Group, name).await?);
+        }
+        let mut agent = before.agent.clone();
+        c.apply(&mut agent, ctx.now);
+        agent.updated_at = ctx.now;
+        agent.version = before.agent.version + 1;
+        write_agent(&mut tx, &agent, before.agent.version).await?;
+        if let Some(h) = &c.password_hash {
+            sqlx::query("UPDATE agents SET password_hash = $1 WHERE id = $2")
+                .bind(h.as_str())
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            add_password_history(&mut tx, id, h, ctx.now).await?;
+        }
+        for skill in remove_skills {
+            sqlx::query("DELETE FROM agent_skills WHERE agent_id = $1 AND skill_id = $2")
+                .bind(id)
+                .bind(skill)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        for (skill, proficiency) in add_skills {
+            upsert_agent_skill(&mut tx, id, skill, proficiency).await?;
+        }
+        for group in remove_groups {
+            sqlx::query("DELETE FROM agent_groups WHERE agent_id = $1 AND group_id = $2")
+                .bind(id)
+                .bind(group)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        for group in add_groups {
+            // A membership that exists keeps its receiveCall.
+            sqlx::query(
+                "INSERT INTO agent_groups (agent_id, group_id, receive_call) VALUES ($1, $2, $3) \
+                 ON CONFLICT (agent_id, group_id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(group)
+            .bind(true)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        mark_list(&mut tx, ctx.tenant_id, Entity::Agent, ctx.now).await?;
+        let after = agent_detail_or_404(&mut tx, ctx.tenant_id, id).await?;
+        audit_ctx(&mut tx, ctx, Entity::Agent, id, AuditAction::Update, Some(&before), Some(&after)).await?;
         commit(tx).await?;
         Ok(after)
     }
@@ -1611,4 +1710,11 @@ impl Store for SqlStore {
             .map_err(db_err)?;
         commit(tx).await
     }
+}
+
+/// The id of the tenant's object named `name` (case-insensitive) by `sql`
+/// (`$1` tenant, `$2` name); an unknown name is an invalid reference in `field`.
+async fn id_by_name(c: &mut DbConn, sql: &'static str, tenant: Id, field: &str, entity: Entity, name: &str) -> Result<Id> {
+    let id: Option<Id> = sqlx::query_scalar(sql).bind(tenant).bind(name).fetch_optional(&mut *c).await.map_err(db_err)?;
+    id.ok_or_else(|| switchboard_domain::unknown(field, entity, name))
 }

@@ -6,5 +6,6 @@ mod agents;
 mod catalog;
 mod cli;
 mod isolation;
+mod livevox;
 mod protocol;
 mod support;

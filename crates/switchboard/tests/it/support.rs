@@ -74,7 +74,12 @@ impl Server {
 
     /// Creates a tenant through the same domain operation the CLI uses.
     pub async fn tenant(&self, name: &str) -> Tenant {
-        let issued = self.dir.create_tenant(name, None).await.expect("create tenant");
+        self.tenant_with_client(name, None).await
+    }
+
+    /// A tenant with a chosen LiveVox clientId.
+    pub async fn tenant_with_client(&self, name: &str, client_id: Option<i64>) -> Tenant {
+        let issued = self.dir.create_tenant(name, client_id).await.expect("create tenant");
         let (t, u) = issued.value;
         Tenant {
             id: t.id,
