@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use switchboard_domain::{Entity, Error, Result, Store};
 
+mod postgres;
 mod sqlite;
 
 /// Tuning of the connection pools.
@@ -23,23 +24,39 @@ pub struct StoreOptions {
     pub busy_timeout: Duration,
     /// SQLite: `synchronous=FULL` instead of `NORMAL` (durable across power loss).
     pub synchronous_full: bool,
+    /// PostgreSQL: connections of the pool (reads and writes).
+    pub max_connections: u32,
+    /// PostgreSQL: statements running longer are cancelled.
+    pub statement_timeout: Duration,
+    /// PostgreSQL: use (and create) this schema instead of `public`; lets
+    /// tests and several deployments share one database.
+    pub pg_schema: Option<String>,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { max_readers: 8, busy_timeout: Duration::from_secs(5), synchronous_full: false }
+        StoreOptions {
+            max_readers: 8,
+            busy_timeout: Duration::from_secs(5),
+            synchronous_full: false,
+            max_connections: 16,
+            statement_timeout: Duration::from_secs(30),
+            pg_schema: None,
+        }
     }
 }
 
 /// Opens the database at `url` and applies pending migrations.
 ///
 /// `sqlite:…` URLs and bare file paths (`./switchboard.db`, `/tmp/x.db`) open
-/// SQLite, creating the file if missing; `postgres://` and `postgresql://` are
-/// recognised but not supported yet.
+/// SQLite, creating the file if missing; `postgres://` and `postgresql://`
+/// open PostgreSQL.
 pub async fn open(url: &str, opts: &StoreOptions) -> Result<Arc<dyn Store>> {
     let url = url.trim();
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Err(Error::Storage("PostgreSQL support is not built yet".into()));
+        let store = postgres::open(url, opts).await?;
+        tracing::info!(schema = opts.pg_schema.as_deref().unwrap_or("public"), "using PostgreSQL");
+        return Ok(Arc::new(store));
     }
     if url.is_empty() {
         return Err(Error::Storage("empty database URL".into()));
@@ -49,6 +66,11 @@ pub async fn open(url: &str, opts: &StoreOptions) -> Result<Arc<dyn Store>> {
         return Ok(Arc::new(store));
     }
     Err(Error::Storage("unsupported database URL: expected sqlite:, a file path or postgres://".into()))
+}
+
+/// Drops a PostgreSQL schema (test clean-up).
+pub async fn drop_pg_schema(url: &str, schema: &str) -> Result<()> {
+    postgres::drop_schema(url, schema).await
 }
 
 // ---- backend-independent helpers used by the shared SQL ----------------------
@@ -143,20 +165,6 @@ fn offset_of(offset: u64) -> i64 {
     i64::try_from(offset).unwrap_or(i64::MAX)
 }
 
-/// Compile-only guard: the shared SQL files must also build for PostgreSQL,
-/// which the `postgres` backend (a later change) will `include!` the same way.
-#[cfg(test)]
-#[allow(dead_code)]
-mod postgres_compile_check {
-    type Db = sqlx::Postgres;
-    include!("sql/common.rs");
-    include!("sql/store.rs");
-
-    async fn begin_write(pool: &DbPool) -> Result<DbTx> {
-        pool.begin().await.map_err(db_err)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,9 +176,4 @@ mod tests {
         assert_eq!(snake_case("clientId"), "client_id");
     }
 
-    #[tokio::test]
-    async fn postgres_is_recognised_but_not_built() {
-        let e = open("postgres://localhost/x", &StoreOptions::default()).await.err().unwrap();
-        assert!(matches!(e, Error::Storage(m) if m.contains("not built")));
-    }
 }

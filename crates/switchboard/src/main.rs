@@ -29,6 +29,26 @@ struct DbArgs {
     /// SQLite file path or URL (sqlite:…); postgres://… for PostgreSQL.
     #[arg(long, env = "SWITCHBOARD_DATABASE_URL", default_value = "./switchboard.db")]
     database_url: String,
+    /// PostgreSQL: use (and create) this schema instead of `public`.
+    #[arg(long, env = "SWITCHBOARD_DB_SCHEMA")]
+    db_schema: Option<String>,
+    /// PostgreSQL: connections in the pool.
+    #[arg(long, env = "SWITCHBOARD_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    db_max_connections: u32,
+    /// PostgreSQL: cancel statements running longer than this many seconds.
+    #[arg(long, env = "SWITCHBOARD_DB_STATEMENT_TIMEOUT_SECS", default_value_t = 30)]
+    db_statement_timeout_secs: u64,
+}
+
+impl DbArgs {
+    fn options(&self) -> StoreOptions {
+        StoreOptions {
+            pg_schema: self.db_schema.clone(),
+            max_connections: self.db_max_connections,
+            statement_timeout: std::time::Duration::from_secs(self.db_statement_timeout_secs),
+            ..StoreOptions::default()
+        }
+    }
 }
 
 #[derive(Args)]
@@ -138,7 +158,7 @@ async fn open(db: &DbArgs, opts: StoreOptions) -> Result<Directory> {
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {
-    let opts = StoreOptions { max_readers: args.db_max_readers, synchronous_full: args.db_sync_full, ..StoreOptions::default() };
+    let opts = StoreOptions { max_readers: args.db_max_readers, synchronous_full: args.db_sync_full, ..args.db.options() };
     let dir = open(&args.db, opts).await?;
     let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
@@ -176,7 +196,7 @@ async fn shutdown_signal() {
 async fn admin(cmd: AdminCommand) -> Result<()> {
     let out = match cmd {
         AdminCommand::CreateTenant { name, client_id, db } => {
-            let dir = open(&db, StoreOptions::default()).await?;
+            let dir = open(&db, db.options()).await?;
             let issued = dir.create_tenant(&name, client_id).await?;
             let (t, u) = issued.value;
             json!({
@@ -190,7 +210,7 @@ async fn admin(cmd: AdminCommand) -> Result<()> {
             })
         }
         AdminCommand::CreateUser { tenant, username, role, powers, db } => {
-            let dir = open(&db, StoreOptions::default()).await?;
+            let dir = open(&db, db.options()).await?;
             let t = dir.store().find_tenant_by_name(&tenant).await?;
             let issued = dir.create_user(None, t.id, &username, role, powers, None, true).await?;
             json!({
@@ -201,14 +221,14 @@ async fn admin(cmd: AdminCommand) -> Result<()> {
             })
         }
         AdminCommand::CreateApiKey { tenant, username, name, db } => {
-            let dir = open(&db, StoreOptions::default()).await?;
+            let dir = open(&db, db.options()).await?;
             let t = dir.store().find_tenant_by_name(&tenant).await?;
             let (user, _) = dir.store().find_user_by_name(t.id, &username).await?;
             let issued = dir.issue_api_key_as_operator(t.id, user.id, &name).await?;
             json!({ "apiKey": issued.api_key })
         }
         AdminCommand::ListTenants { db } => {
-            let dir = open(&db, StoreOptions::default()).await?;
+            let dir = open(&db, db.options()).await?;
             serde_json::to_value(dir.store().list_tenants().await?)?
         }
     };

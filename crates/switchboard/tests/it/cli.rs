@@ -1,6 +1,7 @@
 //! The real `switchboard` binary: admin commands against the database file,
 //! also while `switchboard serve` runs on it.
 
+use crate::support::{on_postgres, TestDb};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -20,10 +21,20 @@ fn run(cwd: &Path, args: &[&str]) -> (bool, Value, String) {
     (out.status.success(), serde_json::from_str(&stdout).unwrap_or(Value::Null), stderr)
 }
 
+/// `args` followed by the flags that select the test's database.
+fn on(db: &TestDb, args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| s.to_string()).chain(db.cli_args()).collect()
+}
+
+fn run_on(cwd: &Path, db: &TestDb, args: &[&str]) -> (bool, Value, String) {
+    let args = on(db, args);
+    run(cwd, &args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
 /// Starts `switchboard serve` on a free port; returns it and its base URL.
-fn serve(cwd: &Path, db: &str) -> (Child, String) {
+fn serve(cwd: &Path, db: &TestDb) -> (Child, String) {
     let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", db])
+        .args(on(db, &["serve", "--listen", "127.0.0.1:0"]))
         .current_dir(cwd)
         .env("RUST_LOG", "info")
         .stderr(Stdio::piped())
@@ -51,10 +62,10 @@ fn terminate(mut child: Child) -> std::process::ExitStatus {
 #[tokio::test]
 async fn admin_commands_work_while_serve_runs() {
     let tmp = tempfile::tempdir().unwrap();
-    let db = tmp.path().join("cli.db");
-    let db = db.to_str().unwrap();
+    let db = TestDb::new();
+    let db = &db;
 
-    let (ok, t, err) = run(tmp.path(), &["admin", "create-tenant", "--name", "acme", "--client-id", "1001", "--database-url", db]);
+    let (ok, t, err) = run_on(tmp.path(), db, &["admin", "create-tenant", "--name", "acme", "--client-id", "1001"]);
     assert!(ok, "{err}");
     for k in ["tenantId", "tenantName", "clientId", "userId", "username", "password", "apiKey"] {
         assert!(!t[k].is_null(), "create-tenant prints {k}: {t}");
@@ -71,7 +82,7 @@ async fn admin_commands_work_while_serve_runs() {
     assert_eq!(r.status(), 200);
 
     // A user made by the CLI while the server runs can work at once.
-    let (ok, u, err) = run(tmp.path(), &["admin", "create-user", "--tenant", "acme", "--username", "bob", "--role", "manager", "--power", "administer_agents", "--database-url", db]);
+    let (ok, u, err) = run_on(tmp.path(), db, &["admin", "create-user", "--tenant", "acme", "--username", "bob", "--role", "manager", "--power", "administer_agents"]);
     assert!(ok, "{err}");
     for k in ["userId", "username", "password", "apiKey"] {
         assert!(!u[k].is_null(), "create-user prints {k}: {u}");
@@ -85,23 +96,23 @@ async fn admin_commands_work_while_serve_runs() {
         .unwrap();
     assert_eq!(r.status(), 201);
 
-    let (ok, k, err) = run(tmp.path(), &["admin", "create-api-key", "--tenant", "acme", "--username", "bob", "--database-url", db]);
+    let (ok, k, err) = run_on(tmp.path(), db, &["admin", "create-api-key", "--tenant", "acme", "--username", "bob"]);
     assert!(ok, "{err}");
     assert_eq!(k.as_object().unwrap().keys().collect::<Vec<_>>(), ["apiKey"]);
     let r = http.get(format!("{base}/api/v1/agents")).bearer_auth(k["apiKey"].as_str().unwrap()).send().await.unwrap();
     assert_eq!(r.status(), 200);
 
-    let (ok, list, err) = run(tmp.path(), &["admin", "list-tenants", "--database-url", db]);
+    let (ok, list, err) = run_on(tmp.path(), db, &["admin", "list-tenants"]);
     assert!(ok, "{err}");
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["name"], "acme");
 
     // Mistakes are clear errors with a failing exit code.
-    let (ok, _, err) = run(tmp.path(), &["admin", "create-tenant", "--name", "ACME", "--database-url", db]);
+    let (ok, _, err) = run_on(tmp.path(), db, &["admin", "create-tenant", "--name", "ACME"]);
     assert!(!ok && err.contains("already exists"), "{err}");
-    let (ok, _, err) = run(tmp.path(), &["admin", "create-user", "--tenant", "nope", "--username", "x", "--role", "agent", "--database-url", db]);
+    let (ok, _, err) = run_on(tmp.path(), db, &["admin", "create-user", "--tenant", "nope", "--username", "x", "--role", "agent"]);
     assert!(!ok && err.contains("not found"), "{err}");
-    let (ok, _, err) = run(tmp.path(), &["admin", "create-user", "--tenant", "acme", "--username", "x", "--role", "king", "--database-url", db]);
+    let (ok, _, err) = run_on(tmp.path(), db, &["admin", "create-user", "--tenant", "acme", "--username", "x", "--role", "king"]);
     assert!(!ok && err.contains("sysadmin"), "{err}");
 
     // SIGTERM stops the server cleanly; the data is there on the next start.
@@ -115,6 +126,9 @@ async fn admin_commands_work_while_serve_runs() {
 
 #[test]
 fn default_database_is_switchboard_db_in_the_working_directory() {
+    if on_postgres() {
+        return; // about the SQLite default only
+    }
     let tmp = tempfile::tempdir().unwrap();
     let (ok, _, err) = run(tmp.path(), &["admin", "create-tenant", "--name", "default-db"]);
     assert!(ok, "{err}");

@@ -6,6 +6,7 @@ mod agents;
 mod catalog;
 mod cli;
 mod isolation;
+mod ozonetel;
 mod livevox;
 mod protocol;
 mod support;

@@ -1,5 +1,10 @@
-//! Test harness: a real server on a real socket (port 0) over a real SQLite
-//! file in a temporary directory, and an HTTP client that talks to it.
+//! Test harness: a real server on a real socket (port 0) over a real
+//! database, and an HTTP client that talks to it.
+//!
+//! The same tests run twice: the `it` binary on a SQLite file in a temporary
+//! directory, the `it_pg` binary (same sources) on PostgreSQL, each test in a
+//! schema of its own that is dropped at the end. `SWITCHBOARD_TEST_PG_URL`
+//! names the PostgreSQL database (default `postgres://postgres@127.0.0.1:5432/test`).
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -11,14 +16,78 @@ use switchboard_store::StoreOptions;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// True in the `it_pg` test binary.
+pub fn on_postgres() -> bool {
+    env!("CARGO_CRATE_NAME") == "it_pg"
+}
+
+pub fn pg_url() -> String {
+    std::env::var("SWITCHBOARD_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A test's own database: a SQLite file or a PostgreSQL schema.
+pub struct TestDb {
+    pub url: String,
+    pub schema: Option<String>,
+    // Kept so the SQLite file outlives the server; removed when the test ends.
+    pub _tmp: Option<Arc<tempfile::TempDir>>,
+}
+
+impl TestDb {
+    pub fn new() -> TestDb {
+        let tmp = Arc::new(tempfile::tempdir().expect("temp dir"));
+        if on_postgres() {
+            let schema = format!("t_{}", hex_id());
+            TestDb { url: pg_url(), schema: Some(schema), _tmp: Some(tmp) }
+        } else {
+            let path: PathBuf = tmp.path().join("switchboard.db");
+            TestDb { url: path.to_string_lossy().into_owned(), schema: None, _tmp: Some(tmp) }
+        }
+    }
+
+    pub fn options(&self) -> StoreOptions {
+        StoreOptions { pg_schema: self.schema.clone(), max_connections: 8, ..StoreOptions::default() }
+    }
+
+    /// The CLI flags that select this database.
+    pub fn cli_args(&self) -> Vec<String> {
+        let mut v = vec!["--database-url".to_string(), self.url.clone()];
+        if let Some(s) = &self.schema {
+            v.push("--db-schema".into());
+            v.push(s.clone());
+        }
+        v
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(schema) = self.schema.take() {
+            let url = self.url.clone();
+            // Drop runs inside the test's runtime: clean up from a thread of its own.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let _ = rt.block_on(switchboard_store::drop_pg_schema(&url, &schema));
+            })
+            .join();
+        }
+    }
+}
+
+fn hex_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    format!("{:x}_{}_{}", t, std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
 pub struct Server {
     pub addr: SocketAddr,
-    pub db_url: String,
     pub dir: Directory,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
-    // Kept so the database outlives the server; removed when the test ends.
-    _tmp: Option<Arc<tempfile::TempDir>>,
+    // Dropped after the server task is gone (field order).
+    pub db: Arc<TestDb>,
 }
 
 /// A tenant made the way the CLI makes one, with its Sysadmin's key.
@@ -31,15 +100,13 @@ pub struct Tenant {
 }
 
 impl Server {
-    /// A server on a fresh database file.
+    /// A server on a fresh database.
     pub async fn start() -> Server {
-        let tmp = Arc::new(tempfile::tempdir().expect("temp dir"));
-        let path: PathBuf = tmp.path().join("switchboard.db");
-        Server::start_on(path.to_string_lossy().into_owned(), Some(tmp)).await
+        Server::start_on(Arc::new(TestDb::new())).await
     }
 
-    pub async fn start_on(db_url: String, tmp: Option<Arc<tempfile::TempDir>>) -> Server {
-        let store = switchboard_store::open(&db_url, &StoreOptions::default()).await.expect("open store");
+    pub async fn start_on(db: Arc<TestDb>) -> Server {
+        let store = switchboard_store::open(&db.url, &db.options()).await.expect("open store");
         let dir = Directory::new(store, Arc::new(SystemClock));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().unwrap();
@@ -48,15 +115,13 @@ impl Server {
         let task = tokio::spawn(switchboard_http::serve(listener, state, async move {
             let _ = rx.await;
         }));
-        Server { addr, db_url, dir, stop: Some(tx), task: Some(task), _tmp: tmp }
+        Server { addr, dir, stop: Some(tx), task: Some(task), db }
     }
 
-    /// Stops the server (gracefully) and starts a new one on the same file.
+    /// Stops the server (gracefully) and starts a new one on the same database.
     pub async fn restart(mut self) -> Server {
-        let tmp = self._tmp.take();
-        let url = self.db_url.clone();
         self.stop().await;
-        Server::start_on(url, tmp).await
+        Server::start_on(self.db.clone()).await
     }
 
     pub async fn stop(&mut self) {

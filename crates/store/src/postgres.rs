@@ -1,0 +1,65 @@
+//! The PostgreSQL backend: one pool for reads and writes, the same SQL as
+//! SQLite (`src/sql/*.rs`), its own migrations. Several Switchboard
+//! instances may share one database: sqlx takes an advisory lock while it
+//! migrates, so instances starting together apply each migration once.
+
+use std::str::FromStr;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::ConnectOptions as _;
+
+type Db = sqlx::Postgres;
+
+include!("sql/common.rs");
+include!("sql/store.rs");
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// READ COMMITTED; the shared SQL guards read-modify-write with `version`
+/// checks and relies on unique indexes and foreign keys for races.
+async fn begin_write(pool: &DbPool) -> Result<DbTx> {
+    pool.begin().await.map_err(db_err)
+}
+
+fn connect_options(url: &str, opts: &crate::StoreOptions) -> Result<PgConnectOptions> {
+    let mut o = PgConnectOptions::from_str(url).map_err(|e| Error::Storage(format!("invalid PostgreSQL URL: {e}")))?;
+    let mut settings: Vec<(&str, String)> = vec![("statement_timeout", format!("{}", opts.statement_timeout.as_millis()))];
+    if let Some(schema) = &opts.pg_schema {
+        settings.push(("search_path", schema.clone()));
+    }
+    o = o.options(settings);
+    // Statements are logged at debug only, and never with their bound values.
+    Ok(o.log_statements(tracing::log::LevelFilter::Debug))
+}
+
+pub(crate) async fn open(url: &str, opts: &crate::StoreOptions) -> Result<SqlStore> {
+    let base = connect_options(url, opts)?;
+    if let Some(schema) = &opts.pg_schema {
+        if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || schema.is_empty() {
+            return Err(Error::Storage("schema names are letters, digits and _".into()));
+        }
+        let mut conn = base.connect().await.map_err(db_err)?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {schema}"))).execute(&mut conn).await.map_err(db_err)?;
+    }
+    let pool = PgPoolOptions::new()
+        .max_connections(opts.max_connections.max(2))
+        .acquire_timeout(opts.busy_timeout)
+        .connect_with(base)
+        .await
+        .map_err(db_err)?;
+    MIGRATOR.run(&pool).await.map_err(|e| {
+        tracing::error!(error = %e, "migration failed");
+        Error::Storage(format!("migration failed: {e}"))
+    })?;
+    Ok(SqlStore { writer: pool.clone(), reader: pool })
+}
+
+/// Drops a schema made for a test run.
+pub(crate) async fn drop_schema(url: &str, schema: &str) -> Result<()> {
+    if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || schema.is_empty() {
+        return Err(Error::Storage("schema names are letters, digits and _".into()));
+    }
+    let mut conn = PgConnectOptions::from_str(url).map_err(|e| Error::Storage(e.to_string()))?.connect().await.map_err(db_err)?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))).execute(&mut conn).await.map_err(db_err)?;
+    Ok(())
+}
