@@ -78,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .merge(native::router(&state))
         .merge(crate::ozonetel::router(&state))
         .merge(crate::livevox::router())
+        .merge(crate::deepcall::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -96,7 +97,7 @@ pub fn router(state: AppState) -> Router {
 /// Serves until `shutdown` resolves, then lets in-flight requests finish.
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
     let app = router(state);
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+    axum::serve(crate::deepcall::listener(listener), app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await
 }

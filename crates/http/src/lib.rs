@@ -3,6 +3,7 @@
 //! domain operation and formats its answer.
 
 mod app;
+pub mod deepcall;
 pub mod livevox;
 pub mod native;
 mod ozonetel;

@@ -68,6 +68,17 @@ pub async fn open(url: &str, opts: &StoreOptions) -> Result<Arc<dyn Store>> {
     Err(Error::Storage("unsupported database URL: expected sqlite:, a file path or postgres://".into()))
 }
 
+/// The query plan of an agent search on the database at `url`, to show
+/// (in tests and benchmarks) that substring search uses an index.
+pub async fn explain_agent_search(url: &str, opts: &StoreOptions, tenant: switchboard_domain::Id, filter: &switchboard_domain::AgentFilter) -> Result<String> {
+    let url = url.trim();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        postgres::open(url, opts).await?.explain_agent_list(tenant, filter).await
+    } else {
+        sqlite::open(url, opts).await?.explain_agent_list(tenant, filter).await
+    }
+}
+
 /// Drops a PostgreSQL schema (test clean-up).
 pub async fn drop_pg_schema(url: &str, schema: &str) -> Result<()> {
     postgres::drop_schema(url, schema).await

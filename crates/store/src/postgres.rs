@@ -21,6 +21,22 @@ async fn begin_write(pool: &DbPool) -> Result<DbTx> {
     pool.begin().await.map_err(db_err)
 }
 
+/// Agents whose `columns` contain `text`, case-insensitively; the
+/// `lower(col) LIKE` form is what the pg_trgm GIN indexes serve.
+fn agent_contains(qb: &mut QueryBuilder, columns: &[&str], text: &str) -> String {
+    agent_like(qb, columns, text)
+}
+
+const EXPLAIN: &str = "EXPLAIN ";
+
+async fn prepare_explain(_tx: &mut DbTx) -> Result<()> {
+    Ok(())
+}
+
+fn explain_line(r: &DbRow) -> Result<String> {
+    col(r, "QUERY PLAN")
+}
+
 fn connect_options(url: &str, opts: &crate::StoreOptions) -> Result<PgConnectOptions> {
     let mut o = PgConnectOptions::from_str(url).map_err(|e| Error::Storage(format!("invalid PostgreSQL URL: {e}")))?;
     let mut settings: Vec<(&str, String)> = vec![("statement_timeout", format!("{}", opts.statement_timeout.as_millis()))];

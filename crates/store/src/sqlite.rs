@@ -21,6 +21,28 @@ async fn begin_write(pool: &DbPool) -> Result<DbTx> {
     pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)
 }
 
+/// Agents whose `columns` contain `text`, case-insensitively: through the
+/// FTS5 trigram index when the text has the 3 characters a trigram needs,
+/// by scanning otherwise.
+fn agent_contains(qb: &mut QueryBuilder, columns: &[&str], text: &str) -> String {
+    if text.chars().count() < 3 {
+        return agent_like(qb, columns, text);
+    }
+    let phrase = format!("{{{}}} : \"{}\"", columns.join(" "), text.replace('"', "\"\""));
+    let p = qb.arg(Arg::Text(phrase));
+    format!("a.id IN (SELECT rowid FROM agents_fts WHERE agents_fts MATCH {p})")
+}
+
+const EXPLAIN: &str = "EXPLAIN QUERY PLAN ";
+
+async fn prepare_explain(_tx: &mut DbTx) -> Result<()> {
+    Ok(())
+}
+
+fn explain_line(r: &DbRow) -> Result<String> {
+    col(r, "detail")
+}
+
 fn connect_options(target: &str, opts: &crate::StoreOptions) -> Result<SqliteConnectOptions> {
     let base = if target.starts_with("sqlite:") {
         SqliteConnectOptions::from_str(target).map_err(|e| Error::Storage(format!("invalid SQLite URL: {e}")))?

@@ -46,7 +46,7 @@ pub async fn authenticate(State(s): State<AppState>, mut req: Request, next: Nex
 
 /// Stamps a key's `lastUsedAt`, at most once a minute per key and process,
 /// off the request path.
-fn touch_key(s: &AppState, key_id: i64) {
+pub(crate) fn touch_key(s: &AppState, key_id: i64) {
     let due = {
         let mut seen = s.key_touches.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();

@@ -7,8 +7,8 @@
 // (read) transaction when they take more than one statement.
 
 use switchboard_domain::{
-    AgentChanges, AgentFilter, AgentRecord, ApiKeyInfo, AuditEvent, Campaign, CampaignInput,
-    Did, IdempotentResponse, ListInfo, Named, NewApiKey, NewTenant, NewUser, Page, PageRequest, Phone, PhoneInput,
+    AgentChanges, AgentRecord, ApiKeyInfo, AuditEvent, Campaign, CampaignInput,
+    Did, IdempotentResponse, ListInfo, Named, NewApiKey, NewTenant, NewUser, Page, Phone, PhoneInput,
     Principal, Service, ServiceInput, Skill, SkillInput, Store, Tenant, TenantSettings, User, UserChanges,
 };
 
@@ -622,49 +622,7 @@ impl Store for SqlStore {
     }
 
     async fn list_agents(&self, tenant: Id, filter: &AgentFilter, page: PageRequest) -> Result<Page<Agent>> {
-        let mut qb = QueryBuilder::new(concat!("SELECT ", agent_cols!(), " FROM agents a WHERE a.tenant_id = "));
-        let p = qb.arg(Arg::Int(tenant));
-        qb.push(&p);
-        if page.after > 0 {
-            let p = qb.arg(Arg::Int(page.after));
-            qb.push(&format!(" AND a.id > {p}"));
-        }
-        let text = |s: &Option<String>| s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(contains_pattern);
-        if let Some(pat) = text(&filter.q) {
-            let p = qb.arg(Arg::Text(pat));
-            let cols = ["a.login_id", "a.first_name", "a.last_name", "a.display_name", "a.email", "a.phone"];
-            let ors: Vec<String> = cols.iter().map(|c| format!("lower({c}) LIKE lower({p}) ESCAPE '\\'")).collect();
-            qb.push(&format!(" AND ({})", ors.join(" OR ")));
-        }
-        for (value, column) in [
-            (&filter.login_id_contains, "a.login_id"),
-            (&filter.last_name_contains, "a.last_name"),
-            (&filter.phone_contains, "a.phone"),
-        ] {
-            if let Some(pat) = text(value) {
-                let p = qb.arg(Arg::Text(pat));
-                qb.push(&format!(" AND lower({column}) LIKE lower({p}) ESCAPE '\\'"));
-            }
-        }
-        if let Some(active) = filter.active {
-            let p = qb.arg(Arg::Bool(active));
-            qb.push(&format!(" AND a.active = {p}"));
-        }
-        if let Some(s) = filter.skill_id {
-            let p = qb.arg(Arg::Int(s));
-            qb.push(&format!(" AND EXISTS (SELECT 1 FROM agent_skills x WHERE x.agent_id = a.id AND x.skill_id = {p})"));
-        }
-        if let Some(s) = filter.service_id {
-            let p = qb.arg(Arg::Int(s));
-            qb.push(&format!(" AND EXISTS (SELECT 1 FROM agent_services x WHERE x.agent_id = a.id AND x.service_id = {p})"));
-        }
-        if let Some(g) = filter.group_id {
-            let p = qb.arg(Arg::Int(g));
-            qb.push(&format!(" AND EXISTS (SELECT 1 FROM agent_groups x WHERE x.agent_id = a.id AND x.group_id = {p})"));
-        }
-        let lim = qb.arg(Arg::Int(fetch_limit(page.limit)));
-        let off = qb.arg(Arg::Int(offset_of(page.offset)));
-        qb.push(&format!(" ORDER BY a.id LIMIT {lim} OFFSET {off}"));
+        let qb = agent_list_query(tenant, filter, page);
         let rows = qb.build().fetch_all(&self.reader).await.map_err(db_err)?;
         Ok(page_of(rows.iter().map(agent_of).collect::<Result<Vec<_>>>()?, page.limit))
     }

@@ -5,11 +5,8 @@
 
 use crate::support::*;
 use serde_json::{json, Value};
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
-use switchboard_domain::{Directory, SystemClock};
+use switchboard_domain::Directory;
 use switchboard_http::HttpConfig;
 
 // The documented bodies, byte for byte.
@@ -268,23 +265,12 @@ async fn update_agent_rate_limit_is_per_tenant_and_configurable() {
 struct Custom {
     base: String,
     dir: Directory,
-    _stop: tokio::sync::oneshot::Sender<()>,
-    _tmp: tempfile::TempDir,
+    _srv: Server,
 }
 
 async fn custom(config: HttpConfig) -> Custom {
-    let tmp = tempfile::tempdir().unwrap();
-    let path: PathBuf = tmp.path().join("switchboard.db");
-    let store = switchboard_store::open(&path.to_string_lossy(), &Default::default()).await.unwrap();
-    let dir = Directory::new(store, Arc::new(SystemClock));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr: SocketAddr = listener.local_addr().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let state = switchboard_http::AppState::with_config(dir.clone(), config);
-    tokio::spawn(switchboard_http::serve(listener, state, async move {
-        let _ = rx.await;
-    }));
-    Custom { base: format!("http://{addr}"), dir, _stop: tx, _tmp: tmp }
+    let srv = Server::start_with(config).await;
+    Custom { base: srv.base(), dir: srv.dir.clone(), _srv: srv }
 }
 
 #[tokio::test]

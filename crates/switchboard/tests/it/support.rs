@@ -105,13 +105,22 @@ impl Server {
         Server::start_on(Arc::new(TestDb::new())).await
     }
 
+    /// A server with its own HTTP settings, on a fresh database.
+    pub async fn start_with(config: switchboard_http::HttpConfig) -> Server {
+        Server::start_on_with(Arc::new(TestDb::new()), config).await
+    }
+
     pub async fn start_on(db: Arc<TestDb>) -> Server {
+        Server::start_on_with(db, switchboard_http::HttpConfig::default()).await
+    }
+
+    pub async fn start_on_with(db: Arc<TestDb>, config: switchboard_http::HttpConfig) -> Server {
         let store = switchboard_store::open(&db.url, &db.options()).await.expect("open store");
         let dir = Directory::new(store, Arc::new(SystemClock));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
-        let state = switchboard_http::AppState::new(dir.clone());
+        let state = switchboard_http::AppState::with_config(dir.clone(), config);
         let task = tokio::spawn(switchboard_http::serve(listener, state, async move {
             let _ = rx.await;
         }));
@@ -131,6 +140,10 @@ impl Server {
         if let Some(task) = self.task.take() {
             task.await.expect("server task").expect("server stopped cleanly");
         }
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
     }
 
     pub fn url(&self, path: &str) -> String {
