@@ -146,7 +146,7 @@ pub struct ApiKeyInfo {
 }
 
 /// Who is calling: resolved from an API key or a session, scoped to one tenant.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Principal {
     pub tenant_id: Id,
     pub user_id: Id,

@@ -9,7 +9,7 @@ use crate::model::{Millis, Principal};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Session {
     /// The secret the client presents; 256 random bits, hex.
     pub id: String,

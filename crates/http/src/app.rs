@@ -49,6 +49,8 @@ impl Default for HttpConfig {
 pub struct AppState {
     pub dir: Directory,
     pub config: Arc<HttpConfig>,
+    /// Request budgets (in memory, or shared through Redis).
+    pub limiter: Arc<dyn switchboard_domain::RateLimiter>,
     pub metrics: PrometheusHandle,
     pub(crate) openapi: Arc<String>,
     /// When each API key was last stamped as used by this process, so that
@@ -62,9 +64,14 @@ impl AppState {
     }
 
     pub fn with_config(dir: Directory, config: HttpConfig) -> Self {
+        AppState::with_limiter(dir, config, Arc::new(crate::ozonetel::rate_limit::LocalRateLimiter::default()))
+    }
+
+    pub fn with_limiter(dir: Directory, config: HttpConfig, limiter: Arc<dyn switchboard_domain::RateLimiter>) -> Self {
         AppState {
             dir,
             config: Arc::new(config),
+            limiter,
             metrics: telemetry::metrics_handle(),
             openapi: Arc::new(native::openapi_json()),
             key_touches: Arc::new(Mutex::new(HashMap::new())),

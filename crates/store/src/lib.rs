@@ -13,7 +13,10 @@ use std::time::Duration;
 use switchboard_domain::{Entity, Error, Result, Store};
 
 mod postgres;
+mod shared;
 mod sqlite;
+
+pub use shared::{connect_redis, Redis, RedisRateLimiter, RedisSessions};
 
 /// Tuning of the connection pools.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -54,8 +54,13 @@ pub(crate) async fn open(url: &str, opts: &crate::StoreOptions) -> Result<SqlSto
         if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || schema.is_empty() {
             return Err(Error::Storage("schema names are letters, digits and _".into()));
         }
+        // Instances starting together would race on CREATE SCHEMA IF NOT
+        // EXISTS; a transaction-scoped advisory lock serialises them.
         let mut conn = base.connect().await.map_err(db_err)?;
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {schema}"))).execute(&mut conn).await.map_err(db_err)?;
+        let mut tx = sqlx::Connection::begin(&mut conn).await.map_err(db_err)?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('switchboard:create-schema'))").execute(&mut *tx).await.map_err(db_err)?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {schema}"))).execute(&mut *tx).await.map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
     }
     let pool = PgPoolOptions::new()
         .max_connections(opts.max_connections.max(2))

@@ -67,6 +67,13 @@ struct ServeArgs {
     /// Vendor sessions (LiveVox, DeepCall) end after this many minutes without use.
     #[arg(long, env = "SWITCHBOARD_SESSION_IDLE_MINUTES", default_value_t = 120)]
     session_idle_minutes: u64,
+    /// Share sessions and rate-limit budgets between instances through Redis
+    /// (redis://host:6379). Without it they live in this process.
+    #[arg(long, env = "SWITCHBOARD_REDIS_URL")]
+    redis_url: Option<String>,
+    /// Prefix of every Redis key (lets deployments share one Redis).
+    #[arg(long, env = "SWITCHBOARD_REDIS_PREFIX", default_value = "switchboard")]
+    redis_prefix: String,
     /// Lifetime in seconds of Ozonetel tokens (CAToken/generateToken).
     #[arg(long, env = "SWITCHBOARD_OZONETEL_TOKEN_TTL", default_value_t = 3600)]
     ozonetel_token_ttl: u64,
@@ -165,7 +172,18 @@ async fn serve(args: ServeArgs) -> Result<()> {
     tracing::info!(database = %args.db.database_url, "switchboard listening on http://{addr}");
     let config = switchboard_http::HttpConfig { session_idle: std::time::Duration::from_secs(args.session_idle_minutes * 60), ..Default::default() };
     let config = switchboard_http::HttpConfig { ozonetel_token_ttl: std::time::Duration::from_secs(args.ozonetel_token_ttl), rate_limit_override: args.rate_limit_override, ..config };
-    switchboard_http::serve(listener, switchboard_http::AppState::with_config(dir, config), shutdown_signal()).await?;
+    let state = match &args.redis_url {
+        Some(url) => {
+            let redis = switchboard_store::connect_redis(url, &args.redis_prefix).await.context("connecting to Redis")?;
+            tracing::info!(prefix = %args.redis_prefix, "shared mode: sessions and rate limits in Redis");
+            switchboard_http::AppState::with_limiter(dir.with_sessions(redis.sessions()), config, redis.rate_limiter())
+        }
+        None => {
+            tracing::info!("single-instance mode: sessions and rate limits in this process (use --redis-url to share them)");
+            switchboard_http::AppState::with_config(dir, config)
+        }
+    };
+    switchboard_http::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("switchboard stopped");
     Ok(())
 }

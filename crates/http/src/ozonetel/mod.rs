@@ -17,7 +17,7 @@ use axum::body::Bytes;
 use axum::http::HeaderMap;
 use axum::routing::{post, put};
 use axum::{Extension, Router};
-use rate_limit::{LocalRateLimiter, RateLimiter};
+use rate_limit::RateLimiter;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,9 +41,9 @@ impl Ozonetel {
 
     /// Takes one request of the tenant's budget for `endpoint`; `Err` holds
     /// how long until the next one is allowed.
-    fn check_rate(&self, tenant: &Tenant, endpoint: &str) -> Result<(), Duration> {
+    async fn check_rate(&self, tenant: &Tenant, endpoint: &str) -> Result<(), Duration> {
         match self.limit_for(tenant, endpoint) {
-            Some(n) => self.limiter.check(&format!("{}:{endpoint}", tenant.id), n),
+            Some(n) => self.limiter.check(&format!("{}:{endpoint}", tenant.id), n).await,
             None => Ok(()),
         }
     }
@@ -51,7 +51,7 @@ impl Ozonetel {
 
 pub fn router(state: &AppState) -> Router<AppState> {
     let oz = Arc::new(Ozonetel {
-        limiter: Arc::new(LocalRateLimiter::default()),
+        limiter: state.limiter.clone(),
         rate_limit_override: state.config.rate_limit_override,
         token_ttl: state.config.ozonetel_token_ttl,
     });

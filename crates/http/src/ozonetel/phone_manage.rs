@@ -20,7 +20,7 @@ pub async fn handle(State(s): State<AppState>, Extension(oz): Extension<Arc<Ozon
         Ok(c) => c,
         Err(e) => return error(Api::PhoneManage, &e),
     };
-    if let Err(wait) = oz.check_rate(&caller.tenant, ENDPOINT) {
+    if let Err(wait) = oz.check_rate(&caller.tenant, ENDPOINT).await {
         return rate_limited(Api::PhoneManage, wait);
     }
     let r = OzonetelPhoneRequest {

@@ -1,7 +1,8 @@
-//! Per-tenant, per-endpoint request budgets (requests per minute), behind a
-//! small trait so that several instances can later share them (Redis); this
-//! process's implementation uses `governor` (GCRA: a budget of N refills one
-//! request every 60/N seconds, so bursts of N are allowed).
+//! Per-tenant, per-endpoint request budgets (requests per minute) in this
+//! process's memory, behind the domain's `RateLimiter` port (several instances
+//! share budgets through Redis instead: `switchboard_store::RedisRateLimiter`).
+//! `governor` implements GCRA: a budget of N refills one request every 60/N
+//! seconds, so bursts of N are allowed.
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota};
@@ -10,11 +11,7 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub trait RateLimiter: Send + Sync + 'static {
-    /// Takes one request from `key`'s budget of `per_minute`; `Err` holds
-    /// how long until the next request is allowed.
-    fn check(&self, key: &str, per_minute: u32) -> Result<(), Duration>;
-}
+pub use switchboard_domain::RateLimiter;
 
 /// Budgets in this process's memory: exact for one instance; with several
 /// instances behind a balancer each keeps its own (N per instance).
@@ -23,8 +20,9 @@ pub struct LocalRateLimiter {
     buckets: Mutex<HashMap<String, (u32, Arc<DefaultDirectRateLimiter>)>>,
 }
 
+#[async_trait::async_trait]
 impl RateLimiter for LocalRateLimiter {
-    fn check(&self, key: &str, per_minute: u32) -> Result<(), Duration> {
+    async fn check(&self, key: &str, per_minute: u32) -> Result<(), Duration> {
         let Some(n) = NonZeroU32::new(per_minute) else { return Ok(()) };
         let limiter = {
             let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
@@ -46,16 +44,16 @@ impl RateLimiter for LocalRateLimiter {
 mod tests {
     use super::*;
 
-    #[test]
-    fn budgets_are_per_key_and_follow_the_setting() {
+    #[tokio::test]
+    async fn budgets_are_per_key_and_follow_the_setting() {
         let l = LocalRateLimiter::default();
         for _ in 0..3 {
-            assert!(l.check("1:a", 3).is_ok());
+            assert!(l.check("1:a", 3).await.is_ok());
         }
-        let wait = l.check("1:a", 3).unwrap_err();
+        let wait = l.check("1:a", 3).await.unwrap_err();
         assert!(wait > Duration::ZERO && wait <= Duration::from_secs(20), "{wait:?}");
-        assert!(l.check("2:a", 3).is_ok(), "another tenant has its own budget");
-        assert!(l.check("1:b", 3).is_ok(), "another endpoint has its own budget");
-        assert!(l.check("1:a", 10).is_ok(), "a changed limit starts afresh");
+        assert!(l.check("2:a", 3).await.is_ok(), "another tenant has its own budget");
+        assert!(l.check("1:b", 3).await.is_ok(), "another endpoint has its own budget");
+        assert!(l.check("1:a", 10).await.is_ok(), "a changed limit starts afresh");
     }
 }

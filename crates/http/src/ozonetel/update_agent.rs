@@ -28,7 +28,7 @@ pub async fn handle(
         Ok(c) => c,
         Err(e) => return error(Api::UpdateAgent, &e),
     };
-    if let Err(wait) = oz.check_rate(&caller.tenant, ENDPOINT) {
+    if let Err(wait) = oz.check_rate(&caller.tenant, ENDPOINT).await {
         return rate_limited(Api::UpdateAgent, wait);
     }
     let update = parse(&b);

@@ -1,11 +1,10 @@
 //! The real `switchboard` binary: admin commands against the database file,
 //! also while `switchboard serve` runs on it.
 
-use crate::support::{on_postgres, TestDb};
+use crate::support::{on_postgres, Process, TestDb};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
 
@@ -31,32 +30,14 @@ fn run_on(cwd: &Path, db: &TestDb, args: &[&str]) -> (bool, Value, String) {
     run(cwd, &args.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
-/// Starts `switchboard serve` on a free port; returns it and its base URL.
-fn serve(cwd: &Path, db: &TestDb) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .args(on(db, &["serve", "--listen", "127.0.0.1:0"]))
-        .current_dir(cwd)
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn serve");
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let base = loop {
-        let line = lines.next().expect("serve exited before listening").expect("read log");
-        if let Some(i) = line.find("listening on http://") {
-            break line[i + "listening on ".len()..].split_whitespace().next().unwrap().to_string();
-        }
-    };
-    // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, base)
+fn serve(cwd: &Path, db: &TestDb) -> (Process, String) {
+    let p = Process::serve(cwd, db, &[]);
+    let base = p.base.clone();
+    (p, base)
 }
 
-fn terminate(mut child: Child) -> std::process::ExitStatus {
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
-    child.wait().expect("wait")
+fn terminate(p: Process) -> std::process::ExitStatus {
+    p.terminate()
 }
 
 #[tokio::test]

@@ -305,7 +305,7 @@ async fn each_error_code_with_its_exact_bytes() {
     // 1505: unknown group, bad receive_call, empty / non-object / missing group.
     for grp in [r#"{"9999": {"receive_call": "Y"}}"#.to_string(), format!(r#"{{"{g}": {{"receive_call": "X"}}}}"#),
         format!(r#"{{"{g}": {{"receive_call": "y"}}}}"#), format!(r#"{{"{g}": "Y"}}"#), r#"{"sales": {"receive_call": "Y"}}"#.to_string(),
-        "{}".into(), "[]".into(), r#""90""#.into(), "null".into()]
+        format!(r#"{{"{g}": {{"receive_call": "Y"}}, "0{g}": {{"receive_call": "N"}}}}"#), "{}".into(), "[]".into(), r#""90""#.into(), "null".into()]
     {
         assert_eq!(send(compact(&auth, &agent, &grp)).await, (200, BAD_GROUP.to_string()), "{grp}");
     }
@@ -366,6 +366,9 @@ async fn roles_that_may_not_administer_agents_get_1015() {
     for (name, role, powers) in [("ag", "agent", json!(["administer_agents"])), ("m1", "manager", json!([]))] {
         let u = admin.post("/api/v1/users", mk(name, role, powers)).await.expect(201);
         assert_eq!(post(&srv, PATH, &body_for(&u), &[]).await, (200, DENIED.to_string()), "{role}");
+        // Reading is open to every role.
+        let read = format!(r#"{{{},"agentId":"{agent}"}}"#, key_auth(u.id(), u.body["apiKey"].as_str().unwrap()));
+        assert_eq!(post(&srv, READ_PATH, &read, &[]).await.1, r#"{"status":"success","code":200,"message":"Agent group mapping fetched successfully","group":{}}"#);
     }
     assert_eq!(groups_of(&admin, agent).await, json!([]));
 

@@ -10,5 +10,6 @@ mod isolation;
 mod ozonetel;
 mod livevox;
 mod protocol;
+mod scale;
 mod search_index;
 mod support;

@@ -289,3 +289,59 @@ impl Client {
         self.post("/api/v1/agents", json!({"loginId": login, "firstName": "Ann", "lastName": "Smith"})).await.expect(201).id()
     }
 }
+
+/// A `switchboard serve` process of the real binary, on a free port.
+pub struct Process {
+    pub child: std::process::Child,
+    pub base: String,
+}
+
+impl Process {
+    /// Starts `switchboard serve` on `db` with `extra` flags; waits until it listens.
+    pub fn serve(cwd: &std::path::Path, db: &TestDb, extra: &[&str]) -> Process {
+        Process::serve_with(cwd, db.cli_args(), extra)
+    }
+
+    pub fn serve_with(cwd: &std::path::Path, db_args: Vec<String>, extra: &[&str]) -> Process {
+        use std::io::{BufRead, BufReader};
+        let mut args: Vec<String> = vec!["serve".into(), "--listen".into(), "127.0.0.1:0".into()];
+        args.extend(db_args);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(&args)
+            .current_dir(cwd)
+            .env("RUST_LOG", "info")
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn serve");
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = BufReader::new(stderr).lines();
+        let base = loop {
+            let line = lines.next().expect("serve exited before listening").expect("read log");
+            if let Some(i) = line.find("listening on http://") {
+                break line[i + "listening on ".len()..].split_whitespace().next().unwrap().to_string();
+            }
+        };
+        // Keep draining the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Process { child, base }
+    }
+
+    /// SIGTERM, then waits for the exit.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill");
+        self.child.wait().expect("wait")
+    }
+
+    pub fn client(&self, key: &str) -> Client {
+        Client { base: self.base.clone(), key: Some(key.to_string()), http: reqwest::Client::new() }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

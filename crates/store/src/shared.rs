@@ -1,0 +1,197 @@
+//! State that several Switchboard instances share through Redis: sessions
+//! (LiveVox `sessionId`, DeepCall `ssid`, Ozonetel tokens) and rate-limit
+//! budgets. Every key starts with a prefix, so deployments (and test runs)
+//! can share one Redis.
+
+use redis::aio::ConnectionManager;
+use redis::AsyncCommands;
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard_domain::{Error, Millis, RateLimiter, Result, Session, SessionStore};
+
+/// A connection to Redis with a key prefix.
+#[derive(Clone)]
+pub struct Redis {
+    conn: ConnectionManager,
+    prefix: String,
+}
+
+/// Connects (and checks the connection with a PING).
+pub async fn connect_redis(url: &str, prefix: &str) -> Result<Redis> {
+    let client = redis::Client::open(url).map_err(|e| Error::Storage(format!("invalid Redis URL: {e}")))?;
+    let mut conn = client.get_connection_manager().await.map_err(redis_err)?;
+    let _: String = redis::cmd("PING").query_async(&mut conn).await.map_err(redis_err)?;
+    Ok(Redis { conn, prefix: prefix.to_string() })
+}
+
+fn redis_err(e: redis::RedisError) -> Error {
+    tracing::error!(error = %e, "redis error");
+    Error::Storage(format!("redis: {e}"))
+}
+
+impl Redis {
+    fn key(&self, kind: &str, id: &str) -> String {
+        format!("{}:{kind}:{id}", self.prefix)
+    }
+
+    pub fn sessions(&self) -> Arc<dyn SessionStore> {
+        Arc::new(RedisSessions { r: self.clone() })
+    }
+
+    pub fn rate_limiter(&self) -> Arc<dyn RateLimiter> {
+        Arc::new(RedisRateLimiter { r: self.clone(), script: redis::Script::new(GCRA) })
+    }
+}
+
+/// Sessions as JSON under `<prefix>:session:<id>`, expiring in Redis when
+/// their idle time or lifetime runs out; a login's reuse key points to its id.
+pub struct RedisSessions {
+    r: Redis,
+}
+
+/// How long a session has left at `now`, in ms (None: no expiry).
+fn remaining(s: &Session, now: Millis) -> Option<i64> {
+    let idle = (s.idle_ttl > 0).then(|| s.idle_ttl - (now - s.last_seen));
+    let abs = s.expires_at.map(|t| t - now);
+    match (idle, abs) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+impl RedisSessions {
+    async fn save(&self, s: &Session, now: Millis) -> Result<()> {
+        let json = serde_json::to_string(s).map_err(|e| Error::Storage(e.to_string()))?;
+        let mut c = self.r.conn.clone();
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        match remaining(s, now) {
+            Some(ms) if ms <= 0 => return Ok(()),
+            Some(ms) => {
+                pipe.cmd("SET").arg(self.r.key("session", &s.id)).arg(&json).arg("PX").arg(ms).ignore();
+                if let Some(k) = &s.reuse_key {
+                    pipe.cmd("SET").arg(self.r.key("session-reuse", k)).arg(&s.id).arg("PX").arg(ms).ignore();
+                }
+            }
+            None => {
+                pipe.cmd("SET").arg(self.r.key("session", &s.id)).arg(&json).ignore();
+                if let Some(k) = &s.reuse_key {
+                    pipe.cmd("SET").arg(self.r.key("session-reuse", k)).arg(&s.id).ignore();
+                }
+            }
+        }
+        pipe.query_async::<()>(&mut c).await.map_err(redis_err)
+    }
+}
+
+#[async_trait::async_trait]
+impl SessionStore for RedisSessions {
+    async fn insert(&self, s: Session) -> Result<()> {
+        let now = s.created_at;
+        self.save(&s, now).await
+    }
+
+    async fn touch(&self, id: &str, now: Millis) -> Result<Option<Session>> {
+        let mut c = self.r.conn.clone();
+        let raw: Option<String> = c.get(self.r.key("session", id)).await.map_err(redis_err)?;
+        let Some(raw) = raw else { return Ok(None) };
+        let Ok(mut s) = serde_json::from_str::<Session>(&raw) else { return Ok(None) };
+        if !s.is_live(now) {
+            self.remove(id).await?;
+            return Ok(None);
+        }
+        s.last_seen = now;
+        self.save(&s, now).await?;
+        Ok(Some(s))
+    }
+
+    async fn find_reusable(&self, reuse_key: &str, now: Millis) -> Result<Option<Session>> {
+        let mut c = self.r.conn.clone();
+        let id: Option<String> = c.get(self.r.key("session-reuse", reuse_key)).await.map_err(redis_err)?;
+        match id {
+            Some(id) => self.touch(&id, now).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn remove(&self, id: &str) -> Result<bool> {
+        let mut c = self.r.conn.clone();
+        let raw: Option<String> = c.get(self.r.key("session", id)).await.map_err(redis_err)?;
+        let Some(raw) = raw else { return Ok(false) };
+        let mut keys = vec![self.r.key("session", id)];
+        if let Some(k) = serde_json::from_str::<Session>(&raw).ok().and_then(|s| s.reuse_key) {
+            keys.push(self.r.key("session-reuse", &k));
+        }
+        let n: i64 = c.del(keys).await.map_err(redis_err)?;
+        Ok(n > 0)
+    }
+
+    async fn remove_for(&self, tenant_id: i64, user_id: Option<i64>, agent_id: Option<i64>) -> Result<()> {
+        let mut c = self.r.conn.clone();
+        let pattern = self.r.key("session", "*");
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) =
+                redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(500).query_async(&mut c).await.map_err(redis_err)?;
+            for k in keys {
+                let raw: Option<String> = c.get(&k).await.map_err(redis_err)?;
+                let Some(s) = raw.and_then(|r| serde_json::from_str::<Session>(&r).ok()) else { continue };
+                let p = &s.principal;
+                let hit = p.tenant_id == tenant_id
+                    && ((user_id.is_some() && p.agent_id.is_none() && Some(p.user_id) == user_id) || (agent_id.is_some() && p.agent_id == agent_id));
+                if hit {
+                    self.remove(&s.id).await?;
+                }
+            }
+            if next == 0 {
+                return Ok(());
+            }
+            cursor = next;
+        }
+    }
+}
+
+/// GCRA in one atomic step, on Redis's clock: the key holds the theoretical
+/// arrival time (ms); a request is allowed while it is at most `tau` ahead
+/// of now. Returns 0 when allowed, else the ms to wait.
+const GCRA: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local interval = tonumber(ARGV[1])
+local tau = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+if tat - tau > now then return tat - tau - now end
+local new_tat = tat + interval
+redis.call('SET', KEYS[1], new_tat, 'PX', new_tat - now + 1000)
+return 0
+";
+
+/// Rate-limit budgets shared by every instance using the same Redis and prefix.
+pub struct RedisRateLimiter {
+    r: Redis,
+    script: redis::Script,
+}
+
+#[async_trait::async_trait]
+impl RateLimiter for RedisRateLimiter {
+    async fn check(&self, key: &str, per_minute: u32) -> std::result::Result<(), Duration> {
+        if per_minute == 0 {
+            return Ok(());
+        }
+        let interval = 60_000 / i64::from(per_minute);
+        let tau = interval * (i64::from(per_minute) - 1);
+        // The limit is part of the key: a changed setting starts afresh, as in memory.
+        let k = self.r.key("rate", &format!("{key}:{per_minute}"));
+        let mut c = self.r.conn.clone();
+        match self.script.key(k).arg(interval).arg(tau).invoke_async::<i64>(&mut c).await {
+            Ok(0) => Ok(()),
+            Ok(wait) => Err(Duration::from_millis(wait.max(1) as u64)),
+            Err(e) => {
+                // Fail open: an unreachable Redis must not take the API down.
+                tracing::error!(error = %e, "rate limiter unavailable; request allowed");
+                Ok(())
+            }
+        }
+    }
+}
