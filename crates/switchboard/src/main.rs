@@ -137,7 +137,39 @@ fn parse_power(s: &str) -> Result<Power, String> {
     Power::parse(s).ok_or_else(|| "expected: administer_agents".into())
 }
 
+/// Settings that may hold secrets can also come from a file named by
+/// `<NAME>_FILE` (Docker/systemd secrets), so they stay out of the
+/// environment listing and shell history.
+const SECRET_SETTINGS: [&str; 2] = ["SWITCHBOARD_DATABASE_URL", "SWITCHBOARD_REDIS_URL"];
+
+/// A database URL fit for logs: any password replaced.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn load_secret_files() -> Result<()> {
+    for name in SECRET_SETTINGS {
+        let file_var = format!("{name}_FILE");
+        if std::env::var_os(name).is_some() {
+            continue;
+        }
+        if let Some(path) = std::env::var_os(&file_var) {
+            let value = std::fs::read_to_string(&path).with_context(|| format!("reading {file_var}"))?;
+            std::env::set_var(name, value.trim());
+        }
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
+    load_secret_files()?;
     let cli = Cli::parse();
     init_logging();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -160,7 +192,7 @@ fn init_logging() {
 }
 
 async fn open(db: &DbArgs, opts: StoreOptions) -> Result<Directory> {
-    let store = switchboard_store::open(&db.database_url, &opts).await.with_context(|| format!("opening database {}", db.database_url))?;
+    let store = switchboard_store::open(&db.database_url, &opts).await.with_context(|| format!("opening database {}", redact(&db.database_url)))?;
     Ok(Directory::new(store, Arc::new(SystemClock)))
 }
 
@@ -169,7 +201,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let dir = open(&args.db, opts).await?;
     let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
-    tracing::info!(database = %args.db.database_url, "switchboard listening on http://{addr}");
+    tracing::info!(database = %redact(&args.db.database_url), "switchboard listening on http://{addr}");
     let config = switchboard_http::HttpConfig { session_idle: std::time::Duration::from_secs(args.session_idle_minutes * 60), ..Default::default() };
     let config = switchboard_http::HttpConfig { ozonetel_token_ttl: std::time::Duration::from_secs(args.ozonetel_token_ttl), rate_limit_override: args.rate_limit_override, ..config };
     let state = match &args.redis_url {

@@ -51,6 +51,8 @@ impl Listener for LenientListener {
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         let (io, addr) = Listener::accept(&mut self.0).await;
+        // Small responses must not wait for Nagle's algorithm.
+        let _ = io.set_nodelay(true);
         (LenientIo::new(io), addr)
     }
 
