@@ -34,6 +34,12 @@ pub struct StoreOptions {
     /// PostgreSQL: use (and create) this schema instead of `public`; lets
     /// tests and several deployments share one database.
     pub pg_schema: Option<String>,
+    /// Apply pending migrations at open (default). Off: a deployment runs
+    /// them once, e.g. with `switchboard admin migrate`.
+    pub migrate: bool,
+    /// PostgreSQL: hold an advisory lock while migrating (default), so that
+    /// instances starting together are safe.
+    pub migration_lock: bool,
 }
 
 impl Default for StoreOptions {
@@ -45,6 +51,8 @@ impl Default for StoreOptions {
             max_connections: 16,
             statement_timeout: Duration::from_secs(30),
             pg_schema: None,
+            migrate: true,
+            migration_lock: true,
         }
     }
 }

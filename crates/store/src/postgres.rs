@@ -13,7 +13,6 @@ type Db = sqlx::Postgres;
 include!("sql/common.rs");
 include!("sql/store.rs");
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// READ COMMITTED; the shared SQL guards read-modify-write with `version`
 /// checks and relies on unique indexes and foreign keys for races.
@@ -68,10 +67,17 @@ pub(crate) async fn open(url: &str, opts: &crate::StoreOptions) -> Result<SqlSto
         .connect_with(base)
         .await
         .map_err(db_err)?;
-    MIGRATOR.run(&pool).await.map_err(|e| {
-        tracing::error!(error = %e, "migration failed");
-        Error::Storage(format!("migration failed: {e}"))
-    })?;
+    if opts.migrate {
+        // The migrator's advisory lock makes instances that start together
+        // apply each migration once; it can be turned off for poolers that
+        // do not keep session-level locks (e.g. PgBouncer in transaction mode).
+        let mut migrator = sqlx::migrate!("./migrations/postgres");
+        migrator.set_locking(opts.migration_lock);
+        migrator.run(&pool).await.map_err(|e| {
+            tracing::error!(error = %e, "migration failed");
+            Error::Storage(format!("migration failed: {e}"))
+        })?;
+    }
     Ok(SqlStore { writer: pool.clone(), reader: pool })
 }
 

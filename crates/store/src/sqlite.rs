@@ -70,10 +70,12 @@ pub(crate) async fn open(target: &str, opts: &crate::StoreOptions) -> Result<Sql
         .connect_with(base.clone().create_if_missing(true).journal_mode(SqliteJournalMode::Wal))
         .await
         .map_err(db_err)?;
-    MIGRATOR.run(&writer).await.map_err(|e| {
-        tracing::error!(error = %e, "migration failed");
-        Error::Storage(format!("migration failed: {e}"))
-    })?;
+    if opts.migrate {
+        MIGRATOR.run(&writer).await.map_err(|e| {
+            tracing::error!(error = %e, "migration failed");
+            Error::Storage(format!("migration failed: {e}"))
+        })?;
+    }
     if in_memory {
         return Ok(SqlStore { reader: writer.clone(), writer });
     }

@@ -38,6 +38,12 @@ struct DbArgs {
     /// PostgreSQL: cancel statements running longer than this many seconds.
     #[arg(long, env = "SWITCHBOARD_DB_STATEMENT_TIMEOUT_SECS", default_value_t = 30)]
     db_statement_timeout_secs: u64,
+    /// Do not apply pending migrations at start (run `admin migrate` once instead).
+    #[arg(long, env = "SWITCHBOARD_DB_NO_MIGRATE")]
+    db_no_migrate: bool,
+    /// PostgreSQL: migrate without the advisory lock (for poolers without session locks).
+    #[arg(long, env = "SWITCHBOARD_DB_NO_MIGRATION_LOCK")]
+    db_no_migration_lock: bool,
 }
 
 impl DbArgs {
@@ -46,6 +52,8 @@ impl DbArgs {
             pg_schema: self.db_schema.clone(),
             max_connections: self.db_max_connections,
             statement_timeout: std::time::Duration::from_secs(self.db_statement_timeout_secs),
+            migrate: !self.db_no_migrate,
+            migration_lock: !self.db_no_migration_lock,
             ..StoreOptions::default()
         }
     }
@@ -119,6 +127,11 @@ enum AdminCommand {
         /// A label for the key.
         #[arg(long, default_value = "cli")]
         name: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate {
         #[command(flatten)]
         db: DbArgs,
     },
@@ -276,6 +289,11 @@ async fn admin(cmd: AdminCommand) -> Result<()> {
             let (user, _) = dir.store().find_user_by_name(t.id, &username).await?;
             let issued = dir.issue_api_key_as_operator(t.id, user.id, &name).await?;
             json!({ "apiKey": issued.api_key })
+        }
+        AdminCommand::Migrate { mut db } => {
+            db.db_no_migrate = false;
+            open(&db, db.options()).await?;
+            serde_json::json!({ "migrated": true })
         }
         AdminCommand::ListTenants { db } => {
             let dir = open(&db, db.options()).await?;
