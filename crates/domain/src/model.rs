@@ -393,6 +393,21 @@ pub struct AgentFilter {
     pub skill_id: Option<Id>,
     pub service_id: Option<Id>,
     pub group_id: Option<Id>,
+    /// Order of the list (default: by id, which keyset paging needs; the
+    /// other orders page by offset and are served by indexes).
+    pub sort: AgentSort,
+}
+
+/// Orders of the agent list (the console's sortable columns).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AgentSort {
+    #[default]
+    IdAsc,
+    IdDesc,
+    LoginIdAsc,
+    LoginIdDesc,
+    LastNameAsc,
+    LastNameDesc,
 }
 
 /// Summary of a list: how many entries and when any last changed (LiveVox "info").

@@ -33,6 +33,10 @@ pub struct HttpConfig {
     /// Replaces every per-minute rate limit (tenant settings and vendor
     /// defaults) when set, e.g. to raise them for a CI suite.
     pub rate_limit_override: Option<u32>,
+    /// The console's session cookie gets `Secure`: `Some(true)` always,
+    /// `Some(false)` never, `None` when the request came over HTTPS (as a
+    /// TLS-terminating proxy says with `X-Forwarded-Proto: https`).
+    pub console_secure_cookie: Option<bool>,
 }
 
 impl Default for HttpConfig {
@@ -41,6 +45,7 @@ impl Default for HttpConfig {
             session_idle: Duration::from_secs(2 * 60 * 60),
             ozonetel_token_ttl: Duration::from_secs(60 * 60),
             rate_limit_override: None,
+            console_secure_cookie: None,
         }
     }
 }

@@ -90,6 +90,25 @@ pub async fn explain_agent_search(url: &str, opts: &StoreOptions, tenant: switch
     }
 }
 
+/// The database's own consistency check: SQLite `PRAGMA integrity_check`
+/// ("ok" when sound) and the foreign keys; PostgreSQL has no equivalent
+/// cheap check, so this verifies the foreign keys there only (via the same
+/// query on both: rows whose parent is missing).
+pub async fn integrity_check(url: &str, opts: &StoreOptions) -> Result<String> {
+    let url = url.trim();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        postgres::open(url, opts).await?.integrity_check(false).await
+    } else {
+        sqlite::open(url, opts).await?.integrity_check(true).await
+    }
+}
+
+/// Drops PostgreSQL schemas `<prefix><hex ns timestamp>_…` older than `age`
+/// (test clean-up of runs that ended early).
+pub async fn drop_stale_pg_schemas(url: &str, prefix: &str, age: std::time::Duration) -> Result<()> {
+    postgres::drop_stale_schemas(url, prefix, age).await
+}
+
 /// Drops a PostgreSQL schema (test clean-up).
 pub async fn drop_pg_schema(url: &str, schema: &str) -> Result<()> {
     postgres::drop_schema(url, schema).await

@@ -87,6 +87,26 @@ pub(crate) async fn drop_schema(url: &str, schema: &str) -> Result<()> {
         return Err(Error::Storage("schema names are letters, digits and _".into()));
     }
     let mut conn = PgConnectOptions::from_str(url).map_err(|e| Error::Storage(e.to_string()))?.connect().await.map_err(db_err)?;
+    // Give up rather than wait forever on a connection that still uses it.
+    sqlx::query("SET lock_timeout = '10s'").execute(&mut conn).await.map_err(db_err)?;
     sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))).execute(&mut conn).await.map_err(db_err)?;
+    Ok(())
+}
+
+/// Drops schemas named `<prefix><hex ns timestamp>_…` older than `age`.
+pub(crate) async fn drop_stale_schemas(url: &str, prefix: &str, age: std::time::Duration) -> Result<()> {
+    let mut conn = PgConnectOptions::from_str(url).map_err(|e| Error::Storage(e.to_string()))?.connect().await.map_err(db_err)?;
+    let names: Vec<String> = sqlx::query_scalar("SELECT nspname::text FROM pg_namespace WHERE starts_with(nspname, $1)")
+        .bind(prefix)
+        .fetch_all(&mut conn)
+        .await
+        .map_err(db_err)?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+    for name in names {
+        let stamp = name[prefix.len()..].split('_').next().and_then(|h| u128::from_str_radix(h, 16).ok());
+        if stamp.is_some_and(|t| now.saturating_sub(t) > age.as_nanos()) {
+            let _ = drop_schema(url, &name).await;
+        }
+    }
     Ok(())
 }

@@ -189,6 +189,7 @@ async fn list_agents(State(s): State<AppState>, Caller(p): Caller, Params(q): Pa
         skill_id: q.skill_id,
         service_id: q.service_id,
         group_id: q.group_id,
+        ..Default::default()
     };
     let page = s.dir.list_agents(&p, &filter, page).await?;
     Ok(json(StatusCode::OK, &paging::paged(page, |a| a.id, |a| a)))

@@ -10,6 +10,7 @@ mod isolation;
 mod ozonetel;
 mod livevox;
 mod protocol;
+mod reliability;
 mod scale;
 mod search_index;
 mod support;

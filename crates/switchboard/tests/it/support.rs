@@ -37,6 +37,7 @@ impl TestDb {
     pub fn new() -> TestDb {
         let tmp = Arc::new(tempfile::tempdir().expect("temp dir"));
         if on_postgres() {
+            sweep_stale_schemas();
             let schema = format!("t_{}", hex_id());
             TestDb { url: pg_url(), schema: Some(schema), _tmp: Some(tmp) }
         } else {
@@ -64,14 +65,29 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some(schema) = self.schema.take() {
             let url = self.url.clone();
-            // Drop runs inside the test's runtime: clean up from a thread of its own.
-            let _ = std::thread::spawn(move || {
+            // Drop runs inside the test's runtime, whose tasks (the server's)
+            // may hold locks the DROP waits for: never block it; clean up from
+            // a detached thread. What a finished process leaves behind is
+            // removed by the next run (see `sweep_stale_schemas`).
+            std::thread::spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
                 let _ = rt.block_on(switchboard_store::drop_pg_schema(&url, &schema));
-            })
-            .join();
+            });
         }
     }
+}
+
+/// Drops test schemas (`t_<hex ns timestamp>_…`) older than an hour, left by
+/// runs that ended before their clean-up threads did. Once per process.
+fn sweep_stale_schemas() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let url = pg_url();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let _ = rt.block_on(switchboard_store::drop_stale_pg_schemas(&url, "t_", std::time::Duration::from_secs(3600)));
+        });
+    });
 }
 
 fn hex_id() -> String {
@@ -302,6 +318,32 @@ impl Process {
         Process::serve_with(cwd, db.cli_args(), extra)
     }
 
+    /// Like `serve`, with the log (stderr) kept in `log` for the test to read.
+    pub fn serve_logged(cwd: &std::path::Path, db: &TestDb, extra: &[&str], log: &std::path::Path, rust_log: &str) -> Process {
+        let mut args: Vec<String> = vec!["serve".into(), "--listen".into(), "127.0.0.1:0".into()];
+        args.extend(db.cli_args());
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let file = std::fs::File::create(log).expect("log file");
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(&args)
+            .current_dir(cwd)
+            .env("RUST_LOG", rust_log)
+            .stderr(file)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn serve");
+        let started = std::time::Instant::now();
+        loop {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            if let Some(i) = text.find("listening on http://") {
+                let base = text[i + "listening on ".len()..].split_whitespace().next().unwrap().to_string();
+                return Process { child, base };
+            }
+            assert!(started.elapsed() < std::time::Duration::from_secs(30), "serve did not start: {text}");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     pub fn serve_with(cwd: &std::path::Path, db_args: Vec<String>, extra: &[&str]) -> Process {
         use std::io::{BufRead, BufReader};
         let mut args: Vec<String> = vec!["serve".into(), "--listen".into(), "127.0.0.1:0".into()];
@@ -326,6 +368,12 @@ impl Process {
         // Keep draining the log so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         Process { child, base }
+    }
+
+    /// SIGKILL: no chance to finish anything.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// SIGTERM, then waits for the exit.
