@@ -12,7 +12,7 @@ use crate::input::*;
 use crate::model::*;
 use crate::ops::Directory;
 use crate::secret::{self, blocking, PasswordPolicy};
-use crate::store::WriteCtx;
+use crate::store::{Named, WriteCtx};
 use crate::validate as v;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -454,13 +454,6 @@ pub fn is_argon2id_phc(s: &str) -> bool {
         Ok(h) => h.algorithm.as_str() == "argon2id" && h.hash.is_some() && h.salt.is_some(),
         Err(_) => false,
     }
-}
-
-/// The plaintext password of an agent row, hashed later on every core.
-#[derive(Debug, Clone)]
-struct PendingPassword {
-    index: usize,
-    password: String,
 }
 
 /// Turns a source row into a validated record (same rules as the API).
@@ -972,7 +965,7 @@ impl Directory {
         let mut ready: Vec<ImportRow> = Vec::with_capacity(good.len());
         let mut jobs = Vec::new();
         for (i, (mut row, pw)) in good.into_iter().enumerate() {
-            if let (Some(pw), false) = (pw, opts.dry_run) {
+            if let (Some(pw), false) = (pw.clone(), opts.dry_run) {
                 let previous = match &row.record {
                     ImportRecord::Agent(a) if opts.on_conflict == OnConflict::Update => {
                         match self.store().find_agent_by_login_id(tenant, &a.login_id).await {
@@ -1170,4 +1163,15 @@ pub struct ImportJob {
     pub created_by: String,
     pub created_at: Millis,
     pub updated_at: Millis,
+}
+
+/// A change of an import job's recorded state.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ImportJobUpdate {
+    pub processed: i64,
+    /// `done` or `failed` when the job ends.
+    pub status: Option<String>,
+    pub report: Option<serde_json::Value>,
+    pub error: Option<String>,
+    pub now: Millis,
 }

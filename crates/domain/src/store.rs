@@ -140,6 +140,16 @@ pub trait Store: Send + Sync + 'static {
     async fn claim_idempotency_key(&self, tenant: Id, key: &str, fingerprint: &str, now: Millis) -> Result<Option<IdempotentResponse>>;
     async fn complete_idempotency_key(&self, tenant: Id, key: &str, resp: &IdempotentResponse) -> Result<()>;
     async fn release_idempotency_key(&self, tenant: Id, key: &str) -> Result<()>;
+
+    // Bulk import and export (`ops_import`).
+    /// Applies validated rows: atomic (one transaction), best-effort (a
+    /// transaction per batch, a savepoint per row) or a dry run (rolled back).
+    async fn import_rows(&self, ctx: &WriteCtx, kind: crate::ImportKind, rows: Vec<crate::ImportRow>, opts: crate::ImportRunOptions, ctl: crate::ImportControl) -> Result<crate::ImportRun>;
+    /// Every agent of a tenant with its assignments, in id order.
+    async fn export_agents(&self, tenant: Id) -> Result<Vec<AgentDetail>>;
+    async fn create_import_job(&self, ctx: &WriteCtx, opts: crate::ImportOptions, rows: usize) -> Result<crate::ImportJob>;
+    async fn get_import_job(&self, tenant: Id, id: Id) -> Result<crate::ImportJob>;
+    async fn update_import_job(&self, tenant: Id, id: Id, u: crate::ImportJobUpdate) -> Result<()>;
 }
 
 /// A call center or a group: objects with only a name.

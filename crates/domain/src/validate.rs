@@ -66,13 +66,15 @@ pub fn login_id(field: &str, v: Option<&str>) -> Result<String> {
     if s.is_empty() {
         return Err(Error::invalid(field, Rule::Required));
     }
-    if s.chars().count() > LOGIN_ID_MAX {
-        return Err(Error::invalid(field, Rule::TooLong { max: LOGIN_ID_MAX }));
-    }
     if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(Error::invalid(field, Rule::Format { expected: "without spaces or control characters" }));
     }
-    Ok(s.to_uppercase())
+    // Measured as stored: upper-casing can lengthen a string ("ß" → "SS").
+    let upper = s.to_uppercase();
+    if upper.chars().count() > LOGIN_ID_MAX {
+        return Err(Error::invalid(field, Rule::TooLong { max: LOGIN_ID_MAX }));
+    }
+    Ok(upper)
 }
 
 /// Ozonetel's agent name rule: 2..=50 letters, digits, spaces and `. @ _ -`.

@@ -3,6 +3,7 @@
 //! domain operation and formats its answer.
 
 mod app;
+pub mod console;
 pub mod deepcall;
 pub mod livevox;
 pub mod native;

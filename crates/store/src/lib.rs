@@ -15,6 +15,7 @@ use switchboard_domain::{Entity, Error, Result, Store};
 mod postgres;
 mod shared;
 mod sqlite;
+pub mod synthetic;
 
 pub use shared::{connect_redis, Redis, RedisRateLimiter, RedisSessions};
 

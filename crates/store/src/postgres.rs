@@ -12,6 +12,7 @@ type Db = sqlx::Postgres;
 
 include!("sql/common.rs");
 include!("sql/store.rs");
+include!("sql/import.rs");
 
 
 /// READ COMMITTED; the shared SQL guards read-modify-write with `version`

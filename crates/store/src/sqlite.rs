@@ -13,6 +13,7 @@ type Db = sqlx::Sqlite;
 
 include!("sql/common.rs");
 include!("sql/store.rs");
+include!("sql/import.rs");
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 

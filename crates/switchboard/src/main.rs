@@ -1,5 +1,7 @@
 //! The `switchboard` command: the server and the operator's tools.
 
+mod bulk;
+
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
@@ -22,6 +24,10 @@ enum Command {
     /// Operator commands that work directly on the database (also while serve runs).
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Import a CSV or JSON file of agents, skills, … (docs/import.md).
+    Import(bulk::ImportArgs),
+    /// Export agents, skills, … as CSV or JSON that `import` reads back.
+    Export(bulk::ExportArgs),
 }
 
 #[derive(Args, Clone)]
@@ -88,6 +94,10 @@ struct ServeArgs {
     /// Requests per minute replacing every per-tenant rate limit (e.g. for CI).
     #[arg(long, env = "SWITCHBOARD_RATE_LIMIT_OVERRIDE")]
     rate_limit_override: Option<u32>,
+    /// The console's session cookie is `Secure`: `auto` when the request came
+    /// over HTTPS (`X-Forwarded-Proto: https` from a proxy), or `always`/`never`.
+    #[arg(long, env = "SWITCHBOARD_CONSOLE_SECURE_COOKIE", default_value = "auto", value_parser = ["auto", "always", "never"])]
+    console_secure_cookie: String,
 }
 
 #[derive(Subcommand)]
@@ -190,6 +200,11 @@ fn main() -> Result<()> {
         match cli.command {
             Command::Serve(args) => serve(args).await,
             Command::Admin(cmd) => admin(cmd).await,
+            Command::Import(args) => match bulk::import(args).await? {
+                0 => Ok(()),
+                code => std::process::exit(code),
+            },
+            Command::Export(args) => bulk::export(args).await,
         }
     })
 }
@@ -214,11 +229,18 @@ async fn open(db: &DbArgs, opts: StoreOptions) -> Result<Directory> {
 async fn serve(args: ServeArgs) -> Result<()> {
     let opts = StoreOptions { max_readers: args.db_max_readers, synchronous_full: args.db_sync_full, ..args.db.options() };
     let dir = open(&args.db, opts).await?;
+    let shutdown = shutdown_signal()?;
     let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(database = %redact(&args.db.database_url), "switchboard listening on http://{addr}");
     let config = switchboard_http::HttpConfig { session_idle: std::time::Duration::from_secs(args.session_idle_minutes * 60), ..Default::default() };
     let config = switchboard_http::HttpConfig { ozonetel_token_ttl: std::time::Duration::from_secs(args.ozonetel_token_ttl), rate_limit_override: args.rate_limit_override, ..config };
+    let console_secure_cookie = match args.console_secure_cookie.as_str() {
+        "always" => Some(true),
+        "never" => Some(false),
+        _ => None,
+    };
+    let config = switchboard_http::HttpConfig { console_secure_cookie, ..config };
     let state = match &args.redis_url {
         Some(url) => {
             let redis = switchboard_store::connect_redis(url, &args.redis_prefix).await.context("connecting to Redis")?;
@@ -230,32 +252,29 @@ async fn serve(args: ServeArgs) -> Result<()> {
             switchboard_http::AppState::with_config(dir, config)
         }
     };
-    switchboard_http::serve(listener, state, shutdown_signal()).await?;
+    switchboard_http::serve(listener, state, shutdown).await?;
     tracing::info!("switchboard stopped");
     Ok(())
 }
 
-/// Resolves on Ctrl-C or SIGTERM; in-flight requests then finish.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Registers the Ctrl-C and SIGTERM handlers now (before the server says it
+/// listens, so no signal can find the default action still in place) and
+/// returns a future that resolves on either; in-flight requests then finish.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    #[cfg(unix)]
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-    tracing::info!("shutting down: finishing in-flight requests");
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+    })
 }
 
 async fn admin(cmd: AdminCommand) -> Result<()> {

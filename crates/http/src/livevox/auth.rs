@@ -116,6 +116,9 @@ pub async fn login(State(s): State<AppState>, ConnectInfo(peer): ConnectInfo<Soc
     if tenant.id != key_owner.tenant_id {
         return Err(LvError::AccessDenied);
     }
+    if let Err(wait) = crate::app::login_attempt(&s, tenant.id, &user_name).await {
+        return Err(LvError::TooManyLogins(wait.as_secs().max(1)));
+    }
     let principal = if is_agent {
         let ip = peer.ip().to_string();
         s.dir.login_agent(tenant.id, &user_name, &password, Some(&ip)).await.map_err(|e| match e {

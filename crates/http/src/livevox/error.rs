@@ -22,6 +22,8 @@ pub enum LvError {
     Missing(String),
     /// 400 `{"errorCode": 202, "errorMessage": "<text>"}`.
     Invalid(String),
+    /// 429 in the `code`/`message` form: too many logins for one user name.
+    TooManyLogins(u64),
     /// 500 in the `code`/`message` form; details only in the log.
     Internal,
 }
@@ -120,6 +122,11 @@ impl IntoResponse for LvError {
             LvError::NotFoundEmpty => StatusCode::NOT_FOUND.into_response(),
             LvError::Missing(field) => compact(StatusCode::BAD_REQUEST, json!({"code": 202, "message": format!("Missing required field [{field}]")})),
             LvError::Invalid(text) => compact(StatusCode::BAD_REQUEST, json!({"errorCode": 202, "errorMessage": text})),
+            LvError::TooManyLogins(secs) => {
+                let mut r = compact(StatusCode::TOO_MANY_REQUESTS, json!({"code": 429, "message": format!("Too many login attempts [retry in {secs} s]")}));
+                r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                r
+            }
             LvError::Internal => compact(StatusCode::INTERNAL_SERVER_ERROR, json!({"code": 500, "message": "Internal server error"})),
         }
     }

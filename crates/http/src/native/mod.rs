@@ -7,6 +7,7 @@ mod agents;
 mod catalog;
 pub mod extract;
 mod idempotency;
+mod imports;
 pub mod paging;
 pub mod problem;
 mod sessions;
@@ -24,7 +25,7 @@ use utoipa::openapi::{InfoBuilder, OpenApi, SecurityRequirement};
 use utoipa_axum::router::OpenApiRouter;
 
 fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(agents::routes()).merge(catalog::routes()).merge(admin::routes())
+    OpenApiRouter::new().merge(agents::routes()).merge(catalog::routes()).merge(admin::routes()).merge(imports::routes())
 }
 
 /// Everything in the document: the authenticated API and the login routes.

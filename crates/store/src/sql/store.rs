@@ -1658,6 +1658,35 @@ impl Store for SqlStore {
         commit(tx).await
     }
 
+    // ---- bulk import and export (sql/import.rs) ---------------------------------------------
+
+    async fn import_rows(
+        &self,
+        ctx: &WriteCtx,
+        kind: switchboard_domain::ImportKind,
+        rows: Vec<switchboard_domain::ImportRow>,
+        opts: switchboard_domain::ImportRunOptions,
+        ctl: switchboard_domain::ImportControl,
+    ) -> Result<switchboard_domain::ImportRun> {
+        self.import_rows_impl(ctx, kind, rows, opts, ctl).await
+    }
+
+    async fn export_agents(&self, tenant: Id) -> Result<Vec<AgentDetail>> {
+        self.export_agents_impl(tenant).await
+    }
+
+    async fn create_import_job(&self, ctx: &WriteCtx, opts: switchboard_domain::ImportOptions, rows: usize) -> Result<switchboard_domain::ImportJob> {
+        self.create_import_job_impl(ctx, opts, rows).await
+    }
+
+    async fn get_import_job(&self, tenant: Id, id: Id) -> Result<switchboard_domain::ImportJob> {
+        self.get_import_job_impl(tenant, id).await
+    }
+
+    async fn update_import_job(&self, tenant: Id, id: Id, u: switchboard_domain::ImportJobUpdate) -> Result<()> {
+        self.update_import_job_impl(tenant, id, u).await
+    }
+
     async fn release_idempotency_key(&self, tenant: Id, key: &str) -> Result<()> {
         let mut tx = self.write().await?;
         sqlx::query("DELETE FROM idempotency_keys WHERE tenant_id = $1 AND key = $2")

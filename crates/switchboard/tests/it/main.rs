@@ -4,11 +4,15 @@
 mod admin;
 mod agents;
 mod catalog;
+mod console;
 mod cli;
 mod deepcall;
+mod hostile;
+mod import;
 mod isolation;
 mod ozonetel;
 mod livevox;
+mod matrix;
 mod protocol;
 mod reliability;
 mod scale;

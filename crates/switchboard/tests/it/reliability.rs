@@ -147,16 +147,22 @@ async fn sigterm_lets_in_flight_requests_finish() {
     let key = t["apiKey"].as_str().unwrap().to_string();
     let p = Process::serve(tmp.path(), &db, &[]);
     // Creates with a password take a while (argon2id), so they are in flight
-    // when the signal arrives.
+    // when the signal arrives. Each client first opens its (keep-alive)
+    // connection, so the creates reach the server at once.
     let mut tasks = tokio::task::JoinSet::new();
+    let ready = std::sync::Arc::new(tokio::sync::Barrier::new(13));
     for i in 0..12 {
-        let (base, key) = (p.base.clone(), key.clone());
+        let (base, key, ready) = (p.base.clone(), key.clone(), ready.clone());
         tasks.spawn(async move {
+            let http = reqwest::Client::new();
+            http.get(format!("{base}/healthz")).send().await.unwrap();
+            ready.wait().await;
             let body = json!({"loginId": format!("T{i}"), "firstName": "T", "lastName": "T", "password": "Passw0rd123"});
-            reqwest::Client::new().post(format!("{base}/api/v1/agents")).bearer_auth(key).json(&body).send().await.map(|r| r.status().as_u16())
+            http.post(format!("{base}/api/v1/agents")).bearer_auth(key).json(&body).send().await.map(|r| r.status().as_u16())
         });
     }
-    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    ready.wait().await;
+    tokio::time::sleep(std::time::Duration::from_millis(15)).await;
     let status = p.terminate();
     assert!(status.success(), "{status:?}");
     let mut done = 0;

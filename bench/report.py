@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""Renders bench/run.sh's results (one JSON object a line) as a Markdown table.
+
+Usage: report.py RESULTS.jsonl META.json > OUT.md
+"""
+import json
+import sys
+
+FLOOR_READ_RATIO = 0.40
+FLOOR_READ_P99_MS = 5.0
+FLOOR_SEARCH_P99_MS = 20.0
+FLOOR_WRITES_RPS = 3000
+FLOOR_IDLE_RSS_MB = 150
+FLOOR_START_S = 1.0
+
+NAMES = {
+    "hello": "ceiling: GET /healthz (no store)",
+    "native_get": "native GET /api/v1/agents/{id}",
+    "lv_read": "LiveVox Read Agent",
+    "lv_list": "LiveVox List Agents count=100, random offset",
+    "lv_search": "LiveVox search lastName substring, count=100",
+    "lv_update": "LiveVox Update Agent (no password)",
+    "lv_skill": "LiveVox skill assign/remove",
+    "deepcall": "DeepCall group mapping, 10 groups",
+    "lv_create": "LiveVox Create Agent with password (argon2id)",
+    "json_server_get": "json-server GET /agents/{id}",
+    "json_server_search": "json-server ?lastName_like=…&_limit=100",
+}
+READS = ("native_get", "lv_read")
+WRITES = ("lv_update", "lv_skill", "deepcall")
+
+
+def ms(us):
+    return us / 1000.0
+
+
+def errors(r):
+    return r["connect"] + r["read"] + r["write"] + r["status"] + r["timeout"]
+
+
+def rps(r):
+    return r["requests"] / (r["duration_us"] / 1e6)
+
+
+def main():
+    rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+    meta = json.load(open(sys.argv[2]))
+    runs = [r for r in rows if r.get("kind") == "wrk"]
+    starts = [r for r in rows if r.get("kind") == "start"]
+    ceilings = {(r["backend"], r["agents"]): r for r in runs if r["scenario"] == "hello"}
+    out = []
+    w = out.append
+    w(f"# Switchboard benchmark — {meta['date']}")
+    w("")
+    w(f"- commit `{meta['commit']}`; {meta['cores']} cores ({meta['cpu']}), {meta['mem_gb']} GB RAM, {meta['kernel']}")
+    w(f"- driver: {meta['wrk']}, 1 thread, {meta['conns']} connections, {meta['duration']} s per scenario, loopback; "
+      "server and driver share the same cores")
+    w(f"- peer: json-server {meta['json_server']} on Node {meta['node']}")
+    w("- ×ceil: the figure divided by the ceiling (GET /healthz) measured on the same server instance in the same run; "
+      "latencies in ms; RSS: VmRSS after the scenario (VmHWM)")
+    w("")
+    for backend in [b for b in ("sqlite", "postgres") if any(r["backend"] == b for r in runs)]:
+        w(f"## {backend}")
+        w("")
+        w("| scenario | agents | req/s | ×ceil | p50 | p99 | p99.9 | p99 ×ceil | errors | RSS MB |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in [r for r in runs if r["backend"] == backend]:
+            c = ceilings.get((backend, r["agents"]))
+            ratio = f"{rps(r) / rps(c):.2f}" if c else "–"
+            p99r = f"{r['p99'] / c['p99']:.1f}" if c and c["p99"] else "–"
+            w(f"| {NAMES.get(r['scenario'], r['scenario'])} | {r['agents']:,} | {rps(r):,.0f} | {ratio} | {ms(r['p50']):.2f} | "
+              f"{ms(r['p99']):.2f} | {ms(r['p999']):.2f} | {p99r} | {errors(r)} | {r['rss_kb'] / 1024:.0f} ({r['hwm_kb'] / 1024:.0f}) |")
+        creates = [r for r in runs if r["backend"] == backend and r["scenario"] == "lv_create"]
+        for r in creates:
+            w("")
+            w(f"argon2id (m=19456 KiB, t=2, p=1): {rps(r):,.1f} creates/s on {meta['cores']} cores = "
+              f"**{rps(r) / meta['cores']:,.1f} hashes/s/core** (one hash per create; the driver shares the cores)")
+        w("")
+        w("| start (fork → first /healthz answer) | agents | seconds | idle RSS MB |")
+        w("|---|---:|---:|---:|")
+        for s in [s for s in starts if s["backend"] == backend]:
+            w(f"| {backend} | {s['agents']:,} | {s['start_s']:.3f} | {s['rss_kb'] / 1024:.0f} |")
+        w("")
+    peers = [r for r in runs if r["backend"] == "json-server"]
+    if peers:
+        w("## peer: json-server")
+        w("")
+        w("| scenario | agents | req/s | p50 | p99 | p99.9 | errors | RSS MB | Switchboard sqlite ÷ peer (req/s) | Switchboard postgres ÷ peer |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        twin = {"json_server_get": "lv_read", "json_server_search": "lv_search"}
+        for r in peers:
+            cells = []
+            for b in ("sqlite", "postgres"):
+                m = [x for x in runs if x["backend"] == b and x["scenario"] == twin[r["scenario"]] and x["agents"] == r["agents"]]
+                cells.append(f"{rps(m[0]) / rps(r):,.1f}×" if m and rps(r) > 0 else "–")
+            w(f"| {NAMES[r['scenario']]} | {r['agents']:,} | {rps(r):,.0f} | {ms(r['p50']):.2f} | {ms(r['p99']):.2f} | "
+              f"{ms(r['p999']):.2f} | {errors(r)} | {r['rss_kb'] / 1024:.0f} ({r['hwm_kb'] / 1024:.0f}) | {cells[0]} | {cells[1]} |")
+        w("")
+    # Floors of issue 8.
+    w("## floors (issue 8)")
+    w("")
+    w("| floor | backend | agents | measured | met |")
+    w("|---|---|---:|---|---|")
+    for r in runs:
+        b, n, sc = r["backend"], r["agents"], r["scenario"]
+        c = ceilings.get((b, n))
+        if sc in READS and c:
+            ok = rps(r) / rps(c) >= FLOOR_READ_RATIO and ms(r["p99"]) < FLOOR_READ_P99_MS and errors(r) == 0
+            w(f"| {sc}: ≥ 40% of ceiling, p99 < 5 ms | {b} | {n:,} | {rps(r) / rps(c):.0%}, p99 {ms(r['p99']):.2f} ms | {'yes' if ok else '**no**'} |")
+        if sc == "lv_search" and n >= 1_000_000:
+            ok = ms(r["p99"]) < FLOOR_SEARCH_P99_MS and errors(r) == 0
+            w(f"| search at 1M: p99 < 20 ms | {b} | {n:,} | p99 {ms(r['p99']):.2f} ms | {'yes' if ok else '**no**'} |")
+        if sc in WRITES and b == "sqlite":
+            ok = rps(r) >= FLOOR_WRITES_RPS and errors(r) == 0
+            w(f"| {sc}: ≥ 3,000/s, no error (SQLite) | {b} | {n:,} | {rps(r):,.0f}/s, {errors(r)} errors | {'yes' if ok else '**no**'} |")
+    for s in starts:
+        if s["agents"] >= 1_000_000:
+            ok = s["rss_kb"] / 1024 < FLOOR_IDLE_RSS_MB
+            w(f"| idle RSS < 150 MB at 1M | {s['backend']} | {s['agents']:,} | {s['rss_kb'] / 1024:.0f} MB | {'yes' if ok else '**no**'} |")
+            ok = s["start_s"] < FLOOR_START_S
+            w(f"| start < 1 s at 1M | {s['backend']} | {s['agents']:,} | {s['start_s']:.3f} s | {'yes' if ok else '**no**'} |")
+    w("")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# Switchboard benchmark: builds release, bulk-loads synthetic data, starts the
+# server, drives every scenario of issue 8 with wrk on loopback and writes
+# bench/results/<date>-<commit>.md. See bench/README.md.
+#
+#   bench/run.sh [sqlite|postgres|all] [--agents 1000,100000,1000000] [--duration 10] [--conns 64] [--no-peer]
+#
+# Environment: CARGO_TARGET_DIR (default ./target), SWITCHBOARD_BENCH_PG_URL
+# (default postgres://postgres@127.0.0.1:5432/test; a schema of its own, dropped
+# at the end), BENCH_WORK (scratch directory, default /tmp/switchboard-bench).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BACKENDS=all
+AGENTS=1000,100000,1000000
+DURATION=10
+CONNS=64
+PEER=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    sqlite|postgres|all) BACKENDS=$1 ;;
+    --agents) AGENTS=$2; shift ;;
+    --duration) DURATION=$2; shift ;;
+    --conns) CONNS=$2; shift ;;
+    --no-peer) PEER=0 ;;
+    *) echo "usage: $0 [sqlite|postgres|all] [--agents 1000,100000,1000000] [--duration 10] [--conns 64] [--no-peer]" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ "$BACKENDS" = all ] && BACKENDS="sqlite postgres"
+
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+PG_URL=${SWITCHBOARD_BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/test}
+WORK=${BENCH_WORK:-/tmp/switchboard-bench}
+PORT=${BENCH_PORT:-18080}
+PEER_PORT=$((PORT + 1))
+BASE=http://127.0.0.1:$PORT
+TOOLS=$ROOT/bench/.tools
+JSON_SERVER_VERSION=0.17.4
+RESULTS=$WORK/results.jsonl
+mkdir -p "$WORK" "$ROOT/bench/results"
+: > "$RESULTS"
+
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
+
+SERVER_PID=
+PEER_PID=
+SCHEMAS=()
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
+  [ -n "$PEER_PID" ] && kill "$PEER_PID" 2>/dev/null && wait "$PEER_PID" 2>/dev/null || true
+  for s in "${SCHEMAS[@]}"; do psql -q "$PG_URL" -c "DROP SCHEMA IF EXISTS $s CASCADE" >/dev/null 2>&1 || true; done
+}
+trap cleanup EXIT
+
+echo "== building release" >&2
+(cd "$ROOT" && CARGO_TARGET_DIR=$TARGET cargo build --release -p switchboard -p switchboard-bench-gen >&2)
+SB=$TARGET/release/switchboard
+GEN=$TARGET/release/bench-gen
+
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {'d': d}))" "$@"; }
+now_ns() { date +%s%N; }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+
+# run_wrk BACKEND AGENTS SCENARIO LUA URL PID [VAR=value …]: one bounded wrk run.
+run_wrk() {
+  local backend=$1 agents=$2 scenario=$3 lua=$4 url=$5 pid=$6
+  shift 6
+  local script=$WORK/$scenario.lua out=$WORK/$scenario.out
+  cat "$ROOT/bench/lua/common.lua" "$ROOT/bench/lua/$lua" > "$script"
+  echo "-- $backend $agents $scenario" >&2
+  env "$@" WRK_OUT="$out" wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 10s -s "$script" "$url" > "$WORK/$scenario.wrk" 2>&1 || true
+  if [ ! -s "$out" ]; then cat "$WORK/$scenario.wrk" >&2; echo "wrk produced no figures" >&2; return 1; fi
+  python3 - "$out" "$backend" "$agents" "$scenario" "$(rss_kb "$pid")" "$(hwm_kb "$pid")" "$CONNS" >> "$RESULTS" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+r.update(kind="wrk", backend=sys.argv[2], agents=int(sys.argv[3]), scenario=sys.argv[4], rss_kb=int(sys.argv[5]), hwm_kb=int(sys.argv[6]), conns=int(sys.argv[7]))
+print(json.dumps(r))
+EOF
+  tail -n1 "$RESULTS" >&2
+}
+
+# start_server BACKEND AGENTS DB-ARGS…: starts, times the start, records idle RSS.
+start_server() {
+  local backend=$1 agents=$2
+  shift 2
+  local t0 t1
+  t0=$(now_ns)
+  "$SB" serve --listen "127.0.0.1:$PORT" --rate-limit-override 1000000000 "$@" 2> "$WORK/server-$backend-$agents.log" &
+  SERVER_PID=$!
+  until curl -fs -o /dev/null "$BASE/healthz"; do
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server-$backend-$agents.log" >&2; exit 1; }
+  done
+  t1=$(now_ns)
+  sleep 1
+  printf '{"kind":"start","backend":"%s","agents":%d,"start_s":%s,"rss_kb":%d}\n' "$backend" "$agents" \
+    "$(python3 -c "print(($t1 - $t0) / 1e9)")" "$(rss_kb "$SERVER_PID")" >> "$RESULTS"
+  tail -n1 "$RESULTS" >&2
+}
+
+stop_server() {
+  kill "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=
+}
+
+# Search terms: a 5-letter piece of each 10th last name (about 1 agent in 1,000 each, a few more).
+terms() { json "$1" "','.join(n[1:6] for n in d['lastNames'][::10])"; }
+
+bench_backend() {
+  local backend=$1 n db_args report key user sid client first count
+  for n in ${AGENTS//,/ }; do
+    echo "== $backend, $n agents: generating" >&2
+    report=$WORK/gen-$backend-$n.json
+    if [ "$backend" = sqlite ]; then
+      rm -f "$WORK/sb-$n.db" "$WORK/sb-$n.db-wal" "$WORK/sb-$n.db-shm"
+      db_args=(--database-url "$WORK/sb-$n.db")
+    else
+      local schema=bench_$$_$n
+      SCHEMAS+=("$schema")
+      db_args=(--database-url "$PG_URL" --db-schema "$schema")
+    fi
+    "$GEN" "${db_args[@]}" --agents "$n" > "$report" 2> "$WORK/gen-$backend-$n.log"
+    echo "   loaded in $(json "$report" "round(d['seconds'], 1)") s" >&2
+    key=$(json "$report" "d['tenants'][0]['apiKey']")
+    user=$(json "$report" "d['tenants'][0]['userId']")
+    client=$(json "$report" "d['tenants'][0]['clientId']")
+    first=$(json "$report" "d['tenants'][0]['agents']['first']")
+    count=$(json "$report" "d['tenants'][0]['agents']['count']")
+    start_server "$backend" "$n" "${db_args[@]}"
+    sid=$(curl -fs -H "LV-Access: $key" -H 'Content-Type: application/json' \
+      -d "{\"clientName\":\"$(json "$report" "d['tenants'][0]['name']")\",\"userName\":\"admin\",\"password\":\"$(json "$report" "d['tenants'][0]['password']")\"}" \
+      "$BASE/session/login" | python3 -c 'import json,sys; print(json.load(sys.stdin)["sessionId"])')
+    local common=(AGENT_FIRST="$first" AGENT_COUNT="$count" API_KEY="$key" LV_SESSION="$sid" USER_ID="$user" CLIENT_ID="$client")
+    run_wrk "$backend" "$n" hello hello.lua "$BASE" "$SERVER_PID"
+    run_wrk "$backend" "$n" native_get native_get.lua "$BASE" "$SERVER_PID" "${common[@]}"
+    run_wrk "$backend" "$n" lv_read lv_read.lua "$BASE" "$SERVER_PID" "${common[@]}"
+    if [ "$n" -ge 100000 ]; then
+      run_wrk "$backend" "$n" lv_search lv_search.lua "$BASE" "$SERVER_PID" "${common[@]}" TERMS="$(terms "$report")"
+    fi
+    if [ "$n" = "${AGENTS##*,}" ]; then
+      # The largest size: paging, then the writes (they change the data).
+      [ "$n" -ge 1000 ] && run_wrk "$backend" "$n" lv_list lv_list.lua "$BASE" "$SERVER_PID" "${common[@]}"
+      run_wrk "$backend" "$n" lv_update lv_update.lua "$BASE" "$SERVER_PID" "${common[@]}"
+      run_wrk "$backend" "$n" lv_skill lv_skill.lua "$BASE" "$SERVER_PID" "${common[@]}" \
+        SKILL_FIRST="$(json "$report" "d['tenants'][0]['skills']['first']")" SKILL_COUNT="$(json "$report" "d['tenants'][0]['skills']['count']")"
+      run_wrk "$backend" "$n" deepcall deepcall_groups.lua "$BASE" "$SERVER_PID" "${common[@]}" \
+        GROUP_FIRST="$(json "$report" "d['tenants'][0]['groups']['first']")" GROUP_COUNT="$(json "$report" "d['tenants'][0]['groups']['count']")"
+      run_wrk "$backend" "$n" lv_create lv_create.lua "$BASE" "$SERVER_PID" "${common[@]}" RUN_ID="$$$(date +%s)"
+    fi
+    stop_server
+    if [ "$backend" = sqlite ] && [ "$n" != 100000 ]; then rm -f "$WORK/sb-$n.db"*; fi
+    if [ "$backend" = postgres ]; then psql -q "$PG_URL" -c "DROP SCHEMA IF EXISTS bench_$$_$n CASCADE" >/dev/null; fi
+  done
+}
+
+# The peer: json-server serving the same 100,000 agents (Read Agent's fields).
+bench_peer() {
+  local n=100000 db=$WORK/peer.db report=$WORK/gen-peer.json
+  echo "== json-server $JSON_SERVER_VERSION, $n agents" >&2
+  if [ ! -x "$TOOLS/json-server/node_modules/.bin/json-server" ]; then
+    mkdir -p "$TOOLS/json-server"
+    (cd "$TOOLS/json-server" && echo '{"private":true}' > package.json && npm install --no-audit --no-fund "json-server@$JSON_SERVER_VERSION" >&2)
+  fi
+  rm -f "$db"*
+  "$GEN" --database-url "$db" --agents "$n" > "$report" 2>/dev/null
+  python3 - "$db" "$WORK/peer.json" <<'EOF'
+import json, sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+skills, services = {}, {}
+for a, s, p in c.execute("SELECT agent_id, skill_id, proficiency FROM agent_skills"):
+    skills.setdefault(a, []).append({"id": s, "proficiency": p})
+for a, s in c.execute("SELECT agent_id, service_id FROM agent_services"):
+    services.setdefault(a, []).append({"id": s})
+agents = []
+for r in c.execute("SELECT id, login_id, first_name, last_name, phone, wrap_up_time, home_agent, active, locked FROM agents ORDER BY id"):
+    agents.append({"id": r[0], "assignedService": services.get(r[0], []), "assignedAgentSkill": skills.get(r[0], []), "loginId": r[1],
+                   "firstName": r[2], "lastName": r[3], "phone": r[4], "wrapUpTime": r[5], "homeAgent": bool(r[6]), "active": bool(r[7]), "locked": bool(r[8])})
+json.dump({"agents": agents}, open(sys.argv[2], "w"))
+EOF
+  node "$TOOLS/json-server/node_modules/.bin/json-server" --port "$PEER_PORT" --host 127.0.0.1 --quiet "$WORK/peer.json" > "$WORK/json-server.log" 2>&1 &
+  PEER_PID=$!
+  until curl -fs -o /dev/null "http://127.0.0.1:$PEER_PORT/agents/1"; do
+    kill -0 "$PEER_PID" 2>/dev/null || { cat "$WORK/json-server.log" >&2; exit 1; }
+    sleep 0.2
+  done
+  run_wrk json-server "$n" json_server_get json_server_get.lua "http://127.0.0.1:$PEER_PORT" "$PEER_PID" AGENT_FIRST=1 AGENT_COUNT="$n"
+  run_wrk json-server "$n" json_server_search json_server_search.lua "http://127.0.0.1:$PEER_PORT" "$PEER_PID" TERMS="$(terms "$report")"
+  kill "$PEER_PID"; wait "$PEER_PID" 2>/dev/null || true
+  PEER_PID=
+}
+
+for b in $BACKENDS; do bench_backend "$b"; done
+[ "$PEER" = 1 ] && bench_peer
+
+COMMIT=$(cd "$ROOT" && git rev-parse --short HEAD)$(cd "$ROOT" && git diff --quiet HEAD -- . 2>/dev/null || echo "-dirty")
+DATE=$(date -u +%Y-%m-%d)
+python3 - "$WORK/meta.json" <<EOF
+import json, os, platform, subprocess, sys
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
+mem = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30)
+wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[0].split(" [")[0]
+node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+json.dump({"date": "$DATE", "commit": "$COMMIT", "cores": os.cpu_count(), "cpu": cpu, "mem_gb": mem, "kernel": platform.platform(),
+           "wrk": wrk, "conns": $CONNS, "duration": $DURATION, "json_server": "$JSON_SERVER_VERSION", "node": node}, open(sys.argv[1], "w"))
+EOF
+OUT=$ROOT/bench/results/$DATE-$COMMIT.md
+python3 "$ROOT/bench/report.py" "$RESULTS" "$WORK/meta.json" > "$OUT"
+cp "$RESULTS" "${OUT%.md}.jsonl"
+echo "== wrote $OUT" >&2
+cat "$OUT"

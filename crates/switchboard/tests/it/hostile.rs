@@ -1,0 +1,140 @@
+//! Hostile input: every answer is a clear error, the server stays up, and
+//! what is stored is exactly what was sent.
+
+use crate::support::*;
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+async fn raw(srv: &Server, request: &[u8]) -> String {
+    let mut s = tokio::net::TcpStream::connect(srv.addr).await.unwrap();
+    s.write_all(request).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn malformed_bodies_get_clear_errors_and_the_server_stays_up() {
+    let srv = Server::start().await;
+    let t = srv.tenant("acme").await;
+    let c = srv.client(&t.key);
+    let post = |body: Vec<u8>| {
+        let c = c.clone();
+        async move {
+            let r = c.http.post(format!("{}/api/v1/agents", c.base)).bearer_auth(c.key.as_ref().unwrap()).header("content-type", "application/json").body(body).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    // Deep nesting, invalid UTF-8, a lone surrogate escape, NUL bytes, not an object.
+    for body in [
+        "[".repeat(100_000).into_bytes(),
+        b"{\"loginId\": \"\xff\xfe\"}".to_vec(),
+        br#"{"loginId": "\ud800"}"#.to_vec(),
+        b"{\"loginId\": \"a\0b\", \"firstName\": \"x\", \"lastName\": \"y\"}".to_vec(),
+        b"42".to_vec(),
+    ] {
+        let (status, text) = post(body).await;
+        assert!(status == 400 || status == 422, "{status} {text}");
+        assert!(text.contains("\"code\""), "{text}");
+    }
+    // Huge but well-formed lists are checked, not choked on.
+    let groups: serde_json::Map<String, Value> = (0..20_000).map(|i| (i.to_string(), json!({"receive_call": "Y"}))).collect();
+    let id = c.agent("victim").await;
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v2/Agent/updateAgentGroupMapping", srv.base()))
+        .body(json!({"userId": t.admin_user_id, "token": t.key, "agentId": id, "group": groups}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], 1505);
+    // Header floods and oversized heads are refused by the HTTP layer.
+    let mut flood = b"GET /healthz HTTP/1.1\r\nHost: x\r\n".to_vec();
+    for i in 0..2000 {
+        flood.extend(format!("X-Flood-{i}: {}\r\n", "v".repeat(50)).as_bytes());
+    }
+    flood.extend(b"\r\n");
+    let answer = raw(&srv, &flood).await;
+    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 4"), "{answer}");
+    // Still serving.
+    assert_eq!(c.get("/api/v1/agents").await.status, 200);
+    assert_eq!(c.get(&format!("/api/v1/agents/{id}/groups")).await.body, json!([]));
+}
+
+#[tokio::test]
+async fn quotes_wildcards_and_unicode_are_stored_and_matched_literally() {
+    let srv = Server::start().await;
+    let t = srv.tenant("acme").await;
+    let c = srv.client(&t.key);
+    let nasty = [
+        "Robert'); DROP TABLE agents;--",
+        "O'Brien \"Bob\" \\ %_*",
+        "名前 Ωμέγα émilie",
+        "مرحبا 👩‍💻 𝔘𝔫𝔦",
+        "x' OR '1'='1",
+    ];
+    let mut ids = Vec::new();
+    for (i, name) in nasty.iter().enumerate() {
+        let r = c.post("/api/v1/agents", json!({"loginId": format!("n{i}"), "firstName": name, "lastName": name, "email": "a@b.co"})).await.expect(201);
+        assert_eq!(r.body["lastName"], *name);
+        ids.push(r.id());
+        let s = c.post("/api/v1/skills", json!({"name": name, "description": name})).await.expect(201);
+        assert_eq!(c.get(&format!("/api/v1/skills/{}", s.id())).await.body["description"], *name);
+    }
+    for (i, name) in nasty.iter().enumerate() {
+        assert_eq!(c.get(&format!("/api/v1/agents/{}", ids[i])).await.body["firstName"], *name);
+    }
+    // Search treats its text literally.
+    let q = |s: &str| {
+        let c = c.clone();
+        let s = s.to_string();
+        async move {
+            let r = c.http.get(format!("{}/api/v1/agents", c.base)).query(&[("q", s.as_str())]).bearer_auth(c.key.as_ref().unwrap()).send().await.unwrap();
+            r.json::<Value>().await.unwrap()["items"].as_array().unwrap().len()
+        }
+    };
+    assert_eq!(q("%").await, 1, "only the name with a literal %");
+    assert_eq!(q("_").await, 1);
+    assert_eq!(q("'1'='1").await, 1);
+    assert_eq!(q("DROP TABLE").await, 1);
+    assert_eq!(q("émilie").await, 1);
+    assert_eq!(q("👩‍💻").await, 1);
+    assert_eq!(q("\"").await, 1);
+    // LiveVox search too.
+    let r = reqwest::Client::new()
+        .post(format!("{}/configuration/agents/search?count=10&offset=0", srv.base()))
+        .bearer_auth(&t.key)
+        .body(json!({"lastName": "o'b"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["agent"].as_array().unwrap().len(), 1);
+    // The tables are all still there.
+    assert_eq!(c.all("/api/v1/agents", 100).await.len(), nasty.len());
+}
+
+#[tokio::test]
+async fn password_logins_are_throttled_per_user() {
+    let srv = Server::start().await;
+    let t = srv.tenant("acme").await;
+    let anon = srv.anonymous();
+    let mut statuses = Vec::new();
+    for _ in 0..35 {
+        let r = anon.post("/api/v1/sessions", json!({"tenant": "acme", "username": "admin", "password": "guess-123456"})).await;
+        statuses.push(r.status.as_u16());
+    }
+    assert!(statuses[..30].iter().all(|s| *s == 401), "{statuses:?}");
+    assert!(statuses[30..].iter().all(|s| *s == 429), "{statuses:?}");
+    // Even the right password waits now; another user name is not affected.
+    anon.post("/api/v1/sessions", json!({"tenant": "acme", "username": "admin", "password": t.admin_password})).await.problem(429, "too_many_requests");
+    anon.post("/api/v1/sessions", json!({"tenant": "acme", "username": "someone", "password": "guess-123456"})).await.problem(401, "unauthenticated");
+    // LiveVox logins share the budget.
+    let r = reqwest::Client::new()
+        .post(format!("{}/session/login", srv.base()))
+        .header("LV-Access", &t.key)
+        .json(&json!({"clientName": "acme", "userName": "admin", "password": t.admin_password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().get("retry-after").is_some());
+}
