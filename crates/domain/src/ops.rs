@@ -63,6 +63,42 @@ pub struct Directory {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     sessions: Arc<dyn SessionStore>,
+    keys: Arc<KeyCache>,
+}
+
+/// API keys this process resolved in the last [`KEY_CACHE_TTL`], by their
+/// SHA-256: most requests then authenticate without a database round trip.
+/// Revoking a key or changing or deleting a user through this process
+/// empties it at once; a change made by another process (another instance,
+/// the CLI) is seen within the TTL. Unknown keys are never cached.
+#[derive(Default)]
+struct KeyCache {
+    map: std::sync::Mutex<std::collections::HashMap<String, (Principal, std::time::Instant)>>,
+}
+
+const KEY_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+const KEY_CACHE_MAX: usize = 10_000;
+
+impl KeyCache {
+    fn get(&self, hash: &str) -> Option<Principal> {
+        let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(hash).filter(|(_, at)| at.elapsed() < KEY_CACHE_TTL).map(|(p, _)| p.clone())
+    }
+
+    fn put(&self, hash: String, p: &Principal) {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= KEY_CACHE_MAX {
+            map.retain(|_, (_, at)| at.elapsed() < KEY_CACHE_TTL);
+            if map.len() >= KEY_CACHE_MAX {
+                map.clear();
+            }
+        }
+        map.insert(hash, (p.clone(), std::time::Instant::now()));
+    }
+
+    fn clear(&self) {
+        self.map.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
 }
 
 /// How a session lives: sliding idle expiry and/or a fixed lifetime.
@@ -78,7 +114,7 @@ pub struct SessionTerms {
 impl Directory {
     /// A directory with sessions kept in this process's memory.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Directory { store, clock, sessions: Arc::new(MemorySessions::default()) }
+        Directory { store, clock, sessions: Arc::new(MemorySessions::default()), keys: Arc::default() }
     }
 
     /// Keeps sessions elsewhere (e.g. shared by several instances).
@@ -106,11 +142,12 @@ impl Directory {
         if key.is_empty() || key.len() > 200 {
             return Err(Error::Unauthenticated);
         }
-        let p = self
-            .store
-            .authenticate_api_key(&secret::hash_api_key(key))
-            .await?
-            .ok_or(Error::Unauthenticated)?;
+        let hash = secret::hash_api_key(key);
+        if let Some(p) = self.keys.get(&hash) {
+            return Ok(p);
+        }
+        let p = self.store.authenticate_api_key(&hash).await?.ok_or(Error::Unauthenticated)?;
+        self.keys.put(hash, &p);
         Ok(p)
     }
 
@@ -338,7 +375,9 @@ impl Directory {
             None => None,
         };
         let c = UserChanges { role: patch.role, powers: patch.powers.map(dedup), password_hash };
-        self.store.update_user(&self.ctx(p), id, c, expected).await
+        let r = self.store.update_user(&self.ctx(p), id, c, expected).await;
+        self.keys.clear();
+        r
     }
 
     pub async fn delete_user(&self, p: &Principal, id: Id, expected: Option<i64>) -> Result<()> {
@@ -346,7 +385,9 @@ impl Directory {
         if id == p.user_id {
             return Err(Error::invalid("id", Rule::Format { expected: "another user than the caller" }));
         }
-        self.store.delete_user(&self.ctx(p), id, expected).await
+        let r = self.store.delete_user(&self.ctx(p), id, expected).await;
+        self.keys.clear();
+        r
     }
 
     /// Issues a key for the caller, or (Sysadmin) for another user.
@@ -387,7 +428,9 @@ impl Directory {
 
     pub async fn revoke_api_key(&self, p: &Principal, id: Id) -> Result<ApiKeyInfo> {
         self.get_api_key(p, id).await?;
-        self.store.revoke_api_key(&self.ctx(p), id).await
+        let r = self.store.revoke_api_key(&self.ctx(p), id).await;
+        self.keys.clear();
+        r
     }
 
     // ---- agents -----------------------------------------------------------

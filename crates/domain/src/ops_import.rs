@@ -20,10 +20,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// What a file holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum ImportKind {
+    #[default]
     Agents,
     Skills,
     CallCenters,
@@ -168,12 +169,6 @@ pub struct ImportOptions {
     pub on_conflict: OnConflict,
     #[serde(default)]
     pub dry_run: bool,
-}
-
-impl Default for ImportKind {
-    fn default() -> Self {
-        ImportKind::Agents
-    }
 }
 
 /// One row of a file: its number (CSV line, or position in a JSON array)

@@ -65,9 +65,19 @@ pub fn verify_password(pw: &str, phc: &str) -> bool {
 }
 
 /// Runs a CPU-heavy closure off the async workers when inside a runtime.
+///
+/// At most one such closure runs per core: each argon2 hash holds 19 MiB, and
+/// more hashes at once than cores only add memory (64 concurrent password
+/// requests would take 1.2 GB) and latency, not throughput. Waiters are
+/// served in order (tokio's semaphore is fair).
 pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
     match tokio::runtime::Handle::try_current() {
-        Ok(h) => h.spawn_blocking(f).await.expect("hashing task panicked"),
+        Ok(h) => {
+            let permits = PERMITS.get_or_init(|| tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, usize::from)));
+            let _permit = permits.acquire().await.ok();
+            h.spawn_blocking(f).await.expect("hashing task panicked")
+        }
         Err(_) => f(),
     }
 }

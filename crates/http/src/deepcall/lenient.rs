@@ -372,3 +372,18 @@ mod tests {
         assert_eq!(json_extent(b"nope"), Some(4));
     }
 }
+
+/// Fuzzing entry points: the head parser and JSON framing on arbitrary bytes.
+#[cfg(feature = "fuzzing")]
+pub fn fuzz_framing(data: &[u8]) {
+    if let Some(end) = head_end(data) {
+        let (head, rest) = data.split_at(end.min(data.len()));
+        let _ = framing(head, rest);
+        let stripped = head_without_length(head);
+        assert!(stripped.len() <= head.len());
+        for _ in header_lines(head) {}
+    }
+    if let Some(n) = json_extent(data) {
+        assert!(n <= data.len());
+    }
+}

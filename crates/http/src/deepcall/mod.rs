@@ -13,9 +13,13 @@ mod auth;
 mod errors;
 mod group_mapping;
 mod lenient;
-mod wire;
+pub(crate) mod wire;
 
 pub(crate) use lenient::listener;
+#[cfg(feature = "fuzzing")]
+pub use lenient::fuzz_framing;
+#[cfg(feature = "fuzzing")]
+pub(crate) use wire as fuzz_wire;
 
 use crate::AppState;
 use axum::routing::{post, MethodRouter};

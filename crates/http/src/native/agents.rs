@@ -308,3 +308,22 @@ async fn remove_group(State(s): State<AppState>, Caller(p): Caller, Ids((id, gro
     s.dir.remove_group_membership(&p, id, group).await?;
     Ok(no_content())
 }
+
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_body(data: &[u8]) {
+    if let Ok(b) = serde_json::from_slice::<AgentCreate>(data) {
+        let a = NewAgent {
+            login_id: b.login_id,
+            first_name: b.first_name,
+            last_name: b.last_name,
+            display_name: b.display_name,
+            email: b.email,
+            phone: b.phone,
+            wrap_up_time: b.wrap_up_time,
+            skills: b.skills.into_iter().map(|s| SkillAssignment { skill_id: s.skill_id, proficiency: s.proficiency }).collect(),
+            ..Default::default()
+        };
+        let _ = a.validate(&switchboard_domain::PasswordPolicy::ON_CREATE);
+    }
+    let _ = serde_json::from_slice::<AgentUpdate>(data);
+}

@@ -65,8 +65,10 @@ pub struct ImportForm {
 
 /// Progress of the jobs running in this process (the database has it too,
 /// but a SQLite writer busy with the import cannot record it meanwhile).
-fn local_progress() -> &'static Mutex<HashMap<(Id, Id), Arc<AtomicUsize>>> {
-    static P: OnceLock<Mutex<HashMap<(Id, Id), Arc<AtomicUsize>>>> = OnceLock::new();
+type Running = Mutex<HashMap<(Id, Id), Arc<AtomicUsize>>>;
+
+fn local_progress() -> &'static Running {
+    static P: OnceLock<Running> = OnceLock::new();
     P.get_or_init(Default::default)
 }
 

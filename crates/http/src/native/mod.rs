@@ -81,3 +81,9 @@ pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
     Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log").into_response()
 }
+
+/// Fuzzing: parses an agent create body and validates it like the handler.
+#[cfg(feature = "fuzzing")]
+pub fn fuzz_agent_body(data: &[u8]) {
+    agents::fuzz_body(data);
+}

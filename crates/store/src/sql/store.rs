@@ -601,10 +601,15 @@ impl Store for SqlStore {
     }
 
     async fn get_agent(&self, tenant: Id, id: Id) -> Result<AgentDetail> {
-        let mut tx = self.read().await?;
-        let d = agent_detail_or_404(&mut tx, tenant, id).await?;
-        commit(tx).await?;
-        Ok(d)
+        // One statement: no transaction needed for a consistent answer.
+        let row = sqlx::query(AGENT_DETAIL_SQL)
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| Error::not_found(Entity::Agent, id))?;
+        agent_detail_of(&row)
     }
 
     async fn find_agent_by_login_id(&self, tenant: Id, login_id: &str) -> Result<AgentDetail> {

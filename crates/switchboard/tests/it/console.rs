@@ -426,7 +426,17 @@ async fn shot(d: &Driver, name: &str) {
 #[tokio::test]
 async fn in_a_real_browser() {
     let Some(b) = Browser::start().await else { return };
-    let d = &b.driver;
+    // The flow runs as a task so that the browser is closed even when an
+    // assertion fails (killing only chromedriver would leave Chromium behind).
+    let outcome = tokio::spawn(browser_flow(b.driver.clone())).await;
+    let _ = b.driver.clone().close().await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+async fn browser_flow(driver: Driver) {
+    let d = &driver;
     let srv = Server::start().await;
     let t = srv.tenant("acme").await;
     let api = srv.client(&t.key);
@@ -534,6 +544,21 @@ async fn in_a_real_browser() {
     click(d, "form[action='/dids'] button[type=submit]").await;
     eventually("DID created", || async { body_text(d).await.contains("Created.") }).await;
 
+    // Bulk import: the dry run's plan first, nothing written; then the import.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("agents.csv");
+    std::fs::write(&file, "loginId,firstName,lastName,skills\nimp1,Ima,Port,Spanish:5\nimp2,Ima,Porter,\n").unwrap();
+    d.goto(&srv.url("/import")).await.unwrap();
+    d.find(Locator::Id("import-file")).await.unwrap().send_keys(&file.to_string_lossy()).await.unwrap();
+    click(d, "#import-form button[type=submit]").await;
+    eventually("the plan", || async { text_of(d, "#import-plan").await.contains("2 to create") }).await;
+    assert_eq!(api.get("/api/v1/agents?q=IMP").await.body["items"], json!([]), "a plan writes nothing");
+    axe(d, "import plan").await;
+    shot(d, "import").await;
+    click(d, "#import-plan form button[type=submit]").await;
+    eventually("the import result", || async { text_of(d, "h1").await == "Import result" }).await;
+    assert_eq!(api.get("/api/v1/agents?q=IMP").await.body["items"].as_array().unwrap().len(), 2);
+
     // Narrow screen: still usable, nothing hidden behind a fixed width.
     d.set_window_size(390, 844).await.unwrap();
     d.goto(&srv.url("/agents")).await.unwrap();
@@ -567,6 +592,4 @@ async fn in_a_real_browser() {
     assert!(d.find_all(Locator::Css("main form")).await.unwrap().is_empty(), "no forms for the Agent role");
     assert!(d.find_all(Locator::Css("nav a[href='/audit']")).await.unwrap().is_empty());
     axe(d, "agent (read-only)").await;
-
-    d.clone().close().await.unwrap();
 }

@@ -5,7 +5,6 @@
 use crate::support::*;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
 
@@ -17,14 +16,18 @@ struct Out {
 }
 
 /// Runs the binary in `dir` on the server's database.
-fn cli(srv: &Server, dir: &Path, args: &[&str]) -> Out {
-    let out = Command::new(BIN)
+/// Runs the CLI without blocking the test's runtime, on which the in-process
+/// server runs: a blocked runtime would hold the server's open transactions
+/// (and SQLite's write lock) while the CLI waits for them.
+async fn cli(srv: &Server, dir: &Path, args: &[&str]) -> Out {
+    let out = tokio::process::Command::new(BIN)
         .args(args)
         .args(srv.db.cli_args())
         .current_dir(dir)
         .env_remove("SWITCHBOARD_DATABASE_URL")
         .env("RUST_LOG", "warn")
         .output()
+        .await
         .expect("run switchboard");
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     Out {
@@ -41,15 +44,15 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
-fn import(srv: &Server, dir: &Path, tenant: &str, kind: &str, file: &Path, extra: &[&str]) -> Out {
+async fn import(srv: &Server, dir: &Path, tenant: &str, kind: &str, file: &Path, extra: &[&str]) -> Out {
     let f = file.to_str().unwrap();
     let mut args = vec!["import", kind, f, "--tenant", tenant];
     args.extend_from_slice(extra);
-    cli(srv, dir, &args)
+    cli(srv, dir, &args).await
 }
 
-fn export(srv: &Server, dir: &Path, tenant: &str, kind: &str, format: &str) -> String {
-    let o = cli(srv, dir, &["export", kind, "--tenant", tenant, "--format", format]);
+async fn export(srv: &Server, dir: &Path, tenant: &str, kind: &str, format: &str) -> String {
+    let o = cli(srv, dir, &["export", kind, "--tenant", tenant, "--format", format]).await;
     assert_eq!(o.code, 0, "export {kind}: {}", o.stderr);
     o.stdout
 }
@@ -74,7 +77,7 @@ async fn dry_run_writes_nothing_and_shows_the_plan() {
         "loginId,firstName,lastName,email,skills\nnew1,Nina,New,,spanish:4\nOLD1,Olga,Older,o@x.io,\nbad1,Bad,Row,not-an-email,\n",
     );
     let audit_before = c.get("/api/v1/audit?limit=1000").await.expect(200).body["items"].as_array().unwrap().len();
-    let o = import(&srv, tmp.path(), "acme", "agents", &f, &["--dry-run", "--on-conflict", "update"]);
+    let o = import(&srv, tmp.path(), "acme", "agents", &f, &["--dry-run", "--on-conflict", "update"]).await;
     assert_eq!(o.code, 1, "errors give a non-zero exit: {}", o.stderr);
     let r = &o.json;
     assert_eq!((r["created"].as_u64(), r["updated"].as_u64(), r["failed"].as_u64()), (Some(1), Some(1), Some(1)), "{r}");
@@ -110,7 +113,7 @@ async fn atomic_import_is_all_or_nothing() {
     c.post("/api/v1/skills", json!({"name": "Billing"})).await.expect(201);
     let tmp = tempfile::tempdir().unwrap();
     let bad = write(tmp.path(), "a.csv", "loginId,firstName,lastName,skills\na1,A,One,Billing:2\na2,A,Two,\na3,A,Three,Nope:3\na4,A,Four,\n");
-    let o = import(&srv, tmp.path(), "acme", "agents", &bad, &[]);
+    let o = import(&srv, tmp.path(), "acme", "agents", &bad, &[]).await;
     assert_eq!(o.code, 1);
     assert_eq!(o.json["failed"], 1, "{}", o.json);
     assert_eq!(o.json["committed"], false);
@@ -120,7 +123,7 @@ async fn atomic_import_is_all_or_nothing() {
     assert!(logins(&c).await.is_empty(), "one bad row: nothing written");
 
     let good = write(tmp.path(), "b.csv", "loginId,firstName,lastName,skills\na1,A,One,Billing:2\na2,A,Two,\na3,A,Three,billing:3\na4,A,Four,\n");
-    let o = import(&srv, tmp.path(), "acme", "agents", &good, &[]);
+    let o = import(&srv, tmp.path(), "acme", "agents", &good, &[]).await;
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(o.json["created"], 4);
     assert_eq!(o.json["committed"], true);
@@ -144,7 +147,7 @@ async fn best_effort_writes_good_rows_and_the_errors_file_reimports() {
         "agents.csv",
         "loginId,firstName,lastName,wrapUpTime\ng1,G,One,10\nb1,,Bad,\ng2,G,Two,\nb2,B,Two,forever\ng3,G,Three,-1\n",
     );
-    let o = import(&srv, tmp.path(), "acme", "agents", &f, &["--mode", "best-effort"]);
+    let o = import(&srv, tmp.path(), "acme", "agents", &f, &["--mode", "best-effort"]).await;
     assert_eq!(o.code, 1);
     assert_eq!((o.json["created"].as_u64(), o.json["failed"].as_u64()), (Some(3), Some(2)), "{}", o.json);
     assert_eq!(o.json["committed"], true);
@@ -158,7 +161,7 @@ async fn best_effort_writes_good_rows_and_the_errors_file_reimports() {
     // Fix the two rows in the errors file and import it as it is.
     let fixed = errors.replace("b1,,Bad,", "b1,Bea,Bad,").replace("forever", "30");
     std::fs::write(&errors_path, fixed).unwrap();
-    let o = import(&srv, tmp.path(), "acme", "agents", &errors_path, &["--mode", "best-effort"]);
+    let o = import(&srv, tmp.path(), "acme", "agents", &errors_path, &["--mode", "best-effort"]).await;
     assert_eq!(o.code, 0, "{} {}", o.stdout, o.stderr);
     assert_eq!(o.json["created"], 2);
     assert_eq!(logins(&c).await, vec!["B1", "B2", "G1", "G2", "G3"]);
@@ -174,27 +177,27 @@ async fn on_conflict_skip_update_fail() {
     let f = write(tmp.path(), "skills.csv", "name,description\nSPANISH,new\nFrench,fr\n");
     let desc = |items: Vec<Value>| items.iter().map(|s| (s["name"].as_str().unwrap().to_string(), s["description"].as_str().unwrap().to_string())).collect::<Vec<_>>();
 
-    let o = import(&srv, tmp.path(), "acme", "skills", &f, &[]);
+    let o = import(&srv, tmp.path(), "acme", "skills", &f, &[]).await;
     assert_eq!(o.code, 1);
     assert_eq!(o.json["errors"][0]["code"], "duplicate");
     assert_eq!(o.json["errors"][0]["column"], "name");
     assert_eq!(desc(c.all("/api/v1/skills", 100).await), vec![("Spanish".into(), "old".into())], "fail: nothing written");
 
-    let o = import(&srv, tmp.path(), "acme", "skills", &f, &["--on-conflict", "skip"]);
+    let o = import(&srv, tmp.path(), "acme", "skills", &f, &["--on-conflict", "skip"]).await;
     assert_eq!((o.json["skipped"].as_u64(), o.json["created"].as_u64()), (Some(1), Some(1)), "{}", o.json);
     assert_eq!(desc(c.all("/api/v1/skills", 100).await), vec![("Spanish".into(), "old".into()), ("French".into(), "fr".into())]);
 
-    let o = import(&srv, tmp.path(), "acme", "skills", &f, &["--on-conflict", "update"]);
+    let o = import(&srv, tmp.path(), "acme", "skills", &f, &["--on-conflict", "update"]).await;
     assert_eq!((o.json["updated"].as_u64(), o.json["unchanged"].as_u64()), (Some(1), Some(1)), "{}", o.json);
     assert_eq!(o.json["changes"][0]["diff"], json!([{"column": "description", "from": "old", "to": "new"}, {"column": "name", "from": "Spanish", "to": "SPANISH"}]));
     assert_eq!(desc(c.all("/api/v1/skills", 100).await), vec![("SPANISH".into(), "new".into()), ("French".into(), "fr".into())]);
 
-    let o = import(&srv, tmp.path(), "acme", "skills", &f, &["--on-conflict", "update"]);
+    let o = import(&srv, tmp.path(), "acme", "skills", &f, &["--on-conflict", "update"]).await;
     assert_eq!(o.json["unchanged"], 2, "a second update changes nothing: {}", o.json);
 
     // Unknown columns are an error, not dropped; the key column is required.
     let f = write(tmp.path(), "bad.csv", "name,colour\nX,red\n");
-    let o = import(&srv, tmp.path(), "acme", "skills", &f, &[]);
+    let o = import(&srv, tmp.path(), "acme", "skills", &f, &[]).await;
     assert_ne!(o.code, 0);
     assert!(o.stderr.contains("colour") && o.stderr.contains("unknown column"), "{}", o.stderr);
 }
@@ -242,25 +245,25 @@ async fn export_then_import_round_trips_every_kind() {
         let target = format!("copy{format}");
         let tc = srv.tenant(&target).await;
         for kind in KINDS {
-            let original = export(&srv, tmp.path(), "acme", kind, format);
+            let original = export(&srv, tmp.path(), "acme", kind, format).await;
             assert!(original.lines().count() > 1, "{kind} {format}: {original}");
             let f = write(tmp.path(), &format!("{kind}.{format}"), &original);
             // Into the same tenant: every row is already as the file says.
-            let o = import(&srv, tmp.path(), "acme", kind, &f, &["--on-conflict", "update"]);
+            let o = import(&srv, tmp.path(), "acme", kind, &f, &["--on-conflict", "update"]).await;
             assert_eq!(o.code, 0, "{kind} {format}: {}", o.stdout);
             let r = &o.json;
             assert_eq!((r["created"].as_u64(), r["updated"].as_u64(), r["failed"].as_u64()), (Some(0), Some(0), Some(0)), "{kind} {format}: {r}");
             assert!(r["unchanged"].as_u64().unwrap() > 0);
             // Into an empty tenant: its export is the same file.
-            let o = import(&srv, tmp.path(), &target, kind, &f, &[]);
+            let o = import(&srv, tmp.path(), &target, kind, &f, &[]).await;
             assert_eq!(o.code, 0, "{kind} {format} into {target}: {}", o.stdout);
-            assert_eq!(export(&srv, tmp.path(), &target, kind, format), original, "{kind} {format}");
+            assert_eq!(export(&srv, tmp.path(), &target, kind, format).await, original, "{kind} {format}");
         }
         let ca = srv.client(&tc.key);
         assert_eq!(logins(&ca).await, vec!["ANN", "JDOE"]);
     }
     // The untouched tenant saw none of it.
-    let o = cli(&srv, tmp.path(), &["export", "agents", "--tenant", "copy"]);
+    let o = cli(&srv, tmp.path(), &["export", "agents", "--tenant", "copy"]).await;
     assert_eq!(o.stdout.lines().count(), 1, "header only: {}", o.stdout);
     assert!(logins(&srv.client(&copy.key)).await.is_empty());
 }
@@ -277,10 +280,10 @@ async fn passwords_plain_none_and_precomputed() {
         tmp.path(),
         "agents.csv",
         &format!(
-            "loginId,firstName,lastName,password,passwordHash\np1,P,Plain,{plain},\np2,P,None,,\np3,P,Hash,,{precomputed}\np4,P,Short,short1,\np5,P,Bcrypt,,$2b$12$abcdefghijklmnopqrstuu5Yk7O4Tc8bLUW2p6Kk0Wq9OQ8Zf5Q6m\n"
+            "loginId,firstName,lastName,password,passwordHash\np1,P,Plain,{plain},\np2,P,None,,\np3,P,Hash,,\"{precomputed}\"\np4,P,Short,short1,\np5,P,Bcrypt,,$2b$12$abcdefghijklmnopqrstuu5Yk7O4Tc8bLUW2p6Kk0Wq9OQ8Zf5Q6m\n"
         ),
     );
-    let o = import(&srv, tmp.path(), "acme", "agents", &f, &["--mode", "best-effort"]);
+    let o = import(&srv, tmp.path(), "acme", "agents", &f, &["--mode", "best-effort"]).await;
     assert_eq!(o.json["created"], 3, "{}", o.json);
     let cols: Vec<(u64, &str)> = o.json["errors"].as_array().unwrap().iter().map(|e| (e["row"].as_u64().unwrap(), e["column"].as_str().unwrap())).collect();
     assert_eq!(cols, vec![(5, "password"), (6, "passwordHash")]);
@@ -310,7 +313,7 @@ async fn passwords_plain_none_and_precomputed() {
     }
     // A dry run with a password shows it as set, without its value.
     let f = write(tmp.path(), "again.csv", &format!("loginId,password\np2,{plain}\n"));
-    let o = import(&srv, tmp.path(), "acme", "agents", &f, &["--dry-run", "--on-conflict", "update"]);
+    let o = import(&srv, tmp.path(), "acme", "agents", &f, &["--dry-run", "--on-conflict", "update"]).await;
     assert_eq!(o.json["changes"][0]["diff"], json!([{"column": "password", "from": "", "to": "(set)"}]), "{}", o.json);
     assert!(!o.stdout.contains(plain));
 }
@@ -409,11 +412,11 @@ async fn imports_stay_in_their_tenant() {
     let tmp = tempfile::tempdir().unwrap();
     // A skill of another tenant is an unknown reference.
     let f = write(tmp.path(), "a.csv", "loginId,firstName,lastName,skills\nshared,Alpha,Agent,OnlyInBeta:2\n");
-    let o = import(&srv, tmp.path(), "alpha", "agents", &f, &[]);
+    let o = import(&srv, tmp.path(), "alpha", "agents", &f, &[]).await;
     assert_eq!(o.json["errors"][0]["column"], "skills", "{}", o.json);
     // The same loginId in another tenant is no conflict.
     let f = write(tmp.path(), "b.csv", "loginId,firstName,lastName\nshared,Alpha,Agent\n");
-    let o = import(&srv, tmp.path(), "alpha", "agents", &f, &[]);
+    let o = import(&srv, tmp.path(), "alpha", "agents", &f, &[]).await;
     assert_eq!(o.json["created"], 1, "{}", o.json);
     assert_eq!(ca.all("/api/v1/agents", 10).await[0]["firstName"], "Alpha");
     assert_eq!(cb.all("/api/v1/agents", 10).await[0]["firstName"], "Beta");
@@ -423,7 +426,7 @@ async fn imports_stay_in_their_tenant() {
     assert_eq!(job["report"]["updated"], 1);
     assert_eq!(cb.all("/api/v1/agents", 10).await[0]["lastName"], "Agent");
     // Without --tenant and with several tenants, the CLI refuses to guess.
-    let o = cli(&srv, tmp.path(), &["import", "agents", f.to_str().unwrap()]);
+    let o = cli(&srv, tmp.path(), &["import", "agents", f.to_str().unwrap()]).await;
     assert_ne!(o.code, 0);
     assert!(o.stderr.contains("--tenant"), "{}", o.stderr);
 }
