@@ -34,6 +34,9 @@ pub(crate) async fn login_attempt(s: &AppState, tenant: i64, username: &str) -> 
 /// Settings of the HTTP front (the dialects add theirs here).
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
+    /// A client must send a whole request head within this time, or its
+    /// connection is closed (slow clients must not hold connections open).
+    pub header_read_timeout: Duration,
     /// Sessions (LiveVox `sessionId`, DeepCall `ssid`, native) end after this
     /// long without use.
     pub session_idle: Duration,
@@ -51,6 +54,7 @@ pub struct HttpConfig {
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
+            header_read_timeout: Duration::from_secs(10),
             session_idle: Duration::from_secs(2 * 60 * 60),
             ozonetel_token_ttl: Duration::from_secs(60 * 60),
             rate_limit_override: None,
@@ -117,11 +121,46 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+///
+/// A hand-rolled accept loop rather than `axum::serve`, for what that lacks:
+/// a deadline for request heads (slow clients holding connections open) and
+/// the DeepCall framing repair under every connection.
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    use axum::extract::connect_info::ConnectInfo;
+    use axum::serve::Listener;
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use tower::ServiceExt;
+
+    let head_timeout = state.config.header_read_timeout;
     let app = router(state);
-    axum::serve(crate::deepcall::listener(listener), app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    let mut listener = crate::deepcall::lenient_listener(listener, head_timeout);
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(head_timeout).keep_alive(true);
+    builder.http2().timer(TokioTimer::new()).keep_alive_interval(Some(Duration::from_secs(30)));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (io, peer) = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = &mut shutdown => break,
+        };
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+            app.clone().oneshot(req.map(axum::body::Body::new))
+        });
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+        let conn = graceful.watch(conn.into_owned());
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    // In-flight requests finish; idle keep-alive connections are closed.
+    graceful.shutdown().await;
+    Ok(())
 }
 
 /// Refuses a body announced as too large before reading any of it; bodies

@@ -51,6 +51,9 @@ fn connect_options(target: &str, opts: &crate::StoreOptions) -> Result<SqliteCon
         SqliteConnectOptions::new().filename(target)
     };
     Ok(base
+        // A page of up to 1,000 rows crosses from the connection's worker
+        // thread without the worker stopping for the reader (default: 50).
+        .row_buffer_size(1024)
         .foreign_keys(true)
         .busy_timeout(opts.busy_timeout)
         .synchronous(if opts.synchronous_full { SqliteSynchronous::Full } else { SqliteSynchronous::Normal }))

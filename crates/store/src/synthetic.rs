@@ -273,7 +273,9 @@ pub async fn load_synthetic(url: &str, opts: &StoreOptions, spec: &Spec) -> Resu
     loaded?;
     if pg {
         for t in ["agents", "agent_skills", "agent_services", "agent_groups", "skills", "services", "agent_group_defs", "call_centers"] {
-            conn.exec(&format!("ANALYZE {t}")).await?;
+            // What autovacuum would soon do: statistics, and the visibility
+            // map that index-only scans need.
+            conn.exec(&format!("VACUUM ANALYZE {t}")).await?;
         }
     }
     match conn {

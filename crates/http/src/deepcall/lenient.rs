@@ -18,7 +18,7 @@
 //! HTTP/2, an invalid length or an oversized head, all of which hyper
 //! handles itself. The repair thus only changes requests hyper would refuse.
 
-use axum::serve::{Listener, ListenerExt, TapIo};
+use axum::serve::Listener;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -36,14 +36,15 @@ const MAX_HEAD: usize = 64 * 1024;
 /// Collection stops here; the declared length then exceeds the body limit.
 const MAX_COLLECT: usize = crate::app::MAX_BODY_BYTES + 1;
 
-/// The server's listener: TCP with the repair on every connection. (Wrapped
-/// in `TapIo` so that `ConnectInfo<SocketAddr>` keeps working.)
-pub(crate) fn listener(l: TcpListener) -> TapIo<LenientListener, fn(&mut LenientIo<TcpStream>)> {
-    fn untouched(_: &mut LenientIo<TcpStream>) {}
-    LenientListener(l).tap_io(untouched as fn(&mut LenientIo<TcpStream>))
-}
+pub(crate) struct LenientListener(TcpListener, Duration);
 
-pub(crate) struct LenientListener(TcpListener);
+/// The listener with the repair on every connection, for a custom accept
+/// loop. A connection must deliver each request head within `head_timeout`
+/// (an idle keep-alive connection is closed after it, a half-sent head is an
+/// error): slow clients cannot hold connections open.
+pub(crate) fn lenient_listener(l: TcpListener, head_timeout: Duration) -> LenientListener {
+    LenientListener(l, head_timeout)
+}
 
 impl Listener for LenientListener {
     type Io = LenientIo<TcpStream>;
@@ -53,7 +54,9 @@ impl Listener for LenientListener {
         let (io, addr) = Listener::accept(&mut self.0).await;
         // Small responses must not wait for Nagle's algorithm.
         let _ = io.set_nodelay(true);
-        (LenientIo::new(io), addr)
+        let mut io = LenientIo::new(io);
+        io.head_timeout = self.1;
+        (io, addr)
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -83,11 +86,24 @@ pub(crate) struct LenientIo<S> {
     state: State,
     eof: bool,
     timer: Option<Pin<Box<Sleep>>>,
+    head_timeout: Duration,
+    /// When the head being waited for must have arrived.
+    head_deadline: Option<Pin<Box<Sleep>>>,
 }
 
 impl<S: AsyncRead + Unpin> LenientIo<S> {
     fn new(inner: S) -> Self {
-        LenientIo { inner, input: Vec::new(), out: Vec::new(), out_pos: 0, state: State::Head, eof: false, timer: None }
+        LenientIo {
+            inner,
+            input: Vec::new(),
+            out: Vec::new(),
+            out_pos: 0,
+            state: State::Head,
+            eof: false,
+            timer: None,
+            head_timeout: Duration::from_secs(10),
+            head_deadline: None,
+        }
     }
 
     /// Reads more from the peer into `input` (or notes the end).
@@ -112,6 +128,7 @@ impl<S: AsyncRead + Unpin> LenientIo<S> {
     }
 
     fn on_head(&mut self, end: usize) {
+        self.head_deadline = None;
         let head = &self.input[..end];
         let rest = &self.input[end..];
         match framing(head, rest) {
@@ -191,6 +208,17 @@ impl<S: AsyncRead + Unpin> AsyncRead for LenientIo<S> {
                         }
                         this.state = State::Pass;
                     } else {
+                        let timeout = this.head_timeout;
+                        let deadline = this.head_deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                        if deadline.as_mut().poll(cx).is_ready() {
+                            this.head_deadline = None;
+                            // Idle between requests: a clean close; half a head: an error.
+                            return if this.input.is_empty() {
+                                Poll::Ready(Ok(()))
+                            } else {
+                                Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "request head not received in time")))
+                            };
+                        }
                         ready!(this.fill(cx))?;
                     }
                 }

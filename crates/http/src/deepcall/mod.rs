@@ -15,7 +15,7 @@ mod group_mapping;
 mod lenient;
 pub(crate) mod wire;
 
-pub(crate) use lenient::listener;
+pub(crate) use lenient::lenient_listener;
 #[cfg(feature = "fuzzing")]
 pub use lenient::fuzz_framing;
 #[cfg(feature = "fuzzing")]

@@ -723,7 +723,16 @@ enum Arg {
 /// bound as a parameter, never spliced into the text.
 /// The agent list query: tenant, keyset/offset paging and filters.
 fn agent_list_query(tenant: Id, filter: &AgentFilter, page: PageRequest) -> QueryBuilder {
-    let mut qb = QueryBuilder::new(concat!("SELECT ", agent_cols!(), " FROM agents a WHERE a.tenant_id = "));
+    // With an OFFSET (LiveVox paging), the rows skipped are found by ids
+    // only, in the subquery, which an index answers by itself (a covering
+    // walk); only the page's rows are then read whole. Skipping whole rows
+    // made a page at offset 500,000 of 1M agents cost ~20 ms of CPU (issue 8).
+    let deep = page.offset > 0;
+    let mut qb = QueryBuilder::new(if deep {
+        concat!("SELECT ", agent_cols!(), " FROM agents a WHERE a.id IN (SELECT a.id FROM agents a WHERE a.tenant_id = ")
+    } else {
+        concat!("SELECT ", agent_cols!(), " FROM agents a WHERE a.tenant_id = ")
+    });
     let p = qb.arg(Arg::Int(tenant));
     qb.push(&p);
     if page.after > 0 {
@@ -770,7 +779,11 @@ fn agent_list_query(tenant: Id, filter: &AgentFilter, page: PageRequest) -> Quer
         AgentSort::LastNameAsc => "lower(a.last_name), a.id",
         AgentSort::LastNameDesc => "lower(a.last_name) DESC, a.id DESC",
     };
-    qb.push(&format!(" ORDER BY {order} LIMIT {lim} OFFSET {off}"));
+    if deep {
+        qb.push(&format!(" ORDER BY {order} LIMIT {lim} OFFSET {off}) ORDER BY {order}"));
+    } else {
+        qb.push(&format!(" ORDER BY {order} LIMIT {lim} OFFSET {off}"));
+    }
     qb
 }
 

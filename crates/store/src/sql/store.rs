@@ -280,10 +280,10 @@ impl Store for SqlStore {
     }
 
     async fn get_tenant(&self, id: Id) -> Result<Tenant> {
-        let mut tx = self.read().await?;
-        let t = tenant_or_404(&mut tx, id).await?;
-        commit(tx).await?;
-        Ok(t)
+        // One statement (LiveVox checks the client on every list and search):
+        // no BEGIN/COMMIT round trips around it.
+        let mut c = self.reader.acquire().await.map_err(db_err)?;
+        tenant_or_404(&mut c, id).await
     }
 
     async fn find_tenant_by_name(&self, name: &str) -> Result<Tenant> {
