@@ -61,6 +61,22 @@ fn routes(c: &Caller, id: i64, group: i64) -> Vec<(&'static str, &'static str, R
         ("livevox", "write", req(Method::PUT, &format!("/configuration/agents/{id}"), lv.clone(), Some(json!({"firstName": "Mallory"})))),
         ("livevox", "write", req(Method::DELETE, &format!("/configuration/agents/{id}"), lv.clone(), None)),
         ("livevox", "write", req(Method::PUT, &format!("/configuration/agents/{id}/skills/1?proficiency=1"), lv.clone(), None)),
+        ("livevox", "write", req(Method::DELETE, &format!("/configuration/agents/{id}/skills/1"), lv.clone(), None)),
+        ("livevox", "write", req(Method::PUT, &format!("/configuration/agents/{id}/services/1"), lv.clone(), None)),
+        ("livevox", "write", req(Method::DELETE, &format!("/configuration/agents/{id}/services/1"), lv.clone(), None)),
+        ("livevox", "write", req(Method::POST, "/configuration/agents?client=1", lv.clone(), Some(json!({"clientId": 1, "loginId": "x", "firstName": "x", "lastName": "y", "password": "A12345678", "phone": "5551234", "wrapUpTime": -1, "homeAgent": false, "active": true})))),
+        ("livevox", "write", req(Method::POST, "/configuration/agents/skills?client=1", lv.clone(), Some(json!({"name": "Mallory"})))),
+        ("livevox", "write", req(Method::PUT, "/configuration/agents/skills/1", lv.clone(), Some(json!({"name": "Mallory"})))),
+        ("livevox", "write", req(Method::DELETE, "/configuration/agents/skills/1", lv.clone(), None)),
+        ("livevox", "read", req(Method::GET, &format!("/configuration/agents/{id}/related"), lv.clone(), None)),
+        ("livevox", "read", req(Method::GET, "/configuration/agents?client=1&count=10&offset=0", lv.clone(), None)),
+        ("livevox", "read", req(Method::GET, "/configuration/agents/info?client=1", lv.clone(), None)),
+        ("livevox", "read", req(Method::POST, "/configuration/agents/search?client=1&count=10&offset=0", lv.clone(), Some(json!({"lastName": "Doe"})))),
+        ("livevox", "read", req(Method::GET, "/configuration/agents/skills/1", lv.clone(), None)),
+        ("livevox", "read", req(Method::GET, "/configuration/agents/skills?client=1&count=10&offset=0", lv.clone(), None)),
+        ("livevox", "read", req(Method::GET, "/configuration/agents/skills/info?client=1", lv.clone(), None)),
+        ("livevox", "read", req(Method::GET, "/configuration/callCenters?client=1&count=10&offset=0", lv.clone(), None)),
+        ("livevox", "read", req(Method::GET, "/configuration/services?client=1&count=10&offset=0", lv.clone(), None)),
         ("deepcall", "read", req(Method::POST, "/api/v2/Agent/getAgentGroupMapping", vec![], Some(with(dc_auth.clone(), json!({"agentId": id}))))),
         ("deepcall", "write", req(Method::POST, "/api/v2/Agent/updateAgentGroupMapping", vec![], Some(with(dc_auth, json!({"agentId": id, "group": {group.to_string(): {"receive_call": "N"}}}))))),
         ("ozonetel", "write", req(Method::PUT, "/ca_apis/updateAgent", oz.clone(), Some(json!({"userName": c.tenant_name, "agentId": "jdoe", "agentName": "Mallory M", "password": "abc", "email": "m@example.com"})))),
@@ -101,6 +117,7 @@ async fn snapshot(c: &Client, id: i64) -> Value {
         "agent": c.get(&format!("/api/v1/agents/{id}")).await.expect(200).body,
         "phones": c.get("/api/v1/phones").await.body["items"],
         "campaigns": c.get("/api/v1/campaigns").await.body["items"],
+        "skills": c.get("/api/v1/skills").await.body["items"],
     })
 }
 
@@ -110,6 +127,11 @@ async fn every_dialect_refuses_every_unauthorised_caller_in_its_own_form() {
     let a = srv.tenant("acme").await;
     let b = srv.tenant("globex").await;
     let ca = srv.client(&a.key);
+    // Tenant A's first skill, call center and service have id 1 (a fresh database).
+    assert_eq!(ca.post("/api/v1/skills", json!({"name": "S"})).await.expect(201).id(), 1);
+    let cc = ca.post("/api/v1/call-centers", json!({"name": "CC"})).await.expect(201).id();
+    assert_eq!(ca.post("/api/v1/services", json!({"name": "Svc", "callCenterId": cc})).await.expect(201).id(), 1);
+    assert_eq!(a.client_id, 1);
     let group = ca.post("/api/v1/groups", json!({"name": "G"})).await.expect(201).id();
     let id = ca
         .post("/api/v1/agents", json!({"loginId": "jdoe", "firstName": "John", "lastName": "Doe", "email": "j@example.com", "password": "secret123", "groups": [{"groupId": group, "receiveCall": true}]}))
