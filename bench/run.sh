@@ -32,7 +32,7 @@ done
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 PG_URL=${SWITCHBOARD_BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/test}
 WORK=${BENCH_WORK:-/tmp/switchboard-bench}
-PORT=${BENCH_PORT:-18080}
+PORT=${BENCH_PORT:-18471}
 PEER_PORT=$((PORT + 1))
 BASE=http://127.0.0.1:$PORT
 TOOLS=$ROOT/bench/.tools
@@ -86,6 +86,7 @@ start_server() {
   local backend=$1 agents=$2
   shift 2
   local t0 t1
+  if curl -s -o /dev/null "$BASE/healthz"; then echo "port $PORT is taken: set BENCH_PORT" >&2; exit 1; fi
   t0=$(now_ns)
   "$SB" serve --listen "127.0.0.1:$PORT" --rate-limit-override 1000000000 "$@" 2> "$WORK/server-$backend-$agents.log" &
   SERVER_PID=$!
@@ -94,6 +95,7 @@ start_server() {
   done
   t1=$(now_ns)
   sleep 1
+  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server-$backend-$agents.log" >&2; exit 1; }
   printf '{"kind":"start","backend":"%s","agents":%d,"start_s":%s,"rss_kb":%d}\n' "$backend" "$agents" \
     "$(python3 -c "print(($t1 - $t0) / 1e9)")" "$(rss_kb "$SERVER_PID")" >> "$RESULTS"
   tail -n1 "$RESULTS" >&2
