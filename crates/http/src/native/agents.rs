@@ -70,6 +70,27 @@ pub struct GroupRef {
     pub receive_call: bool,
 }
 
+impl From<AgentCreate> for NewAgent {
+    fn from(b: AgentCreate) -> Self {
+        NewAgent {
+            login_id: b.login_id,
+            first_name: b.first_name,
+            last_name: b.last_name,
+            display_name: b.display_name,
+            email: b.email,
+            phone: b.phone,
+            wrap_up_time: b.wrap_up_time,
+            home_agent: b.home_agent,
+            active: b.active,
+            password: b.password,
+            skills: b.skills.into_iter().map(|s| SkillAssignment { skill_id: s.skill_id, proficiency: s.proficiency }).collect(),
+            service_ids: b.service_ids,
+            groups: b.groups.into_iter().map(|g| GroupMembership { group_id: g.group_id, receive_call: g.receive_call }).collect(),
+            attributes: b.attributes,
+        }
+    }
+}
+
 fn yes() -> bool {
     true
 }
@@ -154,23 +175,7 @@ fn location(resp: &mut Response, path: String) {
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create safe")),
     responses((status = 201, body = AgentDetail), (status = "default", body = Problem, content_type = "application/problem+json")))]
 async fn create_agent(State(s): State<AppState>, Caller(p): Caller, JsonBody(b): JsonBody<AgentCreate>) -> ApiResult<Response> {
-    let a = NewAgent {
-        login_id: b.login_id,
-        first_name: b.first_name,
-        last_name: b.last_name,
-        display_name: b.display_name,
-        email: b.email,
-        phone: b.phone,
-        wrap_up_time: b.wrap_up_time,
-        home_agent: b.home_agent,
-        active: b.active,
-        password: b.password,
-        skills: b.skills.into_iter().map(|s| SkillAssignment { skill_id: s.skill_id, proficiency: s.proficiency }).collect(),
-        service_ids: b.service_ids,
-        groups: b.groups.into_iter().map(|g| GroupMembership { group_id: g.group_id, receive_call: g.receive_call }).collect(),
-        attributes: b.attributes,
-    };
-    let agent = s.dir.create_agent(&p, a).await?;
+    let agent = s.dir.create_agent(&p, b.into()).await?;
     let mut resp = tagged(StatusCode::CREATED, agent.agent.version, &agent);
     location(&mut resp, format!("/api/v1/agents/{}", agent.agent.id));
     Ok(resp)
@@ -312,18 +317,7 @@ async fn remove_group(State(s): State<AppState>, Caller(p): Caller, Ids((id, gro
 #[cfg(feature = "fuzzing")]
 pub(crate) fn fuzz_body(data: &[u8]) {
     if let Ok(b) = serde_json::from_slice::<AgentCreate>(data) {
-        let a = NewAgent {
-            login_id: b.login_id,
-            first_name: b.first_name,
-            last_name: b.last_name,
-            display_name: b.display_name,
-            email: b.email,
-            phone: b.phone,
-            wrap_up_time: b.wrap_up_time,
-            skills: b.skills.into_iter().map(|s| SkillAssignment { skill_id: s.skill_id, proficiency: s.proficiency }).collect(),
-            ..Default::default()
-        };
-        let _ = a.validate(&switchboard_domain::PasswordPolicy::ON_CREATE);
+        let _ = NewAgent::from(b).validate(&switchboard_domain::PasswordPolicy::ON_CREATE);
     }
     let _ = serde_json::from_slice::<AgentUpdate>(data);
 }
