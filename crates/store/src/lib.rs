@@ -139,18 +139,20 @@ fn unique_err(e: sqlx::Error, candidates: &[Unique<'_>]) -> Error {
     let Some(d) = e.as_database_error().filter(|d| d.is_unique_violation()) else {
         return db_err(e);
     };
-    let msg = d.message();
+    duplicate_of(d.message(), d.constraint(), candidates).unwrap_or_else(|| db_err(e))
+}
+
+/// The `Duplicate` a unique violation reported as `msg` (and, by PostgreSQL,
+/// `constraint`) stands for, if one of `candidates` matches.
+fn duplicate_of(msg: &str, constraint: Option<&str>, candidates: &[Unique<'_>]) -> Option<Error> {
     // SQLite names the columns instead ("tenants.client_id") for a plain-column index.
     let by_column = |c: &Unique<'_>| msg.contains(&format!(".{}", snake_case(c.field)));
     let hit = candidates
         .iter()
-        .find(|c| d.constraint() == Some(c.index) || msg.contains(c.index))
+        .find(|c| constraint == Some(c.index) || msg.contains(c.index))
         .or_else(|| candidates.iter().find(|c| by_column(c)))
         .or(if candidates.len() == 1 { candidates.first() } else { None });
-    match hit {
-        Some(c) => Error::Duplicate { entity: c.entity, field: c.field, value: c.value.to_string() },
-        None => db_err(e),
-    }
+    hit.map(|c| Error::Duplicate { entity: c.entity, field: c.field, value: c.value.to_string() })
 }
 
 fn snake_case(field: &str) -> String {

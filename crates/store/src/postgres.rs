@@ -14,6 +14,27 @@ include!("sql/common.rs");
 include!("sql/store.rs");
 include!("sql/import.rs");
 
+/// PostgreSQL has no fast path besides the shared SQL (see `SqlStore::direct`).
+enum Direct {}
+
+impl Direct {
+    fn get_agent(&self, _: Id, _: Id) -> Result<AgentDetail> {
+        match *self {}
+    }
+    async fn update_agent(&self, _: &WriteCtx, _: Id, _: AgentChanges, _: Option<i64>) -> Result<AgentDetail> {
+        match *self {}
+    }
+    async fn assign_skill(&self, _: &WriteCtx, _: Id, _: Id, _: i64) -> Result<AgentDetail> {
+        match *self {}
+    }
+    async fn remove_skill(&self, _: &WriteCtx, _: Id, _: Id) -> Result<AgentDetail> {
+        match *self {}
+    }
+    async fn set_group_memberships(&self, _: &WriteCtx, _: Id, _: &[GroupMembership]) -> Result<AgentDetail> {
+        match *self {}
+    }
+}
+
 
 /// READ COMMITTED; the shared SQL guards read-modify-write with `version`
 /// checks and relies on unique indexes and foreign keys for races.
@@ -79,7 +100,7 @@ pub(crate) async fn open(url: &str, opts: &crate::StoreOptions) -> Result<SqlSto
             Error::Storage(format!("migration failed: {e}"))
         })?;
     }
-    Ok(SqlStore { writer: pool.clone(), reader: pool })
+    Ok(SqlStore { writer: pool.clone(), reader: pool, direct: None })
 }
 
 /// Drops a schema made for a test run.

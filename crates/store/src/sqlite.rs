@@ -11,6 +11,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 type Db = sqlx::Sqlite;
 
+mod direct;
+use direct::Direct;
+
 include!("sql/common.rs");
 include!("sql/store.rs");
 include!("sql/import.rs");
@@ -86,14 +89,15 @@ pub(crate) async fn open(target: &str, opts: &crate::StoreOptions) -> Result<Sql
         })?;
     }
     if in_memory {
-        return Ok(SqlStore { reader: writer.clone(), writer });
+        return Ok(SqlStore { reader: writer.clone(), writer, direct: None });
     }
     // Readers only read, enforced with query_only.
     let reader = SqlitePoolOptions::new()
         .test_before_acquire(false)
         .max_connections(opts.max_readers.max(1))
-        .connect_with(base.pragma("query_only", "ON"))
+        .connect_with(base.clone().pragma("query_only", "ON"))
         .await
         .map_err(db_err)?;
-    Ok(SqlStore { writer, reader })
+    let direct = Direct::open(base.get_filename().to_owned(), opts.busy_timeout, opts.synchronous_full)?;
+    Ok(SqlStore { writer, reader, direct: Some(direct) })
 }

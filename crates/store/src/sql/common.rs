@@ -26,6 +26,9 @@ type DbRow = <Db as sqlx::Database>::Row;
 pub(crate) struct SqlStore {
     writer: DbPool,
     reader: DbPool,
+    /// The backend's own path for its hottest operations, if it has one
+    /// (SQLite on a file: `sqlite/direct.rs`); these methods defer to it.
+    direct: Option<Direct>,
 }
 
 fn col<'r, T>(r: &'r DbRow, name: &str) -> Result<T>
@@ -250,6 +253,9 @@ fn expect_one(done: u64, entity: Entity, id: Id, read_version: i64) -> Result<()
     if done == 1 { Ok(()) } else { Err(lost_update(entity, id, read_version)) }
 }
 
+const AUDIT_SQL: &str = "INSERT INTO audit_events (tenant_id, at, actor_user_id, actor_api_key_id, actor, entity, entity_id, action, before_json, after_json) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
 /// Appends one audit event inside the caller's transaction.
 #[allow(clippy::too_many_arguments)]
 async fn audit(
@@ -263,10 +269,7 @@ async fn audit(
     before: Option<String>,
     after: Option<String>,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO audit_events (tenant_id, at, actor_user_id, actor_api_key_id, actor, entity, entity_id, action, before_json, after_json) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
+    sqlx::query(AUDIT_SQL)
     .bind(tenant)
     .bind(now)
     .bind(actor.user_id)
@@ -298,13 +301,13 @@ async fn audit_ctx<B: serde::Serialize, A: serde::Serialize>(
     audit(c, ctx.tenant_id, &ctx.actor, ctx.now, entity, entity_id, action, before, after).await
 }
 
+const MARK_LIST_SQL: &str = "INSERT INTO list_marks (tenant_id, entity, modified_at) VALUES ($1, $2, $3) \
+     ON CONFLICT (tenant_id, entity) DO UPDATE SET modified_at = \
+     CASE WHEN excluded.modified_at > list_marks.modified_at THEN excluded.modified_at ELSE list_marks.modified_at END";
+
 /// Records that a list (agents, skills) changed at `now`.
 async fn mark_list(c: &mut DbConn, tenant: Id, entity: Entity, now: Millis) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO list_marks (tenant_id, entity, modified_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (tenant_id, entity) DO UPDATE SET modified_at = \
-         CASE WHEN excluded.modified_at > list_marks.modified_at THEN excluded.modified_at ELSE list_marks.modified_at END",
-    )
+    sqlx::query(MARK_LIST_SQL)
     .bind(tenant)
     .bind(entity.as_str())
     .bind(now)
@@ -392,28 +395,27 @@ const AGENT_DETAIL_SQL: &str = concat!(
 );
 
 fn agent_detail_of(r: &DbRow) -> Result<AgentDetail> {
-    fn items(list: Option<String>) -> impl Iterator<Item = (String, Option<String>)> {
-        let list = list.unwrap_or_default();
-        let v: Vec<(String, Option<String>)> = list
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(|s| match s.split_once(':') {
-                Some((a, b)) => (a.to_string(), Some(b.to_string())),
-                None => (s.to_string(), None),
-            })
-            .collect();
-        v.into_iter()
+    agent_detail_from(agent_of(r)?, col(r, "skill_list")?, col(r, "service_list")?, col(r, "group_list")?)
+}
+
+/// An agent and the three aggregated lists of `AGENT_DETAIL_SQL`.
+fn agent_detail_from(agent: Agent, skill_list: Option<String>, service_list: Option<String>, group_list: Option<String>) -> Result<AgentDetail> {
+    fn items(list: Option<&str>) -> impl Iterator<Item = (&str, Option<&str>)> {
+        list.unwrap_or_default().split(',').filter(|s| !s.is_empty()).map(|s| match s.split_once(':') {
+            Some((a, b)) => (a, Some(b)),
+            None => (s, None),
+        })
     }
     let bad = |what: &str| Error::Storage(format!("stored agent {what} do not decode"));
     let num = |s: &str, what: &str| s.parse::<i64>().map_err(|_| bad(what));
-    let skills = items(col(r, "skill_list")?)
-        .map(|(a, b)| Ok(SkillAssignment { skill_id: num(&a, "skills")?, proficiency: num(b.as_deref().unwrap_or(""), "skills")? }))
+    let skills = items(skill_list.as_deref())
+        .map(|(a, b)| Ok(SkillAssignment { skill_id: num(a, "skills")?, proficiency: num(b.unwrap_or(""), "skills")? }))
         .collect::<Result<Vec<_>>>()?;
-    let service_ids = items(col(r, "service_list")?).map(|(a, _)| num(&a, "services")).collect::<Result<Vec<_>>>()?;
-    let groups = items(col(r, "group_list")?)
-        .map(|(a, b)| Ok(GroupMembership { group_id: num(&a, "groups")?, receive_call: b.as_deref() == Some("1") }))
+    let service_ids = items(service_list.as_deref()).map(|(a, _)| num(a, "services")).collect::<Result<Vec<_>>>()?;
+    let groups = items(group_list.as_deref())
+        .map(|(a, b)| Ok(GroupMembership { group_id: num(a, "groups")?, receive_call: b == Some("1") }))
         .collect::<Result<Vec<_>>>()?;
-    Ok(AgentDetail { agent: agent_of(r)?, skills, service_ids, groups })
+    Ok(AgentDetail { agent, skills, service_ids, groups })
 }
 
 async fn agent_detail_or_404(c: &mut DbConn, tenant: Id, id: Id) -> Result<AgentDetail> {
@@ -427,14 +429,14 @@ async fn agent_detail_or_404(c: &mut DbConn, tenant: Id, id: Id) -> Result<Agent
     agent_detail_of(&row)
 }
 
+const WRITE_AGENT_SQL: &str = "UPDATE agents SET login_id = $1, first_name = $2, last_name = $3, display_name = $4, email = $5, phone = $6, \
+     wrap_up_time = $7, home_agent = $8, active = $9, locked = $10, failed_logins = $11, last_login = $12, \
+     last_login_ip = $13, password_last_modified = $14, attributes = $15, updated_at = $16, version = $17 \
+     WHERE id = $18 AND version = $19";
+
 /// Writes every column of `a` back (the version check is the caller's).
 async fn write_agent(c: &mut DbConn, a: &Agent, read_version: i64) -> Result<()> {
-    let done = sqlx::query(
-        "UPDATE agents SET login_id = $1, first_name = $2, last_name = $3, display_name = $4, email = $5, phone = $6, \
-         wrap_up_time = $7, home_agent = $8, active = $9, locked = $10, failed_logins = $11, last_login = $12, \
-         last_login_ip = $13, password_last_modified = $14, attributes = $15, updated_at = $16, version = $17 \
-         WHERE id = $18 AND version = $19",
-    )
+    let done = sqlx::query(WRITE_AGENT_SQL)
     .bind(a.login_id.as_str())
     .bind(a.first_name.as_str())
     .bind(a.last_name.as_str())
@@ -461,9 +463,11 @@ async fn write_agent(c: &mut DbConn, a: &Agent, read_version: i64) -> Result<()>
     expect_one(done, Entity::Agent, a.id, read_version)
 }
 
+const TOUCH_AGENT_SQL: &str = "UPDATE agents SET version = version + 1, updated_at = $1 WHERE id = $2 AND version = $3";
+
 /// Bumps an agent's version after a change of its assignments.
 async fn touch_agent(c: &mut DbConn, id: Id, read_version: i64, now: Millis) -> Result<()> {
-    let done = sqlx::query("UPDATE agents SET version = version + 1, updated_at = $1 WHERE id = $2 AND version = $3")
+    let done = sqlx::query(TOUCH_AGENT_SQL)
         .bind(now)
         .bind(id)
         .bind(read_version)
@@ -494,8 +498,11 @@ async fn bump_linked_agents(c: &mut DbConn, tenant: Id, now: Millis, sql: &'stat
     Ok(())
 }
 
+const SKILL_EXISTS_SQL: &str = "SELECT id FROM skills WHERE tenant_id = $1 AND id = $2";
+const GROUP_EXISTS_SQL: &str = "SELECT id FROM agent_group_defs WHERE tenant_id = $1 AND id = $2";
+
 async fn skill_exists(c: &mut DbConn, tenant: Id, id: Id) -> Result<bool> {
-    let found: Option<i64> = sqlx::query_scalar("SELECT id FROM skills WHERE tenant_id = $1 AND id = $2")
+    let found: Option<i64> = sqlx::query_scalar(SKILL_EXISTS_SQL)
         .bind(tenant)
         .bind(id)
         .fetch_optional(&mut *c)
@@ -505,7 +512,7 @@ async fn skill_exists(c: &mut DbConn, tenant: Id, id: Id) -> Result<bool> {
 }
 
 async fn group_exists(c: &mut DbConn, tenant: Id, id: Id) -> Result<bool> {
-    let found: Option<i64> = sqlx::query_scalar("SELECT id FROM agent_group_defs WHERE tenant_id = $1 AND id = $2")
+    let found: Option<i64> = sqlx::query_scalar(GROUP_EXISTS_SQL)
         .bind(tenant)
         .bind(id)
         .fetch_optional(&mut *c)
@@ -524,11 +531,16 @@ async fn service_acd(c: &mut DbConn, tenant: Id, id: Id) -> Result<Option<bool>>
         .map_err(db_err)
 }
 
+const UPSERT_AGENT_SKILL_SQL: &str = "INSERT INTO agent_skills (agent_id, skill_id, proficiency) VALUES ($1, $2, $3) \
+     ON CONFLICT (agent_id, skill_id) DO UPDATE SET proficiency = excluded.proficiency";
+const DELETE_AGENT_SKILL_SQL: &str = "DELETE FROM agent_skills WHERE agent_id = $1 AND skill_id = $2";
+const UPSERT_AGENT_GROUP_SQL: &str = "INSERT INTO agent_groups (agent_id, group_id, receive_call) VALUES ($1, $2, $3) \
+     ON CONFLICT (agent_id, group_id) DO UPDATE SET receive_call = excluded.receive_call";
+const SET_PASSWORD_SQL: &str = "UPDATE agents SET password_hash = $1 WHERE id = $2";
+const ADD_PASSWORD_HISTORY_SQL: &str = "INSERT INTO agent_password_history (agent_id, hash, created_at) VALUES ($1, $2, $3)";
+
 async fn upsert_agent_skill(c: &mut DbConn, agent: Id, skill: Id, proficiency: i64) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO agent_skills (agent_id, skill_id, proficiency) VALUES ($1, $2, $3) \
-         ON CONFLICT (agent_id, skill_id) DO UPDATE SET proficiency = excluded.proficiency",
-    )
+    sqlx::query(UPSERT_AGENT_SKILL_SQL)
     .bind(agent)
     .bind(skill)
     .bind(proficiency)
@@ -549,10 +561,7 @@ async fn insert_agent_service(c: &mut DbConn, agent: Id, service: Id) -> Result<
 }
 
 async fn upsert_agent_group(c: &mut DbConn, agent: Id, group: Id, receive_call: bool) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO agent_groups (agent_id, group_id, receive_call) VALUES ($1, $2, $3) \
-         ON CONFLICT (agent_id, group_id) DO UPDATE SET receive_call = excluded.receive_call",
-    )
+    sqlx::query(UPSERT_AGENT_GROUP_SQL)
     .bind(agent)
     .bind(group)
     .bind(receive_call)
@@ -563,7 +572,7 @@ async fn upsert_agent_group(c: &mut DbConn, agent: Id, group: Id, receive_call: 
 }
 
 async fn add_password_history(c: &mut DbConn, agent: Id, hash: &str, now: Millis) -> Result<()> {
-    sqlx::query("INSERT INTO agent_password_history (agent_id, hash, created_at) VALUES ($1, $2, $3)")
+    sqlx::query(ADD_PASSWORD_HISTORY_SQL)
         .bind(agent)
         .bind(hash)
         .bind(now)

@@ -601,6 +601,9 @@ impl Store for SqlStore {
     }
 
     async fn get_agent(&self, tenant: Id, id: Id) -> Result<AgentDetail> {
+        if let Some(d) = &self.direct {
+            return d.get_agent(tenant, id);
+        }
         // One statement: no transaction needed for a consistent answer.
         let row = sqlx::query(AGENT_DETAIL_SQL)
             .bind(tenant)
@@ -654,6 +657,9 @@ impl Store for SqlStore {
     }
 
     async fn update_agent(&self, ctx: &WriteCtx, id: Id, c: AgentChanges, expected_version: Option<i64>) -> Result<AgentDetail> {
+        if let Some(d) = &self.direct {
+            return d.update_agent(ctx, id, c, expected_version).await;
+        }
         let mut tx = self.write().await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, id).await?;
         check_version(Entity::Agent, id, before.agent.version, expected_version)?;
@@ -663,7 +669,7 @@ impl Store for SqlStore {
         a.version = before.agent.version + 1;
         write_agent(&mut tx, &a, before.agent.version).await?;
         if let Some(h) = &c.password_hash {
-            sqlx::query("UPDATE agents SET password_hash = $1 WHERE id = $2")
+            sqlx::query(SET_PASSWORD_SQL)
                 .bind(h.as_str())
                 .bind(id)
                 .execute(&mut *tx)
@@ -738,6 +744,9 @@ impl Store for SqlStore {
     }
 
     async fn assign_skill(&self, ctx: &WriteCtx, agent: Id, skill: Id, proficiency: i64) -> Result<AgentDetail> {
+        if let Some(d) = &self.direct {
+            return d.assign_skill(ctx, agent, skill, proficiency).await;
+        }
         let mut tx = self.write().await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, agent).await?;
         if !skill_exists(&mut tx, ctx.tenant_id, skill).await? {
@@ -754,12 +763,15 @@ impl Store for SqlStore {
     }
 
     async fn remove_skill(&self, ctx: &WriteCtx, agent: Id, skill: Id) -> Result<AgentDetail> {
+        if let Some(d) = &self.direct {
+            return d.remove_skill(ctx, agent, skill).await;
+        }
         let mut tx = self.write().await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, agent).await?;
         if !skill_exists(&mut tx, ctx.tenant_id, skill).await? {
             return Err(Error::not_found(Entity::Skill, skill));
         }
-        let n = sqlx::query("DELETE FROM agent_skills WHERE agent_id = $1 AND skill_id = $2")
+        let n = sqlx::query(DELETE_AGENT_SKILL_SQL)
             .bind(agent)
             .bind(skill)
             .execute(&mut *tx)
@@ -808,6 +820,9 @@ impl Store for SqlStore {
     }
 
     async fn set_group_memberships(&self, ctx: &WriteCtx, agent: Id, groups: &[GroupMembership]) -> Result<AgentDetail> {
+        if let Some(d) = &self.direct {
+            return d.set_group_memberships(ctx, agent, groups).await;
+        }
         let mut tx = self.write().await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, agent).await?;
         for g in groups {
@@ -880,7 +895,7 @@ impl Store for SqlStore {
         agent.version = before.agent.version + 1;
         write_agent(&mut tx, &agent, before.agent.version).await?;
         if let Some(h) = &c.password_hash {
-            sqlx::query("UPDATE agents SET password_hash = $1 WHERE id = $2")
+            sqlx::query(SET_PASSWORD_SQL)
                 .bind(h.as_str())
                 .bind(id)
                 .execute(&mut *tx)
@@ -889,7 +904,7 @@ impl Store for SqlStore {
             add_password_history(&mut tx, id, h, ctx.now).await?;
         }
         for skill in remove_skills {
-            sqlx::query("DELETE FROM agent_skills WHERE agent_id = $1 AND skill_id = $2")
+            sqlx::query(DELETE_AGENT_SKILL_SQL)
                 .bind(id)
                 .bind(skill)
                 .execute(&mut *tx)
