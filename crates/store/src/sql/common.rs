@@ -336,8 +336,14 @@ async fn list_info(c: &mut DbConn, tenant: Id, entity: Entity) -> Result<switchb
 
 // ---- agents -------------------------------------------------------------------
 
+const AGENT_SQL: &str = concat!("SELECT ", agent_cols!(), " FROM agents WHERE tenant_id = $1 AND id = $2");
+// In primary-key order: index range scans, nothing to sort.
+const AGENT_SKILLS_SQL: &str = "SELECT skill_id, proficiency FROM agent_skills WHERE agent_id = $1 ORDER BY skill_id";
+const AGENT_SERVICES_SQL: &str = "SELECT service_id FROM agent_services WHERE agent_id = $1 ORDER BY service_id";
+const AGENT_GROUPS_SQL: &str = "SELECT group_id, receive_call FROM agent_groups WHERE agent_id = $1 ORDER BY group_id";
+
 async fn find_agent(c: &mut DbConn, tenant: Id, id: Id) -> Result<Option<Agent>> {
-    let row = sqlx::query(concat!("SELECT ", agent_cols!(), " FROM agents WHERE tenant_id = $1 AND id = $2"))
+    let row = sqlx::query(AGENT_SQL)
         .bind(tenant)
         .bind(id)
         .fetch_optional(&mut *c)
@@ -351,7 +357,7 @@ async fn agent_or_404(c: &mut DbConn, tenant: Id, id: Id) -> Result<Agent> {
 }
 
 async fn agent_detail(c: &mut DbConn, agent: Agent) -> Result<AgentDetail> {
-    let rows = sqlx::query("SELECT skill_id, proficiency FROM agent_skills WHERE agent_id = $1 ORDER BY skill_id")
+    let rows = sqlx::query(AGENT_SKILLS_SQL)
         .bind(agent.id)
         .fetch_all(&mut *c)
         .await
@@ -361,12 +367,12 @@ async fn agent_detail(c: &mut DbConn, agent: Agent) -> Result<AgentDetail> {
         .map(|r| Ok(SkillAssignment { skill_id: col(r, "skill_id")?, proficiency: col(r, "proficiency")? }))
         .collect::<Result<Vec<_>>>()?;
     let service_ids: Vec<Id> =
-        sqlx::query_scalar("SELECT service_id FROM agent_services WHERE agent_id = $1 ORDER BY service_id")
+        sqlx::query_scalar(AGENT_SERVICES_SQL)
             .bind(agent.id)
             .fetch_all(&mut *c)
             .await
             .map_err(db_err)?;
-    let rows = sqlx::query("SELECT group_id, receive_call FROM agent_groups WHERE agent_id = $1 ORDER BY group_id")
+    let rows = sqlx::query(AGENT_GROUPS_SQL)
         .bind(agent.id)
         .fetch_all(&mut *c)
         .await
