@@ -21,6 +21,9 @@ impl Direct {
     fn get_agent(&self, _: Id, _: Id) -> Result<AgentDetail> {
         match *self {}
     }
+    async fn list_agents(&self, _: String, _: &[Arg]) -> Result<Vec<Agent>> {
+        match *self {}
+    }
     async fn update_agent(&self, _: &WriteCtx, _: Id, _: AgentChanges, _: Option<i64>) -> Result<AgentDetail> {
         match *self {}
     }
@@ -46,6 +49,12 @@ async fn begin_write(pool: &DbPool) -> Result<DbTx> {
 /// `lower(col) LIKE` form is what the pg_trgm GIN indexes serve.
 fn agent_contains(qb: &mut QueryBuilder, columns: &[&str], text: &str) -> String {
     agent_like(qb, columns, text)
+}
+
+/// No full-text index to drive a search by (the trigram indexes serve the
+/// row filters of `agent_contains`).
+fn text_index_match(_: &mut QueryBuilder, _: &[(&[&str], String)]) -> Option<String> {
+    None
 }
 
 const EXPLAIN: &str = "EXPLAIN ";

@@ -37,6 +37,24 @@ fn agent_contains(qb: &mut QueryBuilder, columns: &[&str], text: &str) -> String
     format!("a.id IN (SELECT rowid FROM agents_fts WHERE agents_fts MATCH {p})")
 }
 
+/// `agents_fts f JOIN agents a … WHERE <match>`: the full-text index
+/// drives, matching every text in its columns, when each text has the 3
+/// characters a trigram needs (else `None`: the caller filters row by row).
+fn text_index_match(qb: &mut QueryBuilder, texts: &[(&[&str], String)]) -> Option<String> {
+    if texts.iter().any(|(_, t)| t.chars().count() < 3) {
+        return None;
+    }
+    let phrase = texts
+        .iter()
+        .map(|(columns, t)| format!("{{{}}} : \"{}\"", columns.join(" "), t.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let p = qb.arg(Arg::Text(phrase));
+    // CROSS JOIN: SQLite keeps this order, the index outside (without
+    // statistics it may probe the index once per agent of the tenant).
+    Some(format!("agents_fts f CROSS JOIN agents a ON a.id = f.rowid WHERE f.agents_fts MATCH {p}"))
+}
+
 const EXPLAIN: &str = "EXPLAIN QUERY PLAN ";
 
 async fn prepare_explain(_tx: &mut DbTx) -> Result<()> {
@@ -98,6 +116,6 @@ pub(crate) async fn open(target: &str, opts: &crate::StoreOptions) -> Result<Sql
         .connect_with(base.clone().pragma("query_only", "ON"))
         .await
         .map_err(db_err)?;
-    let direct = Direct::open(base.get_filename().to_owned(), opts.busy_timeout, opts.synchronous_full)?;
+    let direct = Direct::open(base.get_filename().to_owned(), opts.busy_timeout, opts.synchronous_full, opts.max_readers as usize)?;
     Ok(SqlStore { writer, reader, direct: Some(direct) })
 }

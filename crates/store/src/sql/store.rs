@@ -631,6 +631,9 @@ impl Store for SqlStore {
 
     async fn list_agents(&self, tenant: Id, filter: &AgentFilter, page: PageRequest) -> Result<Page<Agent>> {
         let qb = agent_list_query(tenant, filter, page);
+        if let Some(d) = &self.direct {
+            return Ok(page_of(d.list_agents(qb.sql, &qb.args).await?, page.limit));
+        }
         let rows = qb.build().fetch_all(&self.reader).await.map_err(db_err)?;
         Ok(page_of(rows.iter().map(agent_of).collect::<Result<Vec<_>>>()?, page.limit))
     }

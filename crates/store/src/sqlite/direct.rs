@@ -12,7 +12,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
-use std::sync::{mpsc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::{CachedStatement, Connection, OpenFlags, OptionalExtension, Row, ToSql, Transaction, TransactionBehavior};
@@ -22,7 +22,7 @@ use switchboard_domain::{
 
 use crate::duplicate_of;
 use super::{
-    check_version, expect_one, from_json, to_json, Unique, ADD_PASSWORD_HISTORY_SQL,
+    check_version, Arg, expect_one, from_json, to_json, Unique, ADD_PASSWORD_HISTORY_SQL,
     AGENT_GROUPS_SQL, AGENT_SERVICES_SQL, AGENT_SKILLS_SQL, AGENT_SQL, AUDIT_SQL, DELETE_AGENT_SKILL_SQL, GROUP_EXISTS_SQL, MARK_LIST_SQL, SET_PASSWORD_SQL,
     SKILL_EXISTS_SQL, TOUCH_AGENT_SQL, UPSERT_AGENT_GROUP_SQL, UPSERT_AGENT_SKILL_SQL, WRITE_AGENT_SQL,
 };
@@ -30,17 +30,25 @@ use super::{
 /// Memory-mapped bytes of the file per connection: reads of mapped pages
 /// take no system call (the default reads every page through `read(2)`).
 const MMAP_BYTES: i64 = 1 << 30;
-/// Idle reader connections kept; readers run on the calling thread, so more
-/// are only open while more threads read at once.
-const MAX_IDLE_READERS: usize = 8;
 
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
 pub(crate) struct Direct {
+    readers: Arc<Readers>,
+    /// Bounds the list reads on blocking threads (`max_readers`): more
+    /// would only open more connections and compete for the same cores.
+    list_permits: tokio::sync::Semaphore,
+    writer: mpsc::Sender<Job>,
+}
+
+/// Reader connections, opened on demand, kept while idle.
+struct Readers {
     path: PathBuf,
     busy_timeout: Duration,
-    readers: Mutex<Vec<Connection>>,
-    writer: mpsc::Sender<Job>,
+    idle: Mutex<Vec<Connection>>,
+    /// Idle connections kept: the list reads' bound plus one per core for
+    /// the point reads made on Tokio's threads.
+    max_idle: usize,
 }
 
 fn err(e: rusqlite::Error) -> Error {
@@ -55,7 +63,7 @@ fn stopped() -> Error {
 impl Direct {
     /// Opens the writer connection on its thread; readers open on demand.
     /// The file exists and is migrated (sqlx did both).
-    pub(crate) fn open(path: PathBuf, busy_timeout: Duration, synchronous_full: bool) -> Result<Direct> {
+    pub(crate) fn open(path: PathBuf, busy_timeout: Duration, synchronous_full: bool, max_readers: usize) -> Result<Direct> {
         let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .map_err(err)?;
         conn.busy_timeout(busy_timeout).map_err(err)?;
@@ -79,10 +87,15 @@ impl Direct {
                 }
             })
             .map_err(|e| Error::Storage(format!("cannot start the SQLite writer thread: {e}")))?;
-        Ok(Direct { path, busy_timeout, readers: Mutex::new(Vec::new()), writer: tx })
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let max_readers = max_readers.max(1);
+        let readers = Readers { path, busy_timeout, idle: Mutex::new(Vec::new()), max_idle: max_readers + cores };
+        Ok(Direct { readers: Arc::new(readers), list_permits: tokio::sync::Semaphore::new(max_readers), writer: tx })
     }
+}
 
-    fn open_reader(&self) -> Result<Connection> {
+impl Readers {
+    fn open(&self) -> Result<Connection> {
         let conn = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .map_err(err)?;
         conn.busy_timeout(self.busy_timeout).map_err(err)?;
@@ -93,20 +106,22 @@ impl Direct {
 
     /// Runs `f` on an idle reader connection, on this thread.
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let idle = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let conn = match idle {
             Some(c) => c,
-            None => self.open_reader()?,
+            None => self.open()?,
         };
         let out = f(&conn);
-        let mut idle = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         // One left inside a transaction (its COMMIT failed) is closed.
-        if idle.len() < MAX_IDLE_READERS && conn.is_autocommit() {
+        if idle.len() < self.max_idle && conn.is_autocommit() {
             idle.push(conn);
         }
         out
     }
+}
 
+impl Direct {
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the writer thread,
     /// committed if it returns `Ok`, rolled back otherwise.
     async fn write<T, F>(&self, f: F) -> Result<T>
@@ -128,13 +143,41 @@ impl Direct {
         answered.await.map_err(|_| stopped())?
     }
 
+    /// On the calling thread: a handful of index lookups.
     pub(crate) fn get_agent(&self, tenant: Id, id: Id) -> Result<AgentDetail> {
-        self.read(|c| {
+        self.readers.read(|c| {
             prepare(c, "BEGIN")?.execute([]).map_err(err)?;
             let out = detail_or_404(c, tenant, id);
             prepare(c, "COMMIT")?.execute([]).map_err(err)?;
             out
         })
+    }
+
+    /// A page of the agent list (`agent_list_query`'s SQL and arguments), on
+    /// a blocking-pool thread: a deep OFFSET walks an index for milliseconds.
+    pub(crate) async fn list_agents(&self, sql: String, args: &[Arg]) -> Result<Vec<Agent>> {
+        let params: Vec<rusqlite::types::Value> = args
+            .iter()
+            .map(|a| match a {
+                Arg::Int(i) => (*i).into(),
+                Arg::Text(t) => t.clone().into(),
+                Arg::Bool(b) => i64::from(*b).into(),
+            })
+            .collect();
+        let readers = self.readers.clone();
+        let read = move || {
+            readers.read(|c| {
+                let mut s = prepare(c, &sql)?;
+                let rows = s.query_map(rusqlite::params_from_iter(params), agent_of).map_err(err)?;
+                rows.map(|r| {
+                    let r = r.map_err(err)?;
+                    Ok(Agent { attributes: from_json(&r.attributes_json, "agent attributes")?, ..r.agent })
+                })
+                .collect()
+            })
+        };
+        let _permit = self.list_permits.acquire().await.map_err(|_| Error::Storage("the store is closing".into()))?;
+        tokio::task::spawn_blocking(read).await.map_err(|e| Error::Storage(format!("agent list read failed: {e}")))?
     }
 
     pub(crate) async fn update_agent(&self, ctx: &WriteCtx, id: Id, c: AgentChanges, expected: Option<i64>) -> Result<AgentDetail> {
