@@ -21,6 +21,12 @@ impl Direct {
     fn get_agent(&self, _: Id, _: Id) -> Result<AgentDetail> {
         match *self {}
     }
+    fn authenticate_api_key(&self, _: &str) -> Result<Option<Principal>> {
+        match *self {}
+    }
+    fn api_key_last_used(&self, _: Id) -> Result<Option<Option<i64>>> {
+        match *self {}
+    }
     async fn list_agents(&self, _: String, _: &[Arg]) -> Result<Vec<Agent>> {
         match *self {}
     }

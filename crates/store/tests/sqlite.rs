@@ -690,3 +690,59 @@ async fn concurrent_writers_on_one_file() {
     }
     assert_eq!(f.store.agent_list_info(f.tenant.id).await.unwrap().size, 80);
 }
+
+/// Writes from many tasks at once share transactions on the SQLite writer
+/// (group commit): each is still all-or-nothing on its own. Those that fail
+/// leave nothing, those that succeed are all there, each with its audit
+/// event and one version step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_commit_together_and_fail_alone() {
+    let f = Arc::new(fixture().await);
+    let r = refs(&f).await;
+    let mut agents = Vec::new();
+    for i in 0..20 {
+        agents.push(f.store.create_agent(&f.ctx(), agent(&format!("agent{i}"))).await.unwrap().agent.id);
+    }
+    let audits_before = audit_count(&f).await;
+    let mut tasks = Vec::new();
+    for i in 0..300usize {
+        let (f, a) = (f.clone(), agents[i % agents.len()]);
+        let (skill, group) = (r.skill, r.group);
+        tasks.push(tokio::spawn(async move {
+            let ctx = f.ctx();
+            let out = match i % 3 {
+                // Fails: unknown skill.
+                0 => f.store.assign_skill(&ctx, a, 999_999, 3).await,
+                // Fails at its UPDATE: another agent's login id.
+                1 => {
+                    let c = AgentChanges { login_id: Some(format!("AGENT{}", (i + 1) % 20)), ..Default::default() };
+                    f.store.update_agent(&ctx, a, c, None).await
+                }
+                // Succeeds: a new proficiency, or a group's receive flag flipped.
+                _ if i % 2 == 0 => f.store.assign_skill(&ctx, a, skill, 1 + (i as i64 / 3) % 10).await,
+                _ => f.store.set_group_memberships(&ctx, a, &[GroupMembership { group_id: group, receive_call: (i / 3) % 2 == 0 }]).await,
+            };
+            (i, a, out)
+        }));
+    }
+    for t in tasks {
+        let (i, a, out) = t.await.unwrap();
+        match (i % 3, out) {
+            (0, Err(Error::NotFound { entity: Entity::Skill, .. })) => {}
+            (1, Err(Error::Duplicate { field: "loginId", .. })) => {}
+            (2, Ok(d)) => assert_eq!(d.agent.id, a),
+            (k, other) => panic!("write {i} (kind {k}): {other:?}"),
+        }
+    }
+    // Every agent's version counts exactly its audited changes.
+    let audits = f.store.list_audit(f.tenant.id, Some(Entity::Agent), None, PageRequest::first(10_000)).await.unwrap().items;
+    for a in &agents {
+        let d = f.store.get_agent(f.tenant.id, *a).await.unwrap();
+        let updates = audits.iter().filter(|e| e.entity_id == *a && e.action == AuditAction::Update).count() as i64;
+        assert_eq!(d.agent.version, 1 + updates, "agent {a}");
+        assert!(d.agent.login_id.starts_with("agent"), "a failed rename left {}", d.agent.login_id);
+    }
+    assert!(audit_count(&f).await > audits_before);
+    let report = switchboard_store::integrity_check(&f.path, &StoreOptions::default()).await.unwrap();
+    assert_eq!(report, "ok");
+}

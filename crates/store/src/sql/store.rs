@@ -17,6 +17,11 @@ const IDEMPOTENCY_TTL_MS: i64 = 24 * 60 * 60 * 1000;
 /// `touch_api_key` writes at most this often per key.
 const TOUCH_INTERVAL_MS: i64 = 60 * 1000;
 
+const API_KEY_PRINCIPAL_SQL: &str = "SELECT k.id AS key_id, k.tenant_id, u.id AS user_id, u.username, u.role, u.powers \
+     FROM api_keys k JOIN users u ON u.id = k.user_id \
+     WHERE k.hash = $1 AND k.revoked_at IS NULL";
+const API_KEY_LAST_USED_SQL: &str = "SELECT last_used_at FROM api_keys WHERE id = $1";
+
 impl SqlStore {
     async fn write(&self) -> Result<DbTx> {
         begin_write(&self.writer).await
@@ -487,15 +492,10 @@ impl Store for SqlStore {
     }
 
     async fn authenticate_api_key(&self, key_hash: &str) -> Result<Option<Principal>> {
-        let row = sqlx::query(
-            "SELECT k.id AS key_id, k.tenant_id, u.id AS user_id, u.username, u.role, u.powers \
-             FROM api_keys k JOIN users u ON u.id = k.user_id \
-             WHERE k.hash = $1 AND k.revoked_at IS NULL",
-        )
-        .bind(key_hash)
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(db_err)?;
+        if let Some(d) = &self.direct {
+            return d.authenticate_api_key(key_hash);
+        }
+        let row = sqlx::query(API_KEY_PRINCIPAL_SQL).bind(key_hash).fetch_optional(&self.reader).await.map_err(db_err)?;
         let Some(r) = row else { return Ok(None) };
         let role: String = col(&r, "role")?;
         let powers: String = col(&r, "powers")?;
@@ -514,11 +514,10 @@ impl Store for SqlStore {
         // Runs on every request: check on a reader first, so that the single
         // writer is taken at most once a minute per key.
         let cutoff = now - TOUCH_INTERVAL_MS;
-        let stale: Option<Option<i64>> = sqlx::query_scalar("SELECT last_used_at FROM api_keys WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db_err)?;
+        let stale: Option<Option<i64>> = match &self.direct {
+            Some(d) => d.api_key_last_used(id)?,
+            None => sqlx::query_scalar(API_KEY_LAST_USED_SQL).bind(id).fetch_optional(&self.reader).await.map_err(db_err)?,
+        };
         match stale {
             None => return Ok(()),
             Some(Some(t)) if t >= cutoff => return Ok(()),
