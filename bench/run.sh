@@ -81,6 +81,15 @@ EOF
   tail -n1 "$RESULTS" >&2
 }
 
+# warm LUA [VAR=value …]: 3 s of load, not recorded: the first touches of
+# a freshly mapped database file (page faults) are not what is measured.
+warm() {
+  local lua=$1
+  shift
+  cat "$ROOT/bench/lua/common.lua" "$ROOT/bench/lua/$lua" > "$WORK/warm.lua"
+  env "$@" WRK_OUT=/dev/null wrk -t1 -c"$CONNS" -d3s --timeout 10s -s "$WORK/warm.lua" "$BASE" > /dev/null 2>&1 || true
+}
+
 # start_server BACKEND AGENTS DB-ARGS…: starts, times the start, records idle RSS.
 start_server() {
   local backend=$1 agents=$2
@@ -136,6 +145,7 @@ bench_backend() {
       "$BASE/session/login" | python3 -c 'import json,sys; print(json.load(sys.stdin)["sessionId"])')
     local common=(AGENT_FIRST="$first" AGENT_COUNT="$count" API_KEY="$key" LV_SESSION="$sid" USER_ID="$user" CLIENT_ID="$client")
     run_wrk "$backend" "$n" hello hello.lua "$BASE" "$SERVER_PID"
+    warm native_get.lua "${common[@]}"
     run_wrk "$backend" "$n" native_get native_get.lua "$BASE" "$SERVER_PID" "${common[@]}"
     run_wrk "$backend" "$n" lv_read lv_read.lua "$BASE" "$SERVER_PID" "${common[@]}"
     if [ "$n" -ge 100000 ]; then
