@@ -5,12 +5,6 @@ use crate::support::*;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-fn cli(db: &TestDb, args: &[&str]) -> Value {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard")).args(args).args(db.cli_args()).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 /// Every file of the SQLite database (main file and WAL) as one byte string.
 fn sqlite_bytes(db: &TestDb) -> Vec<u8> {
     let mut all = Vec::new();
@@ -30,7 +24,7 @@ fn contains(hay: &[u8], needle: &str) -> bool {
 async fn secrets_are_stored_as_hashes_and_never_logged() {
     let tmp = tempfile::tempdir().unwrap();
     let db = TestDb::new();
-    let t = cli(&db, &["admin", "create-tenant", "--name", "acme"]);
+    let t = admin_cli(&db, &["admin", "create-tenant", "--name", "acme"]);
     let (key, admin_pw) = (t["apiKey"].as_str().unwrap().to_string(), t["password"].as_str().unwrap().to_string());
     let log = tmp.path().join("serve.log");
     // The most verbose logging there is, including every SQL statement.
@@ -102,7 +96,7 @@ async fn writers(base: String, key: String, skills: (i64, i64), round: usize, n:
 async fn acknowledged_writes_survive_sigkill() {
     let tmp = tempfile::tempdir().unwrap();
     let db = TestDb::new();
-    let t = cli(&db, &["admin", "create-tenant", "--name", "acme"]);
+    let t = admin_cli(&db, &["admin", "create-tenant", "--name", "acme"]);
     let key = t["apiKey"].as_str().unwrap().to_string();
     let mut acked: BTreeMap<String, i64> = BTreeMap::new();
     let mut skills = (0, 0);
@@ -143,7 +137,7 @@ async fn acknowledged_writes_survive_sigkill() {
 async fn sigterm_lets_in_flight_requests_finish() {
     let tmp = tempfile::tempdir().unwrap();
     let db = TestDb::new();
-    let t = cli(&db, &["admin", "create-tenant", "--name", "acme"]);
+    let t = admin_cli(&db, &["admin", "create-tenant", "--name", "acme"]);
     let key = t["apiKey"].as_str().unwrap().to_string();
     let p = Process::serve(tmp.path(), &db, &[]);
     // Creates with a password take a while (argon2id), so they are in flight

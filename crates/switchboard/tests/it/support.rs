@@ -306,6 +306,13 @@ impl Client {
     }
 }
 
+/// Runs the real binary with `args` on `db`; its JSON output.
+pub fn admin_cli(db: &TestDb, args: &[&str]) -> Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard")).args(args).args(db.cli_args()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// A `switchboard serve` process of the real binary, on a free port.
 pub struct Process {
     pub child: std::process::Child,
