@@ -271,6 +271,13 @@ pub async fn load_synthetic(url: &str, opts: &StoreOptions, spec: &Spec) -> Resu
         conn.exec(def).await?;
     }
     loaded?;
+    if !pg && big {
+        // What a bulk load leaves is many small FTS5 segments, which every
+        // later write's incremental merge then works through (the first
+        // minute of agent updates at 1M agents ran at half speed): merge
+        // them into one now, as `switchboard import` does after a large load.
+        conn.exec("INSERT INTO agents_fts (agents_fts) VALUES ('optimize')").await?;
+    }
     if pg {
         for t in ["agents", "agent_skills", "agent_services", "agent_groups", "skills", "services", "agent_group_defs", "call_centers"] {
             // What autovacuum would soon do: statistics, and the visibility

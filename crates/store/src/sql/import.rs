@@ -746,6 +746,12 @@ impl SqlStore {
             commit(tx).await?;
             run.committed = true;
             run.applied_through_row = last_row;
+            if kind == ImportKind::Agents && total >= BULK_LOAD_ROWS {
+                // Done and committed: a failure here only costs speed.
+                if let Err(e) = after_bulk_agent_load(&self.writer).await {
+                    tracing::warn!(error = %e, "tidying the search index after a bulk load failed");
+                }
+            }
         } else {
             tx.rollback().await.map_err(db_err)?;
             if o.mode == ImportMode::Atomic || o.dry_run {

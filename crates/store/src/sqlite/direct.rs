@@ -17,13 +17,13 @@ use std::time::Duration;
 
 use rusqlite::{CachedStatement, Connection, OpenFlags, OptionalExtension, Row, ToSql};
 use switchboard_domain::{
-    Agent, AgentChanges, AgentDetail, AuditAction, Entity, Error, GroupMembership, Id, Principal, Result, SkillAssignment, WriteCtx,
+    Agent, AgentChanges, AgentDetail, AuditAction, Entity, Error, GroupMembership, Id, Principal, Result, WriteCtx,
 };
 
 use crate::duplicate_of;
 use super::{
-    check_version, role_of, Arg, API_KEY_LAST_USED_SQL, API_KEY_PRINCIPAL_SQL, expect_one, from_json, to_json, Unique, ADD_PASSWORD_HISTORY_SQL,
-    AGENT_GROUPS_SQL, AGENT_SERVICES_SQL, AGENT_SKILLS_SQL, AGENT_SQL, AUDIT_SQL, DELETE_AGENT_SKILL_SQL, GROUP_EXISTS_SQL, MARK_LIST_SQL, SET_PASSWORD_SQL,
+    agent_detail_from, check_version, role_of, Arg, API_KEY_LAST_USED_SQL, API_KEY_PRINCIPAL_SQL, expect_one, from_json, to_json, Unique, ADD_PASSWORD_HISTORY_SQL,
+    AUDIT_SQL, DELETE_AGENT_SKILL_SQL, GROUP_EXISTS_SQL, MARK_LIST_SQL, SET_PASSWORD_SQL,
     SKILL_EXISTS_SQL, TOUCH_AGENT_SQL, UPSERT_AGENT_GROUP_SQL, UPSERT_AGENT_SKILL_SQL, WRITE_AGENT_SQL,
 };
 
@@ -243,12 +243,7 @@ impl Direct {
 
     /// On the calling thread: a handful of index lookups.
     pub(crate) fn get_agent(&self, tenant: Id, id: Id) -> Result<AgentDetail> {
-        self.readers.read(|c| {
-            prepare(c, "BEGIN")?.execute([]).map_err(err)?;
-            let out = detail_or_404(c, tenant, id);
-            prepare(c, "COMMIT")?.execute([]).map_err(err)?;
-            out
-        })
+        self.readers.read(|c| detail_or_404(c, tenant, id))
     }
 
     /// The principal of a live API key (on the calling thread: one lookup
@@ -418,32 +413,35 @@ fn exists(c: &Connection, sql: &str, tenant: Id, id: Id) -> Result<bool> {
     Ok(found.is_some())
 }
 
-/// An agent with its assignments, in four statements: on a direct
-/// connection they cost no round trips, and unlike `AGENT_DETAIL_SQL`'s
-/// ordered aggregates they need no temporary b-trees. Inside the caller's
-/// transaction (one snapshot).
+/// An agent with its assignments in one statement (one snapshot, so no
+/// transaction needed): each list aggregated by `group_concat` over its
+/// primary-key range, `skill:proficiency,…`, `service,…`, `group:0|1,…`.
+/// Unlike the shared `AGENT_DETAIL_SQL`, no `ORDER BY` inside the aggregate
+/// (it costs SQLite a temporary b-tree per list, more than the lookups
+/// themselves); the lists are sorted here instead.
+const AGENT_DETAIL_ONE_SQL: &str = concat!(
+    "SELECT ",
+    agent_cols!(),
+    ", (SELECT group_concat(x.skill_id || ':' || x.proficiency) FROM agent_skills x WHERE x.agent_id = agents.id), \
+     (SELECT group_concat(x.service_id) FROM agent_services x WHERE x.agent_id = agents.id), \
+     (SELECT group_concat(x.group_id || ':' || CASE WHEN x.receive_call THEN '1' ELSE '0' END) FROM agent_groups x WHERE x.agent_id = agents.id) \
+     FROM agents WHERE tenant_id = $1 AND id = $2"
+);
+
 fn detail_or_404(c: &Connection, tenant: Id, id: Id) -> Result<AgentDetail> {
-    let agent = prepare(c, AGENT_SQL)?.query_row([tenant, id], agent_of).optional().map_err(err)?;
-    let Some(agent) = agent else {
+    let row = prepare(c, AGENT_DETAIL_ONE_SQL)?
+        .query_row([tenant, id], |r| Ok((agent_of(r)?, r.get::<_, Option<String>>(21)?, r.get::<_, Option<String>>(22)?, r.get::<_, Option<String>>(23)?)))
+        .optional()
+        .map_err(err)?;
+    let Some((agent, skills, services, groups)) = row else {
         return Err(Error::not_found(Entity::Agent, id));
     };
     let agent = Agent { attributes: from_json(&agent.attributes_json, "agent attributes")?, ..agent.agent };
-    let skills = prepare(c, AGENT_SKILLS_SQL)?
-        .query_map([id], |r| Ok(SkillAssignment { skill_id: r.get(0)?, proficiency: r.get(1)? }))
-        .map_err(err)?
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .map_err(err)?;
-    let service_ids = prepare(c, AGENT_SERVICES_SQL)?
-        .query_map([id], |r| r.get(0))
-        .map_err(err)?
-        .collect::<rusqlite::Result<Vec<Id>>>()
-        .map_err(err)?;
-    let groups = prepare(c, AGENT_GROUPS_SQL)?
-        .query_map([id], |r| Ok(GroupMembership { group_id: r.get(0)?, receive_call: r.get(1)? }))
-        .map_err(err)?
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .map_err(err)?;
-    Ok(AgentDetail { agent, skills, service_ids, groups })
+    let mut d = agent_detail_from(agent, skills, services, groups)?;
+    d.skills.sort_unstable_by_key(|s| s.skill_id);
+    d.service_ids.sort_unstable();
+    d.groups.sort_unstable_by_key(|g| g.group_id);
+    Ok(d)
 }
 
 /// An agent row before its `attributes` JSON is decoded.
@@ -574,12 +572,18 @@ mod tests {
              attributes, created_at, updated_at, version)",
         )
         .unwrap();
-        let s = c.prepare(AGENT_SQL).unwrap();
+        c.execute_batch(
+            "CREATE TABLE agent_skills (agent_id, skill_id, proficiency); CREATE TABLE agent_services (agent_id, service_id); \
+             CREATE TABLE agent_groups (agent_id, group_id, receive_call);",
+        )
+        .unwrap();
+        let s = c.prepare(AGENT_DETAIL_ONE_SQL).unwrap();
         let expected = [
             "id", "tenant_id", "login_id", "first_name", "last_name", "display_name", "email", "phone", "wrap_up_time",
             "home_agent", "active", "locked", "failed_logins", "last_login", "last_login_ip", "password_last_modified",
             "has_password", "attributes", "created_at", "updated_at", "version",
         ];
-        assert_eq!(s.column_names(), expected);
+        assert_eq!(s.column_names()[..21], expected);
+        assert_eq!(s.column_count(), 24);
     }
 }
