@@ -49,7 +49,7 @@ impl Default for StoreOptions {
             max_readers: 8,
             busy_timeout: Duration::from_secs(5),
             synchronous_full: false,
-            max_connections: 16,
+            max_connections: 8,
             statement_timeout: Duration::from_secs(30),
             pg_schema: None,
             migrate: true,
