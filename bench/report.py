@@ -39,6 +39,10 @@ def errors(r):
     return r["connect"] + r["read"] + r["write"] + r["status"] + r["timeout"]
 
 
+def anon(r):
+    return f"{r['anon_kb'] / 1024:.0f}" if "anon_kb" in r else "–"
+
+
 def rps(r):
     return r["requests"] / (r["duration_us"] / 1e6)
 
@@ -58,19 +62,20 @@ def main():
       "server and driver share the same cores")
     w(f"- peer: json-server {meta['json_server']} on Node {meta['node']}")
     w("- ×ceil: the figure divided by the ceiling (GET /healthz) measured on the same server instance in the same run; "
-      "latencies in ms; RSS: VmRSS after the scenario (VmHWM)")
+      "latencies in ms; RSS: VmRSS after the scenario (VmHWM) / RssAnon — on SQLite VmRSS includes the memory-mapped "
+      "database file once per connection that touched a page (page cache, not heap); RssAnon is the process's own memory")
     w("")
     for backend in [b for b in ("sqlite", "postgres") if any(r["backend"] == b for r in runs)]:
         w(f"## {backend}")
         w("")
-        w("| scenario | agents | req/s | ×ceil | p50 | p99 | p99.9 | p99 ×ceil | errors | RSS MB |")
+        w("| scenario | agents | req/s | ×ceil | p50 | p99 | p99.9 | p99 ×ceil | errors | RSS MB (peak) / anon |")
         w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in [r for r in runs if r["backend"] == backend]:
             c = ceilings.get((backend, r["agents"]))
             ratio = f"{rps(r) / rps(c):.2f}" if c else "–"
             p99r = f"{r['p99'] / c['p99']:.1f}" if c and c["p99"] else "–"
             w(f"| {NAMES.get(r['scenario'], r['scenario'])} | {r['agents']:,} | {rps(r):,.0f} | {ratio} | {ms(r['p50']):.2f} | "
-              f"{ms(r['p99']):.2f} | {ms(r['p999']):.2f} | {p99r} | {errors(r)} | {r['rss_kb'] / 1024:.0f} ({r['hwm_kb'] / 1024:.0f}) |")
+              f"{ms(r['p99']):.2f} | {ms(r['p999']):.2f} | {p99r} | {errors(r)} | {r['rss_kb'] / 1024:.0f} ({r['hwm_kb'] / 1024:.0f}) / {anon(r)} |")
         creates = [r for r in runs if r["backend"] == backend and r["scenario"] == "lv_create"]
         for r in creates:
             w("")

@@ -62,6 +62,9 @@ json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval
 now_ns() { date +%s%N; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+# Anonymous memory only: SQLite's memory-mapped database file counts in VmRSS
+# once per connection that touched a page, though it is page cache.
+anon_kb() { awk '/^RssAnon/ {print $2}' "/proc/$1/status"; }
 
 # run_wrk BACKEND AGENTS SCENARIO LUA URL PID [VAR=value …]: one bounded wrk run.
 run_wrk() {
@@ -72,10 +75,10 @@ run_wrk() {
   echo "-- $backend $agents $scenario" >&2
   env "$@" WRK_OUT="$out" wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 10s -s "$script" "$url" > "$WORK/$scenario.wrk" 2>&1 || true
   if [ ! -s "$out" ]; then cat "$WORK/$scenario.wrk" >&2; echo "wrk produced no figures" >&2; return 1; fi
-  python3 - "$out" "$backend" "$agents" "$scenario" "$(rss_kb "$pid")" "$(hwm_kb "$pid")" "$CONNS" >> "$RESULTS" <<'EOF'
+  python3 - "$out" "$backend" "$agents" "$scenario" "$(rss_kb "$pid")" "$(hwm_kb "$pid")" "$CONNS" "$(anon_kb "$pid")" >> "$RESULTS" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))
-r.update(kind="wrk", backend=sys.argv[2], agents=int(sys.argv[3]), scenario=sys.argv[4], rss_kb=int(sys.argv[5]), hwm_kb=int(sys.argv[6]), conns=int(sys.argv[7]))
+r.update(kind="wrk", backend=sys.argv[2], agents=int(sys.argv[3]), scenario=sys.argv[4], rss_kb=int(sys.argv[5]), hwm_kb=int(sys.argv[6]), conns=int(sys.argv[7]), anon_kb=int(sys.argv[8]))
 print(json.dumps(r))
 EOF
   tail -n1 "$RESULTS" >&2

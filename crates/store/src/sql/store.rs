@@ -836,7 +836,7 @@ impl Store for SqlStore {
             commit(tx).await?;
             return Ok(before);
         }
-        for g in groups {
+        for g in groups.iter().filter(|g| !before.groups.contains(g)) {
             upsert_agent_group(&mut tx, agent, g.group_id, g.receive_call).await?;
         }
         let after = finish_agent_change(&mut tx, ctx, &before).await?;

@@ -367,7 +367,8 @@ impl Direct {
             if groups.iter().all(|g| before.groups.contains(g)) {
                 return Ok(before);
             }
-            for g in &groups {
+            // Only what changes: each upsert is pages to write and checkpoint.
+            for g in groups.iter().filter(|g| !before.groups.contains(g)) {
                 run(t, UPSERT_AGENT_GROUP_SQL, &[&agent, &g.group_id, &g.receive_call])?;
             }
             finish_agent_change(t, &ctx, &before)

@@ -65,8 +65,10 @@ async fn secrets_are_stored_as_hashes_and_never_logged() {
 }
 
 /// Creates agents (each with two skills, in one request) from several
-/// clients until stopped; returns what the server acknowledged.
-async fn writers(base: String, key: String, skills: (i64, i64), round: usize, n: usize) -> BTreeMap<String, i64> {
+/// clients until stopped, and raises each one's first proficiency to 4 (a
+/// write that SQLite commits in groups); returns what the server
+/// acknowledged: login → (id, whether the raise was acknowledged).
+async fn writers(base: String, key: String, skills: (i64, i64), round: usize, n: usize) -> BTreeMap<String, (i64, bool)> {
     let mut tasks = tokio::task::JoinSet::new();
     for w in 0..4 {
         let c = Client { base: base.clone(), key: Some(key.clone()), http: reqwest::Client::new() };
@@ -76,10 +78,16 @@ async fn writers(base: String, key: String, skills: (i64, i64), round: usize, n:
                 let login = format!("R{round}W{w}N{i}");
                 let body = json!({"loginId": login, "firstName": "K", "lastName": "L", "skills": [{"skillId": skills.0, "proficiency": 2}, {"skillId": skills.1, "proficiency": 5}]});
                 let Ok(r) = c.http.post(format!("{}/api/v1/agents", c.base)).bearer_auth(c.key.as_ref().unwrap()).json(&body).send().await else { break };
-                if r.status() == 201 {
-                    if let Ok(v) = r.json::<Value>().await {
-                        acked.insert(login, v["id"].as_i64().unwrap());
-                    }
+                if r.status() != 201 {
+                    continue;
+                }
+                let Ok(v) = r.json::<Value>().await else { break };
+                let id = v["id"].as_i64().unwrap();
+                acked.insert(login.clone(), (id, false));
+                let raise = c.http.put(format!("{}/api/v1/agents/{id}/skills/{}", c.base, skills.0)).bearer_auth(c.key.as_ref().unwrap()).json(&json!({"proficiency": 4}));
+                let Ok(r) = raise.send().await else { break };
+                if r.status() == 200 && r.json::<Value>().await.is_ok_and(|v| v["proficiency"] == 4) {
+                    acked.insert(login, (id, true));
                 }
             }
             acked
@@ -98,7 +106,7 @@ async fn acknowledged_writes_survive_sigkill() {
     let db = TestDb::new();
     let t = admin_cli(&db, &["admin", "create-tenant", "--name", "acme"]);
     let key = t["apiKey"].as_str().unwrap().to_string();
-    let mut acked: BTreeMap<String, i64> = BTreeMap::new();
+    let mut acked: BTreeMap<String, (i64, bool)> = BTreeMap::new();
     let mut skills = (0, 0);
     for round in 0..3 {
         let p = Process::serve(tmp.path(), &db, &[]);
@@ -110,12 +118,17 @@ async fn acknowledged_writes_survive_sigkill() {
         // Everything acknowledged before is still there, whole.
         let listed = c.all("/api/v1/agents", 1000).await;
         let ids: std::collections::BTreeSet<i64> = listed.iter().map(|a| a["id"].as_i64().unwrap()).collect();
-        for (login, id) in &acked {
+        for (login, (id, _)) in &acked {
             assert!(ids.contains(id), "acknowledged agent {login} lost after SIGKILL");
         }
         for a in &listed {
             let skills_of = c.get(&format!("/api/v1/agents/{}/skills", a["id"])).await.expect(200).body;
             assert_eq!(skills_of.as_array().unwrap().len(), 2, "agent {} half-written: {skills_of}", a["loginId"]);
+            let login = a["loginId"].as_str().unwrap();
+            if acked.iter().any(|(l, (_, raised))| *raised && l.eq_ignore_ascii_case(login)) {
+                let first = skills_of.as_array().unwrap().iter().find(|x| x["skillId"] == skills.0).unwrap();
+                assert_eq!(first["proficiency"], 4, "acknowledged raise of {login} lost after SIGKILL");
+            }
         }
         // Write from several clients and kill the server in the middle of it.
         let writing = tokio::spawn(writers(p.base.clone(), key.clone(), skills, round, 200));
@@ -127,7 +140,8 @@ async fn acknowledged_writes_survive_sigkill() {
     let p = Process::serve(tmp.path(), &db, &[]);
     let listed = p.client(&key).all("/api/v1/agents", 1000).await;
     let ids: std::collections::BTreeSet<i64> = listed.iter().map(|a| a["id"].as_i64().unwrap()).collect();
-    assert!(acked.values().all(|id| ids.contains(id)));
+    assert!(acked.values().all(|(id, _)| ids.contains(id)));
+    assert!(acked.values().filter(|(_, raised)| *raised).count() > 20, "the raises got done too");
     p.terminate();
     let check = switchboard_store::integrity_check(&db.url, &db.options()).await.unwrap();
     assert_eq!(check, "ok");
