@@ -31,6 +31,8 @@ use super::{
 /// take no system call (the default reads every page through `read(2)`).
 const MMAP_BYTES: i64 = 1 << 30;
 
+/// The least time the writer waits for another connection's write lock.
+const WRITER_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// SQLite's own checkpoint, as a bound on the WAL under unbroken load.
 const WAL_CHECKPOINT_PAGES: i64 = 8000;
 /// Commits after which the writer checkpoints when its queue is empty.
@@ -77,7 +79,10 @@ impl Direct {
     pub(crate) fn open(path: PathBuf, busy_timeout: Duration, synchronous_full: bool, max_readers: usize) -> Result<Direct> {
         let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .map_err(err)?;
-        conn.busy_timeout(busy_timeout).map_err(err)?;
+        // This connection's writes wait for the sqlx writer's transactions
+        // (an atomic import job holds one for the whole file) as they waited
+        // in that pool's queue before they moved here: 30 s at least.
+        conn.busy_timeout(busy_timeout.max(WRITER_BUSY_TIMEOUT)).map_err(err)?;
         conn.execute_batch(if synchronous_full {
             "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;"
         } else {
