@@ -67,6 +67,11 @@ async fn after_bulk_agent_load(pool: &DbPool) -> Result<()> {
     Ok(())
 }
 
+/// SQLite's FTS5 path (`text_index_match`) already serves the selective texts.
+fn text_filters_first(_: &[(&[&str], String)]) -> bool {
+    false
+}
+
 const EXPLAIN: &str = "EXPLAIN QUERY PLAN ";
 
 async fn prepare_explain(_tx: &mut DbTx) -> Result<()> {

@@ -806,13 +806,22 @@ fn agent_list_query(tenant: Id, filter: &AgentFilter, page: PageRequest) -> Quer
         AgentSort::LastNameAsc => "lower(a.last_name), a.id",
         AgentSort::LastNameDesc => "lower(a.last_name) DESC, a.id DESC",
     };
+    // Where the backend judges the text filters selective, the id order is
+    // hidden from the planner (`a.id + 0`), so that it finds the matches
+    // through the text indexes and sorts the few, instead of walking the
+    // primary key and filtering every row (`text_filters_first`).
+    let limited = match filter.sort {
+        AgentSort::IdAsc if by_index.is_none() && text_filters_first(&texts) => "a.id + 0",
+        AgentSort::IdDesc if by_index.is_none() && text_filters_first(&texts) => "a.id + 0 DESC",
+        _ => order,
+    };
     if by_index.is_some() {
         let inner = if filter.sort == AgentSort::IdDesc { "f.rowid DESC" } else { "f.rowid" };
         qb.push(&format!(" ORDER BY {inner} LIMIT {lim} OFFSET {off}) ORDER BY {order}"));
     } else if deep {
-        qb.push(&format!(" ORDER BY {order} LIMIT {lim} OFFSET {off}) ORDER BY {order}"));
+        qb.push(&format!(" ORDER BY {limited} LIMIT {lim} OFFSET {off}) ORDER BY {order}"));
     } else {
-        qb.push(&format!(" ORDER BY {order} LIMIT {lim} OFFSET {off}"));
+        qb.push(&format!(" ORDER BY {limited} LIMIT {lim} OFFSET {off}"));
     }
     qb
 }
