@@ -63,9 +63,6 @@ fn text_index_match(_: &mut QueryBuilder, _: &[(&[&str], String)]) -> Option<Str
     None
 }
 
-/// An agent import at least this large is followed by `after_bulk_agent_load`.
-const BULK_LOAD_ROWS: usize = 10_000;
-
 /// Nothing to tidy: the GIN indexes take their pending entries in as they go.
 async fn after_bulk_agent_load(_: &DbPool) -> Result<()> {
     Ok(())

@@ -56,14 +56,14 @@ fn text_index_match(qb: &mut QueryBuilder, texts: &[(&[&str], String)]) -> Optio
     Some(format!("agents_fts f CROSS JOIN agents a ON a.id = f.rowid WHERE f.agents_fts MATCH {p}"))
 }
 
-/// An agent import at least this large is followed by `after_bulk_agent_load`.
-const BULK_LOAD_ROWS: usize = 10_000;
+/// `after_bulk_agent_load`'s statement (`synthetic` runs it after its loads too).
+pub(crate) const OPTIMIZE_AGENT_SEARCH_SQL: &str = "INSERT INTO agents_fts (agents_fts) VALUES ('optimize')";
 
 /// Merges the FTS5 index's segments into one: a bulk load leaves many small
 /// ones, which every later write's incremental merge then works through (at
 /// 1M agents, agent updates ran at half speed for their first minute).
 async fn after_bulk_agent_load(pool: &DbPool) -> Result<()> {
-    sqlx::query("INSERT INTO agents_fts (agents_fts) VALUES ('optimize')").execute(pool).await.map_err(db_err)?;
+    sqlx::query(OPTIMIZE_AGENT_SEARCH_SQL).execute(pool).await.map_err(db_err)?;
     Ok(())
 }
 

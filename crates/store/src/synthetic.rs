@@ -272,11 +272,9 @@ pub async fn load_synthetic(url: &str, opts: &StoreOptions, spec: &Spec) -> Resu
     }
     loaded?;
     if !pg && big {
-        // What a bulk load leaves is many small FTS5 segments, which every
-        // later write's incremental merge then works through (the first
-        // minute of agent updates at 1M agents ran at half speed): merge
-        // them into one now, as `switchboard import` does after a large load.
-        conn.exec("INSERT INTO agents_fts (agents_fts) VALUES ('optimize')").await?;
+        // As after a large `switchboard import` (`after_bulk_agent_load`):
+        // one FTS5 segment instead of the many small ones a bulk load leaves.
+        conn.exec(crate::sqlite::OPTIMIZE_AGENT_SEARCH_SQL).await?;
     }
     if pg {
         for t in ["agents", "agent_skills", "agent_services", "agent_groups", "skills", "services", "agent_group_defs", "call_centers"] {

@@ -670,6 +670,10 @@ fn job_of(r: &DbRow) -> Result<ImportJob> {
     })
 }
 
+/// An agent import at least this large is followed by the backend's
+/// `after_bulk_agent_load`.
+const BULK_LOAD_ROWS: usize = 10_000;
+
 impl SqlStore {
     pub(crate) async fn import_rows_impl(&self, ctx: &WriteCtx, kind: ImportKind, rows: Vec<ImportRow>, o: ImportRunOptions, ctl: ImportControl) -> Result<ImportRun> {
         let total = rows.len();

@@ -22,6 +22,19 @@ const API_KEY_PRINCIPAL_SQL: &str = "SELECT k.id AS key_id, k.tenant_id, u.id AS
      WHERE k.hash = $1 AND k.revoked_at IS NULL";
 const API_KEY_LAST_USED_SQL: &str = "SELECT last_used_at FROM api_keys WHERE id = $1";
 
+/// The principal of an `API_KEY_PRINCIPAL_SQL` row.
+fn key_principal(key_id: Id, tenant_id: Id, user_id: Id, username: String, role: &str, powers: &str) -> Result<Principal> {
+    Ok(Principal {
+        tenant_id,
+        user_id,
+        username,
+        role: role_of(role)?,
+        powers: from_json(powers, "user powers")?,
+        api_key_id: Some(key_id),
+        agent_id: None,
+    })
+}
+
 impl SqlStore {
     async fn write(&self) -> Result<DbTx> {
         begin_write(&self.writer).await
@@ -497,17 +510,8 @@ impl Store for SqlStore {
         }
         let row = sqlx::query(API_KEY_PRINCIPAL_SQL).bind(key_hash).fetch_optional(&self.reader).await.map_err(db_err)?;
         let Some(r) = row else { return Ok(None) };
-        let role: String = col(&r, "role")?;
-        let powers: String = col(&r, "powers")?;
-        Ok(Some(Principal {
-            tenant_id: col(&r, "tenant_id")?,
-            user_id: col(&r, "user_id")?,
-            username: col(&r, "username")?,
-            role: role_of(&role)?,
-            powers: from_json(&powers, "user powers")?,
-            api_key_id: Some(col(&r, "key_id")?),
-            agent_id: None,
-        }))
+        let (role, powers): (String, String) = (col(&r, "role")?, col(&r, "powers")?);
+        key_principal(col(&r, "key_id")?, col(&r, "tenant_id")?, col(&r, "user_id")?, col(&r, "username")?, &role, &powers).map(Some)
     }
 
     async fn touch_api_key(&self, id: Id, now: Millis) -> Result<()> {

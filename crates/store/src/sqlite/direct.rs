@@ -5,9 +5,9 @@
 //! CPU in context switches; an agent update of seven statements held the
 //! write lock across fourteen hand-offs, each waiting for a busy Tokio
 //! worker). Here a read runs on the calling thread — a point lookup in a
-//! memory-mapped file takes microseconds — and a write runs whole, from
-//! `BEGIN IMMEDIATE` to `COMMIT`, on one writer thread: one hand-off per
-//! transaction. The SQL text is the shared one (`sql/common.rs`); only
+//! memory-mapped file takes microseconds — and a write runs whole on one
+//! writer thread, which commits the writes queued meanwhile together
+//! (`writer_loop`): one hand-off per write. The SQL text is the shared one (`sql/common.rs`); only
 //! binding and decoding live here. Everything else stays on sqlx.
 
 use std::panic::AssertUnwindSafe;
@@ -22,7 +22,7 @@ use switchboard_domain::{
 
 use crate::duplicate_of;
 use super::{
-    agent_detail_from, check_version, role_of, Arg, API_KEY_LAST_USED_SQL, API_KEY_PRINCIPAL_SQL, expect_one, from_json, to_json, Unique, ADD_PASSWORD_HISTORY_SQL,
+    agent_detail_from, check_version, key_principal, Arg, API_KEY_LAST_USED_SQL, API_KEY_PRINCIPAL_SQL, expect_one, from_json, to_json, Unique, ADD_PASSWORD_HISTORY_SQL,
     AUDIT_SQL, DELETE_AGENT_SKILL_SQL, GROUP_EXISTS_SQL, MARK_LIST_SQL, SET_PASSWORD_SQL,
     SKILL_EXISTS_SQL, TOUCH_AGENT_SQL, UPSERT_AGENT_GROUP_SQL, UPSERT_AGENT_SKILL_SQL, WRITE_AGENT_SQL,
 };
@@ -77,19 +77,16 @@ impl Direct {
     /// Opens the writer connection on its thread; readers open on demand.
     /// The file exists and is migrated (sqlx did both).
     pub(crate) fn open(path: PathBuf, busy_timeout: Duration, synchronous_full: bool, max_readers: usize) -> Result<Direct> {
-        let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-            .map_err(err)?;
         // This connection's writes wait for the sqlx writer's transactions
         // (an atomic import job holds one for the whole file) as they waited
         // in that pool's queue before they moved here: 30 s at least.
-        conn.busy_timeout(busy_timeout.max(WRITER_BUSY_TIMEOUT)).map_err(err)?;
+        let conn = connect(&path, busy_timeout.max(WRITER_BUSY_TIMEOUT))?;
         conn.execute_batch(if synchronous_full {
             "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;"
         } else {
             "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;"
         })
         .map_err(err)?;
-        conn.pragma_update(None, "mmap_size", MMAP_BYTES).map_err(err)?;
         // Checkpoints by SQLite's own rule (every 1,000 WAL pages) cost the
         // committing writer a fifth of its time at 1M agents, fsyncs
         // included. The writer checkpoints when it has nothing queued
@@ -145,31 +142,25 @@ fn writer_loop(conn: &Connection, jobs: &mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let answers: Vec<Answer>;
-        let outcome = match run_sql(conn, "BEGIN IMMEDIATE") {
-            Err(e) => {
-                // Not begun (logged): the writes are dropped unrun, which
-                // their callers see as a storage error.
-                group.clear();
-                answers = Vec::new();
-                Err(e)
-            }
-            Ok(()) => {
-                answers = group
-                    .drain(..)
-                    .map(|job| match std::panic::catch_unwind(AssertUnwindSafe(|| job(conn))) {
-                        Ok(answer) => answer,
-                        // Its answer is lost with it (the caller sees a
-                        // storage error); what it wrote is undone.
-                        Err(_) => {
-                            let _ = run_sql(conn, "ROLLBACK TO write").and_then(|()| run_sql(conn, "RELEASE write"));
-                            Box::new(|_: Option<&str>| {})
-                        }
-                    })
-                    .collect();
-                run_sql(conn, "COMMIT")
-            }
-        };
+        let begun = run_sql(conn, "BEGIN IMMEDIATE");
+        if begun.is_err() {
+            // Not begun (logged): the writes are dropped unrun, which their
+            // callers see as a storage error.
+            group.clear();
+        }
+        let answers: Vec<Answer> = group
+            .drain(..)
+            .map(|job| match std::panic::catch_unwind(AssertUnwindSafe(|| job(conn))) {
+                Ok(answer) => answer,
+                // Its answer is lost with it (the caller sees a storage
+                // error); what it wrote is undone.
+                Err(_) => {
+                    let _ = run_sql(conn, "ROLLBACK TO write").and_then(|()| run_sql(conn, "RELEASE write"));
+                    Box::new(|_: Option<&str>| {})
+                }
+            })
+            .collect();
+        let outcome = begun.and_then(|()| run_sql(conn, "COMMIT"));
         let failure = outcome.err().map(|e| {
             if !conn.is_autocommit() {
                 let _ = run_sql(conn, "ROLLBACK");
@@ -182,6 +173,14 @@ fn writer_loop(conn: &Connection, jobs: &mpsc::Receiver<Job>) {
         commits = commits.saturating_add(1);
     }
     checkpoint(conn);
+}
+
+/// A connection to the (existing, migrated) file, memory-mapped.
+fn connect(path: &std::path::Path, busy_timeout: Duration) -> Result<Connection> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(err)?;
+    conn.busy_timeout(busy_timeout).map_err(err)?;
+    conn.pragma_update(None, "mmap_size", MMAP_BYTES).map_err(err)?;
+    Ok(conn)
 }
 
 fn run_sql(conn: &Connection, sql: &str) -> Result<()> {
@@ -198,11 +197,8 @@ fn checkpoint(conn: &Connection) {
 
 impl Readers {
     fn open(&self) -> Result<Connection> {
-        let conn = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-            .map_err(err)?;
-        conn.busy_timeout(self.busy_timeout).map_err(err)?;
+        let conn = connect(&self.path, self.busy_timeout)?;
         conn.execute_batch("PRAGMA query_only = ON;").map_err(err)?;
-        conn.pragma_update(None, "mmap_size", MMAP_BYTES).map_err(err)?;
         Ok(conn)
     }
 
@@ -215,7 +211,7 @@ impl Readers {
         };
         let out = f(&conn);
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        // One left inside a transaction (its COMMIT failed) is closed.
+        // Reads begin no transaction; one left open anyway is not reused.
         if idle.len() < self.max_idle && conn.is_autocommit() {
             idle.push(conn);
         }
@@ -263,15 +259,7 @@ impl Direct {
                 .map_err(err)
         })?;
         let Some((key_id, tenant_id, user_id, username, role, powers)) = row else { return Ok(None) };
-        Ok(Some(Principal {
-            tenant_id,
-            user_id,
-            username,
-            role: role_of(&role)?,
-            powers: from_json(&powers, "user powers")?,
-            api_key_id: Some(key_id),
-            agent_id: None,
-        }))
+        key_principal(key_id, tenant_id, user_id, username, &role, &powers).map(Some)
     }
 
     /// `None`: no such key; `Some(None)`: never used.
@@ -295,11 +283,7 @@ impl Direct {
             readers.read(|c| {
                 let mut s = prepare(c, &sql)?;
                 let rows = s.query_map(rusqlite::params_from_iter(params), agent_of).map_err(err)?;
-                rows.map(|r| {
-                    let r = r.map_err(err)?;
-                    Ok(Agent { attributes: from_json(&r.attributes_json, "agent attributes")?, ..r.agent })
-                })
-                .collect()
+                rows.map(|r| r.map_err(err)?.into_agent()).collect()
             })
         };
         let _permit = self.list_permits.acquire().await.map_err(|_| Error::Storage("the store is closing".into()))?;
@@ -442,18 +426,24 @@ fn detail_or_404(c: &Connection, tenant: Id, id: Id) -> Result<AgentDetail> {
     let Some((agent, skills, services, groups)) = row else {
         return Err(Error::not_found(Entity::Agent, id));
     };
-    let agent = Agent { attributes: from_json(&agent.attributes_json, "agent attributes")?, ..agent.agent };
-    let mut d = agent_detail_from(agent, skills, services, groups)?;
+    let mut d = agent_detail_from(agent.into_agent()?, skills, services, groups)?;
     d.skills.sort_unstable_by_key(|s| s.skill_id);
     d.service_ids.sort_unstable();
     d.groups.sort_unstable_by_key(|g| g.group_id);
     Ok(d)
 }
 
-/// An agent row before its `attributes` JSON is decoded.
+/// An agent row before its `attributes` JSON is decoded (a rusqlite row
+/// closure cannot return the domain's decoding error).
 struct AgentRow {
     agent: Agent,
     attributes_json: String,
+}
+
+impl AgentRow {
+    fn into_agent(self) -> Result<Agent> {
+        Ok(Agent { attributes: from_json(&self.attributes_json, "agent attributes")?, ..self.agent })
+    }
 }
 
 /// The columns of `agent_cols!()`, by position (`agent_columns_in_order`

@@ -124,8 +124,9 @@ async fn acknowledged_writes_survive_sigkill() {
         for a in &listed {
             let skills_of = c.get(&format!("/api/v1/agents/{}/skills", a["id"])).await.expect(200).body;
             assert_eq!(skills_of.as_array().unwrap().len(), 2, "agent {} half-written: {skills_of}", a["loginId"]);
+            // Logins are written upper-case already, as they are stored.
             let login = a["loginId"].as_str().unwrap();
-            if acked.iter().any(|(l, (_, raised))| *raised && l.eq_ignore_ascii_case(login)) {
+            if acked.get(login).is_some_and(|(_, raised)| *raised) {
                 let first = skills_of.as_array().unwrap().iter().find(|x| x["skillId"] == skills.0).unwrap();
                 assert_eq!(first["proficiency"], 4, "acknowledged raise of {login} lost after SIGKILL");
             }
