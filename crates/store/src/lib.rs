@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use switchboard_domain::{Entity, Error, Result, Store};
 
+mod cache;
 mod postgres;
 mod shared;
 mod sqlite;
@@ -41,6 +42,11 @@ pub struct StoreOptions {
     /// PostgreSQL: hold an advisory lock while migrating (default), so that
     /// instances starting together are safe.
     pub migration_lock: bool,
+    /// PostgreSQL: agents kept in memory by id (with API-key principals),
+    /// coherent through LISTEN/NOTIFY (`cache.rs`); 0 turns the cache off.
+    pub agent_cache_entries: usize,
+    /// PostgreSQL: fill the agent cache at start (in the background).
+    pub agent_cache_preload: bool,
 }
 
 impl Default for StoreOptions {
@@ -54,6 +60,8 @@ impl Default for StoreOptions {
             pg_schema: None,
             migrate: true,
             migration_lock: true,
+            agent_cache_entries: 0,
+            agent_cache_preload: false,
         }
     }
 }

@@ -10,6 +10,8 @@ use sqlx::ConnectOptions as _;
 
 type Db = sqlx::Postgres;
 
+mod listen;
+
 include!("sql/common.rs");
 include!("sql/store.rs");
 include!("sql/import.rs");
@@ -116,7 +118,7 @@ pub(crate) async fn open(url: &str, opts: &crate::StoreOptions) -> Result<SqlSto
     let pool = PgPoolOptions::new()
         .max_connections(opts.max_connections.max(2))
         .acquire_timeout(opts.busy_timeout)
-        .connect_with(base)
+        .connect_with(base.clone())
         .await
         .map_err(db_err)?;
     if opts.migrate {
@@ -130,7 +132,54 @@ pub(crate) async fn open(url: &str, opts: &crate::StoreOptions) -> Result<SqlSto
             Error::Storage(format!("migration failed: {e}"))
         })?;
     }
-    Ok(SqlStore { writer: pool.clone(), reader: pool, direct: None })
+    let cache = match opts.agent_cache_entries {
+        0 => None,
+        entries => {
+            // The schema the tables are in, as the triggers name it.
+            let schema: String = sqlx::query_scalar("SELECT current_schema()::text").fetch_one(&pool).await.map_err(db_err)?;
+            let cache = std::sync::Arc::new(crate::cache::ReadCache::new(entries));
+            let listener = tokio::spawn(listen::run(base, listen::channel(&schema), cache.clone())).abort_handle();
+            let preload = opts.agent_cache_preload.then(|| tokio::spawn(preload_agents(pool.clone(), cache.clone(), entries)).abort_handle());
+            Some(crate::cache::Listening { cache, tasks: [Some(listener), preload].into_iter().flatten().collect() })
+        }
+    };
+    Ok(SqlStore { writer: pool.clone(), reader: pool, direct: None, cache })
+}
+
+const AGENT_PRELOAD_SQL: &str = concat!(agent_detail_select!(), " WHERE id > $1 ORDER BY id LIMIT $2");
+
+/// Fills the agent cache at start, in id order, in batches, while the server
+/// already serves (reads that miss go to the database meanwhile): a cache
+/// that fills only as agents are read leaves most reads of a large directory
+/// to the database for a long time.
+async fn preload_agents(pool: DbPool, cache: std::sync::Arc<crate::cache::ReadCache>, entries: usize) {
+    const BATCH: i64 = 5_000;
+    let started = std::time::Instant::now();
+    // The cache serves, and keeps, nothing until its listener listens.
+    while !cache.is_live() {
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            tracing::warn!("agent cache: not preloaded (no change listener)");
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let (mut after, mut kept, mut seen) = (0i64, 0usize, 0usize);
+    while seen < entries {
+        let generations = cache.agent_generations();
+        let rows = match sqlx::query(AGENT_PRELOAD_SQL).bind(after).bind(BATCH).fetch_all(&pool).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(error = %e, kept, "agent cache: preload stopped");
+                return;
+            }
+        };
+        let Some(last) = rows.last() else { break };
+        after = col(last, "id").unwrap_or(i64::MAX);
+        seen += rows.len();
+        let batch: Vec<AgentDetail> = rows.iter().filter_map(|r| agent_detail_of(r).ok()).collect();
+        kept += cache.preload_agents(&generations, batch);
+    }
+    tracing::info!(agents = kept, seconds = started.elapsed().as_secs_f64(), "agent cache preloaded");
 }
 
 /// Drops a schema made for a test run.

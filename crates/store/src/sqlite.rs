@@ -124,7 +124,7 @@ pub(crate) async fn open(target: &str, opts: &crate::StoreOptions) -> Result<Sql
         })?;
     }
     if in_memory {
-        return Ok(SqlStore { reader: writer.clone(), writer, direct: None });
+        return Ok(SqlStore { reader: writer.clone(), writer, direct: None, cache: None });
     }
     // Readers only read, enforced with query_only.
     let reader = SqlitePoolOptions::new()
@@ -134,5 +134,5 @@ pub(crate) async fn open(target: &str, opts: &crate::StoreOptions) -> Result<Sql
         .await
         .map_err(db_err)?;
     let direct = Direct::open(base.get_filename().to_owned(), opts.busy_timeout, opts.synchronous_full, opts.max_readers as usize)?;
-    Ok(SqlStore { writer, reader, direct: Some(direct) })
+    Ok(SqlStore { writer, reader, direct: Some(direct), cache: None })
 }

@@ -80,6 +80,15 @@ struct ServeArgs {
     /// fsync every commit (SQLite synchronous=FULL) instead of at checkpoints.
     #[arg(long, env = "SWITCHBOARD_DB_SYNC_FULL")]
     db_sync_full: bool,
+    /// PostgreSQL: agents kept in memory by id (about 1 KB each), with the
+    /// principals of the API keys in use; kept coherent with the database,
+    /// also across instances, by LISTEN/NOTIFY (docs/design.md). 0: off.
+    #[arg(long, env = "SWITCHBOARD_AGENT_CACHE_ENTRIES", default_value_t = 100_000)]
+    agent_cache_entries: usize,
+    /// PostgreSQL: do not fill the agent cache at start (it then fills as
+    /// agents are read).
+    #[arg(long, env = "SWITCHBOARD_NO_AGENT_CACHE_PRELOAD")]
+    no_agent_cache_preload: bool,
     /// Vendor sessions (LiveVox, DeepCall) end after this many minutes without use.
     #[arg(long, env = "SWITCHBOARD_SESSION_IDLE_MINUTES", default_value_t = 120)]
     session_idle_minutes: u64,
@@ -229,7 +238,13 @@ async fn open(db: &DbArgs, opts: StoreOptions) -> Result<Directory> {
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {
-    let opts = StoreOptions { max_readers: args.db_max_readers, synchronous_full: args.db_sync_full, ..args.db.options() };
+    let opts = StoreOptions {
+        max_readers: args.db_max_readers,
+        synchronous_full: args.db_sync_full,
+        agent_cache_entries: args.agent_cache_entries,
+        agent_cache_preload: !args.no_agent_cache_preload,
+        ..args.db.options()
+    };
     let dir = open(&args.db, opts).await?;
     let shutdown = shutdown_signal()?;
     let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;

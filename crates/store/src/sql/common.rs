@@ -29,6 +29,9 @@ pub(crate) struct SqlStore {
     /// The backend's own path for its hottest operations, if it has one
     /// (SQLite on a file: `sqlite/direct.rs`); these methods defer to it.
     direct: Option<Direct>,
+    /// Agents and API-key principals kept in memory, if the backend keeps
+    /// them coherent (PostgreSQL with `agent_cache_entries`; `crate::cache`).
+    cache: Option<crate::cache::Listening>,
 }
 
 fn col<'r, T>(r: &'r DbRow, name: &str) -> Result<T>
@@ -388,17 +391,24 @@ async fn agent_detail(c: &mut DbConn, agent: Agent) -> Result<AgentDetail> {
 /// round trip to the database instead of four): each list comes aggregated
 /// as text, `skill:proficiency,…`, `service,…` and `group:receive_call(1|0),…`,
 /// in id order. `string_agg(… ORDER BY …)` is PostgreSQL's and SQLite's (3.44+).
-const AGENT_DETAIL_SQL: &str = concat!(
-    "SELECT ",
-    agent_cols!(),
+/// Up to `FROM agents`: the callers add the WHERE clause.
+macro_rules! agent_detail_select {
+    () => {
+        concat!(
+            "SELECT ",
+            agent_cols!(),
     ", (SELECT string_agg(CAST(x.skill_id AS TEXT) || ':' || CAST(x.proficiency AS TEXT), ',' ORDER BY x.skill_id) \
        FROM agent_skills x WHERE x.agent_id = agents.id) AS skill_list, \
      (SELECT string_agg(CAST(x.service_id AS TEXT), ',' ORDER BY x.service_id) \
        FROM agent_services x WHERE x.agent_id = agents.id) AS service_list, \
      (SELECT string_agg(CAST(x.group_id AS TEXT) || ':' || CASE WHEN x.receive_call THEN '1' ELSE '0' END, ',' ORDER BY x.group_id) \
        FROM agent_groups x WHERE x.agent_id = agents.id) AS group_list \
-     FROM agents WHERE tenant_id = $1 AND id = $2"
-);
+     FROM agents"
+        )
+    };
+}
+
+const AGENT_DETAIL_SQL: &str = concat!(agent_detail_select!(), " WHERE tenant_id = $1 AND id = $2");
 
 fn agent_detail_of(r: &DbRow) -> Result<AgentDetail> {
     agent_detail_from(agent_of(r)?, col(r, "skill_list")?, col(r, "service_list")?, col(r, "group_list")?)

@@ -6,6 +6,7 @@
 // drops the transaction, which rolls it back. Reads use the reader pool, in a
 // (read) transaction when they take more than one statement.
 
+use crate::cache::Cached;
 use switchboard_domain::{
     AgentChanges, AgentRecord, ApiKeyInfo, AuditEvent, Campaign, CampaignInput,
     Did, IdempotentResponse, ListInfo, Named, NewApiKey, NewTenant, NewUser, Page, Phone, PhoneInput,
@@ -42,6 +43,15 @@ impl SqlStore {
 
     async fn read(&self) -> Result<DbTx> {
         self.reader.begin().await.map_err(db_err)
+    }
+
+    fn cache(&self) -> Option<&crate::cache::ReadCache> {
+        self.cache.as_ref().map(|l| &*l.cache)
+    }
+
+    /// Taken at the start of a write: forgets what it changes once it returns.
+    fn forgets(&self, change: crate::cache::Change) -> crate::cache::ForgetOnDrop<'_> {
+        crate::cache::ForgetOnDrop { cache: self.cache(), change }
     }
 }
 
@@ -402,6 +412,7 @@ impl Store for SqlStore {
     }
 
     async fn update_user(&self, ctx: &WriteCtx, id: Id, c: UserChanges, expected_version: Option<i64>) -> Result<User> {
+        let _forget = self.forgets(crate::cache::Change::Principals);
         let mut tx = self.write().await?;
         let before = user_or_404(&mut tx, ctx.tenant_id, id).await?;
         check_version(Entity::User, id, before.version, expected_version)?;
@@ -429,6 +440,7 @@ impl Store for SqlStore {
     }
 
     async fn delete_user(&self, ctx: &WriteCtx, id: Id, expected_version: Option<i64>) -> Result<()> {
+        let _forget = self.forgets(crate::cache::Change::Principals);
         let mut tx = self.write().await?;
         let before = user_or_404(&mut tx, ctx.tenant_id, id).await?;
         check_version(Entity::User, id, before.version, expected_version)?;
@@ -485,6 +497,7 @@ impl Store for SqlStore {
     }
 
     async fn revoke_api_key(&self, ctx: &WriteCtx, id: Id) -> Result<ApiKeyInfo> {
+        let _forget = self.forgets(crate::cache::Change::Principals);
         let mut tx = self.write().await?;
         let before = key_or_404(&mut tx, ctx.tenant_id, id).await?;
         if before.revoked_at.is_some() {
@@ -508,10 +521,20 @@ impl Store for SqlStore {
         if let Some(d) = &self.direct {
             return d.authenticate_api_key(key_hash);
         }
+        let cached = self.cache().map(|c| (c, c.principal(key_hash)));
+        let ticket = match cached {
+            Some((_, Cached::Hit(p))) => return Ok(Some(p)),
+            Some((c, Cached::Miss(t))) => Some((c, t)),
+            Some((_, Cached::Off)) | None => None,
+        };
         let row = sqlx::query(API_KEY_PRINCIPAL_SQL).bind(key_hash).fetch_optional(&self.reader).await.map_err(db_err)?;
         let Some(r) = row else { return Ok(None) };
         let (role, powers): (String, String) = (col(&r, "role")?, col(&r, "powers")?);
-        key_principal(col(&r, "key_id")?, col(&r, "tenant_id")?, col(&r, "user_id")?, col(&r, "username")?, &role, &powers).map(Some)
+        let p = key_principal(col(&r, "key_id")?, col(&r, "tenant_id")?, col(&r, "user_id")?, col(&r, "username")?, &role, &powers)?;
+        if let Some((c, t)) = ticket {
+            c.keep_principal(t, key_hash, &p);
+        }
+        Ok(Some(p))
     }
 
     async fn touch_api_key(&self, id: Id, now: Millis) -> Result<()> {
@@ -607,6 +630,13 @@ impl Store for SqlStore {
         if let Some(d) = &self.direct {
             return d.get_agent(tenant, id);
         }
+        let cached = self.cache().map(|c| (c, c.agent(id)));
+        let ticket = match cached {
+            Some((_, Cached::Hit(a))) if a.agent.tenant_id == tenant => return Ok(a),
+            Some((_, Cached::Hit(_))) => return Err(Error::not_found(Entity::Agent, id)),
+            Some((c, Cached::Miss(t))) => Some((c, t)),
+            Some((_, Cached::Off)) | None => None,
+        };
         // One statement: no transaction needed for a consistent answer.
         let row = sqlx::query(AGENT_DETAIL_SQL)
             .bind(tenant)
@@ -615,7 +645,11 @@ impl Store for SqlStore {
             .await
             .map_err(db_err)?
             .ok_or_else(|| Error::not_found(Entity::Agent, id))?;
-        agent_detail_of(&row)
+        let a = agent_detail_of(&row)?;
+        if let Some((c, t)) = ticket {
+            c.keep_agent(t, &a);
+        }
+        Ok(a)
     }
 
     async fn find_agent_by_login_id(&self, tenant: Id, login_id: &str) -> Result<AgentDetail> {
@@ -663,6 +697,7 @@ impl Store for SqlStore {
     }
 
     async fn update_agent(&self, ctx: &WriteCtx, id: Id, c: AgentChanges, expected_version: Option<i64>) -> Result<AgentDetail> {
+        let _forget = self.forgets(crate::cache::Change::Agent(id));
         if let Some(d) = &self.direct {
             return d.update_agent(ctx, id, c, expected_version).await;
         }
@@ -691,6 +726,7 @@ impl Store for SqlStore {
     }
 
     async fn delete_agent(&self, ctx: &WriteCtx, id: Id, expected_version: Option<i64>) -> Result<()> {
+        let _forget = self.forgets(crate::cache::Change::Agent(id));
         let mut tx = self.write().await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, id).await?;
         check_version(Entity::Agent, id, before.agent.version, expected_version)?;
@@ -716,6 +752,7 @@ impl Store for SqlStore {
     }
 
     async fn record_agent_login(&self, tenant: Id, id: Id, success: bool, ip: Option<&str>, lock_after: i64, now: Millis) -> Result<Agent> {
+        let _forget = self.forgets(crate::cache::Change::Agent(id));
         let mut tx = self.write().await?;
         let before = agent_or_404(&mut tx, tenant, id).await?;
         if success && before.locked {
@@ -750,6 +787,7 @@ impl Store for SqlStore {
     }
 
     async fn assign_skill(&self, ctx: &WriteCtx, agent: Id, skill: Id, proficiency: i64) -> Result<AgentDetail> {
+        let _forget = self.forgets(crate::cache::Change::Agent(agent));
         if let Some(d) = &self.direct {
             return d.assign_skill(ctx, agent, skill, proficiency).await;
         }
@@ -769,6 +807,7 @@ impl Store for SqlStore {
     }
 
     async fn remove_skill(&self, ctx: &WriteCtx, agent: Id, skill: Id) -> Result<AgentDetail> {
+        let _forget = self.forgets(crate::cache::Change::Agent(agent));
         if let Some(d) = &self.direct {
             return d.remove_skill(ctx, agent, skill).await;
         }
@@ -790,6 +829,7 @@ impl Store for SqlStore {
     }
 
     async fn assign_service(&self, ctx: &WriteCtx, agent: Id, service: Id) -> Result<AgentDetail> {
+        let _forget = self.forgets(crate::cache::Change::Agent(agent));
         let mut tx = self.write().await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, agent).await?;
         match service_acd(&mut tx, ctx.tenant_id, service).await? {
@@ -808,6 +848,7 @@ impl Store for SqlStore {
     }
 
     async fn remove_service(&self, ctx: &WriteCtx, agent: Id, service: Id) -> Result<AgentDetail> {
+        let _forget = self.forgets(crate::cache::Change::Agent(agent));
         let mut tx = self.write().await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, agent).await?;
         if service_acd(&mut tx, ctx.tenant_id, service).await?.is_none() {
@@ -826,6 +867,7 @@ impl Store for SqlStore {
     }
 
     async fn set_group_memberships(&self, ctx: &WriteCtx, agent: Id, groups: &[GroupMembership]) -> Result<AgentDetail> {
+        let _forget = self.forgets(crate::cache::Change::Agent(agent));
         if let Some(d) = &self.direct {
             return d.set_group_memberships(ctx, agent, groups).await;
         }
@@ -849,6 +891,7 @@ impl Store for SqlStore {
     }
 
     async fn remove_group_membership(&self, ctx: &WriteCtx, agent: Id, group: Id) -> Result<AgentDetail> {
+        let _forget = self.forgets(crate::cache::Change::Agent(agent));
         let mut tx = self.write().await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, agent).await?;
         if !group_exists(&mut tx, ctx.tenant_id, group).await? {
@@ -874,6 +917,7 @@ impl Store for SqlStore {
         a: &switchboard_domain::AgentAssignments,
         expected_version: Option<i64>,
     ) -> Result<AgentDetail> {
+        let _forget = self.forgets(crate::cache::Change::Agent(id));
         const SKILL_BY_NAME: &str = "SELECT id FROM skills WHERE tenant_id = $1 AND lower(name) = lower($2)";
         const GROUP_BY_NAME: &str = "SELECT id FROM agent_group_defs WHERE tenant_id = $1 AND lower(name) = lower($2)";
         let mut tx = self.write().await?;
@@ -1053,6 +1097,7 @@ impl Store for SqlStore {
     }
 
     async fn delete_skill(&self, ctx: &WriteCtx, id: Id, expected_version: Option<i64>) -> Result<()> {
+        let _forget = self.forgets(crate::cache::Change::Agents);
         let mut tx = self.write().await?;
         let before = skill_or_404(&mut tx, ctx.tenant_id, id).await?;
         check_version(Entity::Skill, id, before.version, expected_version)?;
@@ -1147,6 +1192,7 @@ impl Store for SqlStore {
     }
 
     async fn delete_named(&self, ctx: &WriteCtx, kind: Entity, id: Id, expected_version: Option<i64>) -> Result<()> {
+        let _forget = self.forgets(crate::cache::Change::Agents);
         let sql = named_sql(kind)?;
         let mut tx = self.write().await?;
         let before = named_or_404(&mut tx, &sql, kind, ctx.tenant_id, id).await?;
@@ -1275,6 +1321,7 @@ impl Store for SqlStore {
     }
 
     async fn delete_service(&self, ctx: &WriteCtx, id: Id, expected_version: Option<i64>) -> Result<()> {
+        let _forget = self.forgets(crate::cache::Change::Agents);
         let mut tx = self.write().await?;
         let before = service_or_404(&mut tx, ctx.tenant_id, id).await?;
         check_version(Entity::Service, id, before.version, expected_version)?;
@@ -1694,6 +1741,7 @@ impl Store for SqlStore {
         opts: switchboard_domain::ImportRunOptions,
         ctl: switchboard_domain::ImportControl,
     ) -> Result<switchboard_domain::ImportRun> {
+        let _forget = self.forgets(crate::cache::Change::Agents);
         self.import_rows_impl(ctx, kind, rows, opts, ctl).await
     }
 

@@ -132,3 +132,150 @@ async fn instances_share_one_database_and_one_redis() {
         assert!(n.terminate().success());
     }
 }
+
+/// Polls `read` until `done` holds of its answer (10 s at most): a change
+/// reaches another instance's cache by notification, not before its answer.
+async fn eventually<F, Fut>(what: &str, mut read: F, done: impl Fn(&Value) -> bool) -> Value
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Value>,
+{
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let v = read().await;
+        if done(&v) {
+            return v;
+        }
+        assert!(std::time::Instant::now() < until, "{what}: still {v}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// SQL run as an operator would, with psql, in the test's schema.
+fn psql(db: &TestDb, sql: &str) -> String {
+    let schema = db.schema.as_deref().unwrap();
+    let out = std::process::Command::new("psql")
+        .args([
+            db.url.as_str(),
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-Atq",
+            "-c",
+            &format!("SET search_path = {schema}"),
+            "-c",
+            sql,
+        ])
+        .output()
+        .expect("psql");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The agent cache (PostgreSQL): an instance that has an agent or an API key
+/// in memory sees every change committed elsewhere — by another instance, by
+/// an operator's SQL, by a cascade — and stops serving from memory when its
+/// change listener loses its connection.
+#[tokio::test]
+async fn agent_cache_follows_changes_made_elsewhere() {
+    if !on_postgres() {
+        return;
+    }
+    let a = Server::start().await;
+    let b = Server::start_on(a.db.clone()).await;
+    let t = a.tenant("acme").await;
+    let (ca, cb) = (a.client(&t.key), b.client(&t.key));
+    let id = ca
+        .post(
+            "/api/v1/agents",
+            json!({"loginId": "cached", "firstName": "A", "lastName": "Z"}),
+        )
+        .await
+        .expect(201)
+        .id();
+    let skill = ca
+        .post("/api/v1/skills", json!({"name": "Billing"}))
+        .await
+        .expect(201)
+        .id();
+    let path = format!("/api/v1/agents/{id}");
+    let read_b = || async { cb.get(&path).await.expect(200).body };
+    // B's listener may still be connecting: wait until B serves the agent.
+    eventually("agent on B", read_b, |v| v["firstName"] == "A").await;
+
+    // Another instance's writes: a field, a skill, then the skill's deletion
+    // (a cascade over every agent that had it).
+    ca.patch(&path, json!({"firstName": "Renamed"}))
+        .await
+        .expect(200);
+    eventually("rename on B", read_b, |v| v["firstName"] == "Renamed").await;
+    ca.put(&format!("{path}/skills/{skill}"), json!({"proficiency": 4}))
+        .await
+        .expect(200);
+    eventually("skill on B", read_b, |v| v["skills"][0]["proficiency"] == 4).await;
+    ca.delete(&format!("/api/v1/skills/{skill}"))
+        .await
+        .expect(204);
+    eventually("cascade on B", read_b, |v| {
+        v["skills"].as_array().is_some_and(Vec::is_empty)
+    })
+    .await;
+
+    // An operator's SQL, past every Switchboard instance.
+    psql(
+        &a.db,
+        &format!("UPDATE agents SET last_name = 'FromSql' WHERE id = {id}"),
+    );
+    eventually("SQL on B", read_b, |v| v["lastName"] == "FromSql").await;
+
+    // A revoked key stops working on the instance that had it in memory.
+    let k = ca
+        .post("/api/v1/api-keys", json!({"name": "short-lived"}))
+        .await
+        .expect(201);
+    let (kid, key) = (k.id(), k.body["apiKey"].as_str().unwrap().to_string());
+    let by_key = b.client(&key);
+    by_key.get(&path).await.expect(200);
+    ca.delete(&format!("/api/v1/api-keys/{kid}"))
+        .await
+        .expect(204);
+    eventually(
+        "revocation on B",
+        || async { json!(by_key.get(&path).await.status.as_u16()) },
+        |s| s == 401,
+    )
+    .await;
+
+    // The listener's connection dies, and a change commits while it is down:
+    // B must not answer from memory what it can no longer keep up to date.
+    let schema = a.db.schema.clone().unwrap();
+    let killed = psql(
+        &a.db,
+        &format!("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'switchboard-listen' AND query LIKE '%sb:{schema}%'"),
+    );
+    assert_eq!(killed.trim(), "2", "one listener per instance");
+    psql(
+        &a.db,
+        &format!("UPDATE agents SET first_name = 'WhileDown' WHERE id = {id}"),
+    );
+    eventually("change made while the listener was down", read_b, |v| {
+        v["firstName"] == "WhileDown"
+    })
+    .await;
+    // It listens again, and keeps following changes.
+    let listening = || async {
+        json!(psql(&a.db, &format!("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'switchboard-listen' AND query LIKE '%sb:{schema}%'")).trim())
+    };
+    eventually("listeners back", listening, |v| v == "2").await;
+    read_b().await;
+    ca.patch(&path, json!({"firstName": "After"}))
+        .await
+        .expect(200);
+    eventually("rename after reconnect", read_b, |v| {
+        v["firstName"] == "After"
+    })
+    .await;
+}

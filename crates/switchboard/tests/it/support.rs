@@ -47,7 +47,9 @@ impl TestDb {
     }
 
     pub fn options(&self) -> StoreOptions {
-        StoreOptions { pg_schema: self.schema.clone(), max_connections: 8, ..StoreOptions::default() }
+        // The agent cache on, as `serve` has it: every PostgreSQL test that reads
+        // after a write also checks that the write reached the cache.
+        StoreOptions { pg_schema: self.schema.clone(), max_connections: 8, agent_cache_entries: 10_000, agent_cache_preload: true, ..StoreOptions::default() }
     }
 
     /// The CLI flags that select this database.

@@ -1,0 +1,361 @@
+//! The PostgreSQL backend's in-process read cache: agents by id (what Read
+//! Agent and the native GET return) and API-key principals by key hash (what
+//! every native call authenticates with). A read by id otherwise costs a round
+//! trip to a server that shares the machine's cores; from here it costs a
+//! lock and a clone.
+//!
+//! Coherence: the cache serves only while its listener is connected
+//! (`postgres/listen.rs`), which applies the notifications that triggers send
+//! on every commit that changes an agent, an API key or a user, whoever wrote
+//! it. Writes made through this instance also forget what they changed right
+//! after their COMMIT, before they answer, so a client reads its own writes
+//! on the instance that took them; another instance drops the entry when the
+//! notification reaches it (on loopback, well under a millisecond).
+//!
+//! A read that missed races with writes: it may fetch a row, a write commit
+//! and forget the entry, and the read then store what it fetched, now stale.
+//! Each shard has a generation, bumped by every forget; a fetched value is
+//! kept only if its shard's generation did not move while it was fetched.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use switchboard_domain::{AgentDetail, Id, Principal};
+
+const SHARDS: usize = 64;
+/// API-key principals kept at most (one per key in use).
+const PRINCIPALS: usize = 10_000;
+
+struct Shard<K, V> {
+    map: HashMap<K, V>,
+    generation: u64,
+}
+
+/// A map split in shards, each behind its own lock, bounded in entries.
+struct Sharded<K, V> {
+    shards: Vec<Mutex<Shard<K, V>>>,
+    per_shard: usize,
+}
+
+/// Proof of what a shard's generation was when a fetch began.
+pub(crate) struct Ticket {
+    shard: usize,
+    generation: u64,
+}
+
+impl<K: Hash + Eq + Clone, V: Clone> Sharded<K, V> {
+    fn new(capacity: usize) -> Self {
+        let shards = (0..SHARDS)
+            .map(|_| {
+                Mutex::new(Shard {
+                    map: HashMap::new(),
+                    generation: 0,
+                })
+            })
+            .collect();
+        Sharded {
+            shards,
+            per_shard: capacity.div_ceil(SHARDS),
+        }
+    }
+
+    fn shard_of(&self, key: &K) -> usize {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        (BuildHasherDefault::<DefaultHasher>::default().hash_one(key) as usize) % SHARDS
+    }
+
+    fn lock(&self, i: usize) -> std::sync::MutexGuard<'_, Shard<K, V>> {
+        self.shards[i].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The value, or a ticket to store one fetched after this call.
+    fn get(&self, key: &K) -> Result<V, Ticket> {
+        let i = self.shard_of(key);
+        let shard = self.lock(i);
+        match shard.map.get(key) {
+            Some(v) => Ok(v.clone()),
+            None => Err(Ticket {
+                shard: i,
+                generation: shard.generation,
+            }),
+        }
+    }
+
+    fn put(&self, ticket: Ticket, key: K, value: V) {
+        if self.per_shard == 0 {
+            return;
+        }
+        let mut shard = self.lock(ticket.shard);
+        if shard.generation != ticket.generation {
+            return;
+        }
+        if shard.map.len() >= self.per_shard && !shard.map.contains_key(&key) {
+            // An arbitrary entry (the hasher is keyed per process): random
+            // eviction, which keeps what is read often coming back.
+            if let Some(victim) = shard.map.keys().next().cloned() {
+                shard.map.remove(&victim);
+            }
+        }
+        shard.map.insert(key, value);
+    }
+
+    fn generations(&self) -> Vec<u64> {
+        (0..SHARDS).map(|i| self.lock(i).generation).collect()
+    }
+
+    /// Adds an entry fetched after `generations` were taken, unless its shard
+    /// moved since or is full (a fill evicts nothing); whether it was added.
+    fn fill(&self, generations: &[u64], key: K, value: V) -> bool {
+        let i = self.shard_of(&key);
+        let mut shard = self.lock(i);
+        if shard.generation != generations[i] || shard.map.len() >= self.per_shard {
+            return false;
+        }
+        shard.map.insert(key, value);
+        true
+    }
+
+    fn forget(&self, key: &K) {
+        let mut shard = self.lock(self.shard_of(key));
+        shard.generation += 1;
+        shard.map.remove(key);
+    }
+
+    fn forget_all(&self) {
+        for i in 0..SHARDS {
+            let mut shard = self.lock(i);
+            shard.generation += 1;
+            shard.map.clear();
+            shard.map.shrink_to_fit();
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        (0..SHARDS).map(|i| self.lock(i).map.len()).sum()
+    }
+}
+
+pub(crate) struct ReadCache {
+    agents: Sharded<Id, AgentDetail>,
+    principals: Sharded<String, Principal>,
+    /// Whether notifications are being received: until they are, nothing is
+    /// served from (or kept in) the cache.
+    live: AtomicBool,
+}
+
+/// What a cache lookup found.
+pub(crate) enum Cached<T> {
+    Hit(T),
+    /// Not cached: fetch, then offer it back with this ticket.
+    Miss(Ticket),
+    /// The cache is not serving: fetch and do not offer it back.
+    Off,
+}
+
+impl ReadCache {
+    pub(crate) fn new(agent_entries: usize) -> Self {
+        ReadCache {
+            agents: Sharded::new(agent_entries),
+            principals: Sharded::new(PRINCIPALS),
+            live: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn agent(&self, id: Id) -> Cached<AgentDetail> {
+        if !self.live.load(Ordering::Acquire) {
+            return Cached::Off;
+        }
+        match self.agents.get(&id) {
+            Ok(a) => Cached::Hit(a),
+            Err(t) => Cached::Miss(t),
+        }
+    }
+
+    pub(crate) fn keep_agent(&self, ticket: Ticket, a: &AgentDetail) {
+        if self.live.load(Ordering::Acquire) {
+            self.agents.put(ticket, a.agent.id, a.clone());
+        }
+    }
+
+    /// Before fetching a batch to `preload_agents`.
+    pub(crate) fn agent_generations(&self) -> Vec<u64> {
+        self.agents.generations()
+    }
+
+    /// Keeps agents fetched after `generations` were taken (see
+    /// `Sharded::fill`); how many it kept.
+    pub(crate) fn preload_agents(&self, generations: &[u64], batch: Vec<AgentDetail>) -> usize {
+        if !self.is_live() {
+            return 0;
+        }
+        batch.into_iter().filter(|a| self.agents.fill(generations, a.agent.id, a.clone())).count()
+    }
+
+    pub(crate) fn is_live(&self) -> bool {
+        self.live.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn principal(&self, key_hash: &str) -> Cached<Principal> {
+        if !self.live.load(Ordering::Acquire) {
+            return Cached::Off;
+        }
+        match self.principals.get(&key_hash.to_string()) {
+            Ok(p) => Cached::Hit(p),
+            Err(t) => Cached::Miss(t),
+        }
+    }
+
+    pub(crate) fn keep_principal(&self, ticket: Ticket, key_hash: &str, p: &Principal) {
+        if self.live.load(Ordering::Acquire) {
+            self.principals.put(ticket, key_hash.to_string(), p.clone());
+        }
+    }
+
+    pub(crate) fn forget_agent(&self, id: Id) {
+        self.agents.forget(&id);
+    }
+
+    pub(crate) fn forget_agents(&self) {
+        self.agents.forget_all();
+    }
+
+    pub(crate) fn forget_principals(&self) {
+        self.principals.forget_all();
+    }
+
+    /// Applies one change notification (see the PostgreSQL migration 0005).
+    pub(crate) fn apply(&self, payload: &str) {
+        match payload.split_once(':') {
+            Some(("a", "*")) => self.forget_agents(),
+            Some(("a", ids)) => {
+                for id in ids.split(',') {
+                    match id.parse::<Id>() {
+                        Ok(id) => self.forget_agent(id),
+                        Err(_) => {
+                            tracing::warn!(
+                                payload,
+                                "change notification does not decode; forgetting all agents"
+                            );
+                            self.forget_agents();
+                            return;
+                        }
+                    }
+                }
+            }
+            Some(("k", _)) => self.forget_principals(),
+            _ => {
+                tracing::warn!(
+                    payload,
+                    "unknown change notification; forgetting everything"
+                );
+                self.forget_agents();
+                self.forget_principals();
+            }
+        }
+    }
+
+    /// The listener is connected again: whatever changed while it was not is
+    /// unknown, so everything is forgotten before serving again.
+    pub(crate) fn go_live(&self) {
+        self.forget_agents();
+        self.forget_principals();
+        self.live.store(true, Ordering::Release);
+    }
+
+    /// The listener lost its connection: stop serving at once.
+    pub(crate) fn go_dark(&self) {
+        self.live.store(false, Ordering::Release);
+        self.forget_agents();
+        self.forget_principals();
+    }
+}
+
+/// A cache and the tasks that keep it coherent and fill it, stopped with
+/// the store.
+pub(crate) struct Listening {
+    pub(crate) cache: Arc<ReadCache>,
+    pub(crate) tasks: Vec<tokio::task::AbortHandle>,
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        self.tasks.iter().for_each(tokio::task::AbortHandle::abort);
+    }
+}
+
+/// What a write may change, as far as the cache is concerned.
+pub(crate) enum Change {
+    Agent(Id),
+    /// Many agents at once (a deleted skill, group or service; an import).
+    Agents,
+    /// API keys or users.
+    Principals,
+}
+
+/// Forgets a change when dropped: taken at the start of a write, it acts
+/// when the write returns, after its COMMIT (or rollback), whichever way it
+/// returns, so that the instance that took a write answers it only once its
+/// cache no longer holds what the write replaced.
+pub(crate) struct ForgetOnDrop<'a> {
+    pub(crate) cache: Option<&'a ReadCache>,
+    pub(crate) change: Change,
+}
+
+impl Drop for ForgetOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.cache {
+            match self.change {
+                Change::Agent(id) => c.forget_agent(id),
+                Change::Agents => c.forget_agents(),
+                Change::Principals => c.forget_principals(),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fetch_that_raced_a_forget_is_not_kept() {
+        let s: Sharded<i64, &str> = Sharded::new(100);
+        let t = s.get(&1).unwrap_err();
+        s.forget(&1);
+        s.put(t, 1, "stale");
+        assert!(s.get(&1).is_err());
+        let t = s.get(&1).unwrap_err();
+        s.put(t, 1, "fresh");
+        assert_eq!(s.get(&1).ok(), Some("fresh"));
+        s.forget_all();
+        assert!(s.get(&1).is_err());
+    }
+
+    #[test]
+    fn entries_stay_bounded() {
+        let s: Sharded<i64, i64> = Sharded::new(SHARDS * 2);
+        for k in 0..10_000 {
+            if let Err(t) = s.get(&k) {
+                s.put(t, k, k);
+            }
+        }
+        assert!(s.len() <= SHARDS * 2, "{}", s.len());
+        assert!(s.len() >= SHARDS, "{}", s.len());
+    }
+
+    #[test]
+    fn nothing_is_served_until_live() {
+        let c = ReadCache::new(100);
+        assert!(matches!(c.agent(1), Cached::Off));
+        c.go_live();
+        assert!(matches!(c.agent(1), Cached::Miss(_)));
+        c.apply("k:*");
+        c.apply("a:1,2,3");
+        c.apply("a:*");
+        c.go_dark();
+        assert!(matches!(c.principal("h"), Cached::Off));
+    }
+}
