@@ -14,8 +14,8 @@
 //!
 //! A read that missed races with writes: it may fetch a row, a write commit
 //! and forget the entry, and the read then store what it fetched, now stale.
-//! Each shard has a generation, bumped by every forget; a fetched value is
-//! kept only if its shard's generation did not move while it was fetched.
+//! Generations, bumped by every forget (64 slots per shard, a key in one), let
+//! a fetched value be kept only if its slot's did not move while it was fetched.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -24,13 +24,18 @@ use std::sync::{Arc, Mutex};
 
 use switchboard_domain::{AgentDetail, Id, Principal};
 
+mod packed;
+
 const SHARDS: usize = 64;
+/// Generations per shard: a forget moves one slot's, so a fetch (above all a
+/// preload batch) is dropped only for the keys that share that slot.
+const SLOTS: usize = 64;
 /// API-key principals kept at most (one per key in use).
 const PRINCIPALS: usize = 10_000;
 
 struct Shard<K, V> {
     map: HashMap<K, V>,
-    generation: u64,
+    generations: [u64; SLOTS],
 }
 
 /// A map split in shards, each behind its own lock, bounded in entries.
@@ -39,31 +44,29 @@ struct Sharded<K, V> {
     per_shard: usize,
 }
 
-/// Proof of what a shard's generation was when a fetch began.
-pub(crate) struct Ticket {
+/// Where a key lives: its shard and its generation slot in that shard.
+#[derive(Clone, Copy)]
+struct Place {
     shard: usize,
+    slot: usize,
+}
+
+/// Proof of what a key's generation was when a fetch began.
+pub(crate) struct Ticket {
+    place: Place,
     generation: u64,
 }
 
 impl<K: Hash + Eq + Clone, V: Clone> Sharded<K, V> {
     fn new(capacity: usize) -> Self {
-        let shards = (0..SHARDS)
-            .map(|_| {
-                Mutex::new(Shard {
-                    map: HashMap::new(),
-                    generation: 0,
-                })
-            })
-            .collect();
-        Sharded {
-            shards,
-            per_shard: capacity.div_ceil(SHARDS),
-        }
+        let shards = (0..SHARDS).map(|_| Mutex::new(Shard { map: HashMap::new(), generations: [0; SLOTS] })).collect();
+        Sharded { shards, per_shard: capacity.div_ceil(SHARDS) }
     }
 
-    fn shard_of(&self, key: &K) -> usize {
+    fn place(key: &K) -> Place {
         use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-        (BuildHasherDefault::<DefaultHasher>::default().hash_one(key) as usize) % SHARDS
+        let h = BuildHasherDefault::<DefaultHasher>::default().hash_one(key) as usize;
+        Place { shard: h % SHARDS, slot: (h / SHARDS) % SLOTS }
     }
 
     fn lock(&self, i: usize) -> std::sync::MutexGuard<'_, Shard<K, V>> {
@@ -72,14 +75,17 @@ impl<K: Hash + Eq + Clone, V: Clone> Sharded<K, V> {
 
     /// The value, or a ticket to store one fetched after this call.
     fn get(&self, key: &K) -> Result<V, Ticket> {
-        let i = self.shard_of(key);
-        let shard = self.lock(i);
-        match shard.map.get(key) {
-            Some(v) => Ok(v.clone()),
-            None => Err(Ticket {
-                shard: i,
-                generation: shard.generation,
-            }),
+        self.read(key, |v| Some(v.clone()))
+    }
+
+    /// What `f` makes of the value, or a ticket as `get` gives (also when
+    /// `f` makes nothing of it).
+    fn read<R>(&self, key: &K, f: impl FnOnce(&V) -> Option<R>) -> Result<R, Ticket> {
+        let place = Self::place(key);
+        let shard = self.lock(place.shard);
+        match shard.map.get(key).and_then(f) {
+            Some(r) => Ok(r),
+            None => Err(Ticket { place, generation: shard.generations[place.slot] }),
         }
     }
 
@@ -87,13 +93,13 @@ impl<K: Hash + Eq + Clone, V: Clone> Sharded<K, V> {
         if self.per_shard == 0 {
             return;
         }
-        let mut shard = self.lock(ticket.shard);
-        if shard.generation != ticket.generation {
+        let mut shard = self.lock(ticket.place.shard);
+        if shard.generations[ticket.place.slot] != ticket.generation {
             return;
         }
         if shard.map.len() >= self.per_shard && !shard.map.contains_key(&key) {
-            // An arbitrary entry (the hasher is keyed per process): random
-            // eviction, which keeps what is read often coming back.
+            // An arbitrary entry (the map's hasher is keyed per process):
+            // random eviction, which keeps what is read often coming back.
             if let Some(victim) = shard.map.keys().next().cloned() {
                 shard.map.remove(&victim);
             }
@@ -101,16 +107,18 @@ impl<K: Hash + Eq + Clone, V: Clone> Sharded<K, V> {
         shard.map.insert(key, value);
     }
 
-    fn generations(&self) -> Vec<u64> {
-        (0..SHARDS).map(|i| self.lock(i).generation).collect()
+    /// Every slot's generation, before fetching a batch to `fill`.
+    fn generations(&self) -> Vec<[u64; SLOTS]> {
+        (0..SHARDS).map(|i| self.lock(i).generations).collect()
     }
 
-    /// Adds an entry fetched after `generations` were taken, unless its shard
-    /// moved since or is full (a fill evicts nothing); whether it was added.
-    fn fill(&self, generations: &[u64], key: K, value: V) -> bool {
-        let i = self.shard_of(&key);
-        let mut shard = self.lock(i);
-        if shard.generation != generations[i] || shard.map.len() >= self.per_shard {
+    /// Adds an entry fetched after `generations` were taken, unless its slot
+    /// moved since or its shard is full (a fill evicts nothing); whether it
+    /// was added.
+    fn fill(&self, generations: &[[u64; SLOTS]], key: K, value: V) -> bool {
+        let place = Self::place(&key);
+        let mut shard = self.lock(place.shard);
+        if shard.generations[place.slot] != generations[place.shard][place.slot] || shard.map.len() >= self.per_shard {
             return false;
         }
         shard.map.insert(key, value);
@@ -118,15 +126,16 @@ impl<K: Hash + Eq + Clone, V: Clone> Sharded<K, V> {
     }
 
     fn forget(&self, key: &K) {
-        let mut shard = self.lock(self.shard_of(key));
-        shard.generation += 1;
+        let place = Self::place(key);
+        let mut shard = self.lock(place.shard);
+        shard.generations[place.slot] += 1;
         shard.map.remove(key);
     }
 
     fn forget_all(&self) {
         for i in 0..SHARDS {
             let mut shard = self.lock(i);
-            shard.generation += 1;
+            shard.generations.iter_mut().for_each(|g| *g += 1);
             shard.map.clear();
             shard.map.shrink_to_fit();
         }
@@ -139,7 +148,8 @@ impl<K: Hash + Eq + Clone, V: Clone> Sharded<K, V> {
 }
 
 pub(crate) struct ReadCache {
-    agents: Sharded<Id, AgentDetail>,
+    /// Packed (`packed.rs`): a fifth of the memory of `AgentDetail`s.
+    agents: Sharded<Id, Box<[u8]>>,
     principals: Sharded<String, Principal>,
     /// Whether notifications are being received: until they are, nothing is
     /// served from (or kept in) the cache.
@@ -168,7 +178,7 @@ impl ReadCache {
         if !self.live.load(Ordering::Acquire) {
             return Cached::Off;
         }
-        match self.agents.get(&id) {
+        match self.agents.read(&id, |bytes| packed::unpack(bytes)) {
             Ok(a) => Cached::Hit(a),
             Err(t) => Cached::Miss(t),
         }
@@ -176,22 +186,22 @@ impl ReadCache {
 
     pub(crate) fn keep_agent(&self, ticket: Ticket, a: &AgentDetail) {
         if self.live.load(Ordering::Acquire) {
-            self.agents.put(ticket, a.agent.id, a.clone());
+            self.agents.put(ticket, a.agent.id, packed::pack(a));
         }
     }
 
     /// Before fetching a batch to `preload_agents`.
-    pub(crate) fn agent_generations(&self) -> Vec<u64> {
+    pub(crate) fn agent_generations(&self) -> Vec<[u64; SLOTS]> {
         self.agents.generations()
     }
 
     /// Keeps agents fetched after `generations` were taken (see
     /// `Sharded::fill`); how many it kept.
-    pub(crate) fn preload_agents(&self, generations: &[u64], batch: Vec<AgentDetail>) -> usize {
+    pub(crate) fn preload_agents(&self, generations: &[[u64; SLOTS]], batch: &[AgentDetail]) -> usize {
         if !self.is_live() {
             return 0;
         }
-        batch.into_iter().filter(|a| self.agents.fill(generations, a.agent.id, a.clone())).count()
+        batch.iter().filter(|a| self.agents.fill(generations, a.agent.id, packed::pack(a))).count()
     }
 
     pub(crate) fn is_live(&self) -> bool {

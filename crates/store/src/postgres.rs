@@ -177,7 +177,7 @@ async fn preload_agents(pool: DbPool, cache: std::sync::Arc<crate::cache::ReadCa
         after = col(last, "id").unwrap_or(i64::MAX);
         seen += rows.len();
         let batch: Vec<AgentDetail> = rows.iter().filter_map(|r| agent_detail_of(r).ok()).collect();
-        kept += cache.preload_agents(&generations, batch);
+        kept += cache.preload_agents(&generations, &batch);
     }
     tracing::info!(agents = kept, seconds = started.elapsed().as_secs_f64(), "agent cache preloaded");
 }
