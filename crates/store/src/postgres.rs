@@ -138,7 +138,7 @@ pub(crate) async fn open(url: &str, opts: &crate::StoreOptions) -> Result<SqlSto
             // The schema the tables are in, as the triggers name it.
             let schema: String = sqlx::query_scalar("SELECT current_schema()::text").fetch_one(&pool).await.map_err(db_err)?;
             let cache = std::sync::Arc::new(crate::cache::ReadCache::new(entries));
-            let listener = tokio::spawn(listen::run(base, listen::channel(&schema), cache.clone())).abort_handle();
+            let listener = tokio::spawn(listen::run(base, pool.clone(), listen::channel(&schema), cache.clone())).abort_handle();
             let preload = opts.agent_cache_preload.then(|| tokio::spawn(preload_agents(pool.clone(), cache.clone(), entries)).abort_handle());
             Some(crate::cache::Listening { cache, tasks: [Some(listener), preload].into_iter().flatten().collect() })
         }
