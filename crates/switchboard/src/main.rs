@@ -80,7 +80,7 @@ struct ServeArgs {
     /// fsync every commit (SQLite synchronous=FULL) instead of at checkpoints.
     #[arg(long, env = "SWITCHBOARD_DB_SYNC_FULL")]
     db_sync_full: bool,
-    /// PostgreSQL: agents kept in memory by id (about 1 KB each), with the
+    /// PostgreSQL: agents kept in memory by id (about 200 bytes each), with the
     /// principals of the API keys in use; kept coherent with the database,
     /// also across instances, by LISTEN/NOTIFY (docs/design.md). 0: off.
     #[arg(long, env = "SWITCHBOARD_AGENT_CACHE_ENTRIES", default_value_t = 100_000)]
