@@ -19,7 +19,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use switchboard_domain::{AgentDetail, Id, Principal};
@@ -158,6 +158,9 @@ pub(crate) struct ReadCache {
     /// Whether notifications are being received: until they are, nothing is
     /// served from (or kept in) the cache.
     live: AtomicBool,
+    /// The last `cache_epoch` seen (SQLite), `i64::MIN` before the first.
+    epoch: AtomicI64,
+    epoch_change: Mutex<()>,
 }
 
 /// What a cache lookup found.
@@ -175,6 +178,8 @@ impl ReadCache {
             agents: Sharded::new(agent_entries),
             principals: Sharded::new(PRINCIPALS),
             live: AtomicBool::new(false),
+            epoch: AtomicI64::new(i64::MIN),
+            epoch_change: Mutex::new(()),
         }
     }
 
@@ -268,6 +273,22 @@ impl ReadCache {
                 self.forget_agents();
                 self.forget_principals();
             }
+        }
+    }
+
+    /// Another process wrote if `epoch` moved since last seen (SQLite,
+    /// migration 0005): what it changed is unknown, so everything goes.
+    /// The new epoch is recorded only once everything is forgotten, so that
+    /// a reader who sees it recorded finds nothing from before.
+    pub(crate) fn observe_epoch(&self, epoch: i64) {
+        if self.epoch.load(Ordering::Acquire) == epoch {
+            return;
+        }
+        let _one_at_a_time = self.epoch_change.lock().unwrap_or_else(|e| e.into_inner());
+        if self.epoch.load(Ordering::Acquire) != epoch {
+            self.forget_agents();
+            self.forget_principals();
+            self.epoch.store(epoch, Ordering::Release);
         }
     }
 

@@ -47,6 +47,17 @@ impl Direct {
 }
 
 
+/// Nothing to announce: the triggers of migration 0005 tell every instance's
+/// cache of every write, whoever makes it.
+async fn announce_write(_: &mut DbTx) -> Result<()> {
+    Ok(())
+}
+
+/// The triggers keep the cache current; a read need not ask.
+fn cache_epoch(_: &SqlStore) -> Result<Option<i64>> {
+    Ok(None)
+}
+
 /// READ COMMITTED; the shared SQL guards read-modify-write with `version`
 /// checks and relies on unique indexes and foreign keys for races.
 async fn begin_write(pool: &DbPool) -> Result<DbTx> {
@@ -144,42 +155,6 @@ pub(crate) async fn open(url: &str, opts: &crate::StoreOptions) -> Result<SqlSto
         }
     };
     Ok(SqlStore { writer: pool.clone(), reader: pool, direct: None, cache })
-}
-
-const AGENT_PRELOAD_SQL: &str = concat!(agent_detail_select!(), " WHERE id > $1 ORDER BY id LIMIT $2");
-
-/// Fills the agent cache at start, in id order, in batches, while the server
-/// already serves (reads that miss go to the database meanwhile): a cache
-/// that fills only as agents are read leaves most reads of a large directory
-/// to the database for a long time.
-async fn preload_agents(pool: DbPool, cache: std::sync::Arc<crate::cache::ReadCache>, entries: usize) {
-    const BATCH: i64 = 5_000;
-    let started = std::time::Instant::now();
-    // The cache serves, and keeps, nothing until its listener listens.
-    while !cache.is_live() {
-        if started.elapsed() > std::time::Duration::from_secs(60) {
-            tracing::warn!("agent cache: not preloaded (no change listener)");
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    let (mut after, mut kept, mut seen) = (0i64, 0usize, 0usize);
-    while seen < entries {
-        let generations = cache.agent_generations();
-        let rows = match sqlx::query(AGENT_PRELOAD_SQL).bind(after).bind(BATCH).fetch_all(&pool).await {
-            Ok(rows) => rows,
-            Err(e) => {
-                tracing::warn!(error = %e, kept, "agent cache: preload stopped");
-                return;
-            }
-        };
-        let Some(last) = rows.last() else { break };
-        after = col(last, "id").unwrap_or(i64::MAX);
-        seen += rows.len();
-        let batch: Vec<AgentDetail> = rows.iter().filter_map(|r| agent_detail_of(r).ok()).collect();
-        kept += cache.preload_agents(&generations, &batch);
-    }
-    tracing::info!(agents = kept, seconds = started.elapsed().as_secs_f64(), "agent cache preloaded");
 }
 
 /// Drops a schema made for a test run.

@@ -22,6 +22,20 @@ use direct::Direct;
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// Starts a write transaction holding the database's write lock.
+const CACHE_EPOCH_SQL: &str = "SELECT n FROM cache_epoch WHERE id = 1";
+const BUMP_CACHE_EPOCH_SQL: &str = "UPDATE cache_epoch SET n = n + 1 WHERE id = 1";
+
+/// A write of a process without an agent cache (the CLI next to a server)
+/// tells the server's cache that something changed (migration 0005).
+async fn announce_write(tx: &mut DbTx) -> Result<()> {
+    sqlx::query(BUMP_CACHE_EPOCH_SQL).execute(&mut **tx).await.map_err(db_err).map(|_| ())
+}
+
+/// Where another process's writes show: one row read on the calling thread.
+fn cache_epoch(store: &SqlStore) -> Result<Option<i64>> {
+    store.direct.as_ref().map(Direct::cache_epoch).transpose()
+}
+
 async fn begin_write(pool: &DbPool) -> Result<DbTx> {
     pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)
 }
@@ -133,6 +147,19 @@ pub(crate) async fn open(target: &str, opts: &crate::StoreOptions) -> Result<Sql
         .connect_with(base.clone().pragma("query_only", "ON"))
         .await
         .map_err(db_err)?;
-    let direct = Direct::open(base.get_filename().to_owned(), opts.busy_timeout, opts.synchronous_full, opts.max_readers as usize)?;
-    Ok(SqlStore { writer, reader, direct: Some(direct), cache: None })
+    // Without a cache of its own, this process's writes must reach the
+    // cache of a server on the same file (migration 0005).
+    let announce = opts.agent_cache_entries == 0;
+    let direct = Direct::open(base.get_filename().to_owned(), opts.busy_timeout, opts.synchronous_full, opts.max_readers as usize, announce)?;
+    let cache = match opts.agent_cache_entries {
+        0 => None,
+        entries => {
+            let cache = std::sync::Arc::new(crate::cache::ReadCache::new(entries));
+            // Nothing to listen to: reads ask `cache_epoch` (`fresh_cache`).
+            cache.go_live();
+            let preload = opts.agent_cache_preload.then(|| tokio::spawn(preload_agents(reader.clone(), cache.clone(), entries)).abort_handle());
+            Some(crate::cache::Listening { cache, tasks: preload.into_iter().collect() })
+        }
+    };
+    Ok(SqlStore { writer, reader, direct: Some(direct), cache })
 }

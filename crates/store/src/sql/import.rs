@@ -1,5 +1,5 @@
 // Shared SQL, part 3: bulk import and export (the domain's `ops_import`).
-// `include!`d after `store.rs`; uses its helpers and the backend's `begin_write`.
+// `include!`d after `store.rs`; uses its helpers and `SqlStore::write`.
 //
 // How rows run:
 // - atomic: one transaction; a row that fails its checks is reported and the
@@ -680,7 +680,7 @@ impl SqlStore {
         let savepoints = o.dry_run || o.mode == ImportMode::BestEffort;
         let batch = if o.dry_run || o.mode == ImportMode::Atomic { usize::MAX } else { IMPORT_BATCH };
         let mut run = ImportRun { outcomes: Vec::with_capacity(total), ..Default::default() };
-        let mut tx = begin_write(&self.writer).await?;
+        let mut tx = self.write().await?;
         let mut refs = load_refs(&mut tx, ctx.tenant_id, kind).await?;
         let mut failed = false;
         let mut in_batch = 0usize;
@@ -738,7 +738,7 @@ impl SqlStore {
                 run.committed = true;
                 run.applied_through_row = last_row;
                 in_batch = 0;
-                tx = begin_write(&self.writer).await?;
+                tx = self.write().await?;
             }
         }
         let keep = !o.dry_run && match o.mode {

@@ -38,7 +38,12 @@ fn key_principal(key_id: Id, tenant_id: Id, user_id: Id, username: String, role:
 
 impl SqlStore {
     async fn write(&self) -> Result<DbTx> {
-        begin_write(&self.writer).await
+        let mut tx = begin_write(&self.writer).await?;
+        if self.cache.is_none() {
+            // Another process may be serving from a cache of the same data.
+            announce_write(&mut tx).await?;
+        }
+        Ok(tx)
     }
 
     async fn read(&self) -> Result<DbTx> {
@@ -47,6 +52,16 @@ impl SqlStore {
 
     fn cache(&self) -> Option<&crate::cache::ReadCache> {
         self.cache.as_ref().map(|l| &*l.cache)
+    }
+
+    /// The cache, once it has heard of what other processes wrote (SQLite:
+    /// `cache_epoch`; PostgreSQL's listener hears of it by itself).
+    fn fresh_cache(&self) -> Result<Option<&crate::cache::ReadCache>> {
+        let Some(c) = self.cache() else { return Ok(None) };
+        if let Some(epoch) = cache_epoch(self)? {
+            c.observe_epoch(epoch);
+        }
+        Ok(Some(c))
     }
 
     /// Taken at the start of a write: forgets what it changes once it returns.
@@ -518,23 +533,25 @@ impl Store for SqlStore {
     }
 
     async fn authenticate_api_key(&self, key_hash: &str) -> Result<Option<Principal>> {
-        if let Some(d) = &self.direct {
-            return d.authenticate_api_key(key_hash);
-        }
-        let cached = self.cache().map(|c| (c, c.principal(key_hash)));
-        let ticket = match cached {
+        let cache = self.fresh_cache()?;
+        let ticket = match cache.map(|c| (c, c.principal(key_hash))) {
             Some((_, Cached::Hit(p))) => return Ok(Some(p)),
             Some((c, Cached::Miss(t))) => Some((c, t)),
             Some((_, Cached::Off)) | None => None,
         };
-        let row = sqlx::query(API_KEY_PRINCIPAL_SQL).bind(key_hash).fetch_optional(&self.reader).await.map_err(db_err)?;
-        let Some(r) = row else { return Ok(None) };
-        let (role, powers): (String, String) = (col(&r, "role")?, col(&r, "powers")?);
-        let p = key_principal(col(&r, "key_id")?, col(&r, "tenant_id")?, col(&r, "user_id")?, col(&r, "username")?, &role, &powers)?;
-        if let Some((c, t)) = ticket {
-            c.keep_principal(t, key_hash, &p);
+        let p = match &self.direct {
+            Some(d) => d.authenticate_api_key(key_hash)?,
+            None => {
+                let row = sqlx::query(API_KEY_PRINCIPAL_SQL).bind(key_hash).fetch_optional(&self.reader).await.map_err(db_err)?;
+                let Some(r) = row else { return Ok(None) };
+                let (role, powers): (String, String) = (col(&r, "role")?, col(&r, "powers")?);
+                Some(key_principal(col(&r, "key_id")?, col(&r, "tenant_id")?, col(&r, "user_id")?, col(&r, "username")?, &role, &powers)?)
+            }
+        };
+        if let (Some((c, t)), Some(p)) = (ticket, &p) {
+            c.keep_principal(t, key_hash, p);
         }
-        Ok(Some(p))
+        Ok(p)
     }
 
     async fn touch_api_key(&self, id: Id, now: Millis) -> Result<()> {
@@ -627,25 +644,27 @@ impl Store for SqlStore {
     }
 
     async fn get_agent(&self, tenant: Id, id: Id) -> Result<AgentDetail> {
-        if let Some(d) = &self.direct {
-            return d.get_agent(tenant, id);
-        }
-        let cached = self.cache().map(|c| (c, c.agent(id)));
-        let ticket = match cached {
+        let cache = self.fresh_cache()?;
+        let ticket = match cache.map(|c| (c, c.agent(id))) {
             Some((_, Cached::Hit(a))) if a.agent.tenant_id == tenant => return Ok(a),
             Some((_, Cached::Hit(_))) => return Err(Error::not_found(Entity::Agent, id)),
             Some((c, Cached::Miss(t))) => Some((c, t)),
             Some((_, Cached::Off)) | None => None,
         };
-        // One statement: no transaction needed for a consistent answer.
-        let row = sqlx::query(AGENT_DETAIL_SQL)
-            .bind(tenant)
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db_err)?
-            .ok_or_else(|| Error::not_found(Entity::Agent, id))?;
-        let a = agent_detail_of(&row)?;
+        let a = match &self.direct {
+            Some(d) => d.get_agent(tenant, id)?,
+            // One statement: no transaction needed for a consistent answer.
+            None => {
+                let row = sqlx::query(AGENT_DETAIL_SQL)
+                    .bind(tenant)
+                    .bind(id)
+                    .fetch_optional(&self.reader)
+                    .await
+                    .map_err(db_err)?
+                    .ok_or_else(|| Error::not_found(Entity::Agent, id))?;
+                agent_detail_of(&row)?
+            }
+        };
         if let Some((c, t)) = ticket {
             c.keep_agent(t, &a);
         }
@@ -1778,4 +1797,40 @@ impl Store for SqlStore {
 async fn id_by_name(c: &mut DbConn, sql: &'static str, tenant: Id, field: &str, entity: Entity, name: &str) -> Result<Id> {
     let id: Option<Id> = sqlx::query_scalar(sql).bind(tenant).bind(name).fetch_optional(&mut *c).await.map_err(db_err)?;
     id.ok_or_else(|| switchboard_domain::unknown(field, entity, name))
+}
+
+const AGENT_PRELOAD_SQL: &str = concat!(agent_detail_select!(), " WHERE id > $1 ORDER BY id LIMIT $2");
+
+/// Fills the agent cache at start, in id order, in batches, while the server
+/// already serves (reads that miss go to the database meanwhile): a cache
+/// that fills only as agents are read leaves most reads of a large directory
+/// to the database for a long time.
+async fn preload_agents(pool: DbPool, cache: std::sync::Arc<crate::cache::ReadCache>, entries: usize) {
+    const BATCH: i64 = 5_000;
+    let started = std::time::Instant::now();
+    // The cache serves, and keeps, nothing until its listener listens.
+    while !cache.is_live() {
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            tracing::warn!("agent cache: not preloaded (no change listener)");
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let (mut after, mut kept, mut seen) = (0i64, 0usize, 0usize);
+    while seen < entries {
+        let generations = cache.agent_generations();
+        let rows = match sqlx::query(AGENT_PRELOAD_SQL).bind(after).bind(BATCH).fetch_all(&pool).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(error = %e, kept, "agent cache: preload stopped");
+                return;
+            }
+        };
+        let Some(last) = rows.last() else { break };
+        after = col(last, "id").unwrap_or(i64::MAX);
+        seen += rows.len();
+        let batch: Vec<AgentDetail> = rows.iter().filter_map(|r| agent_detail_of(r).ok()).collect();
+        kept += cache.preload_agents(&generations, &batch);
+    }
+    tracing::info!(agents = kept, seconds = started.elapsed().as_secs_f64(), "agent cache preloaded");
 }

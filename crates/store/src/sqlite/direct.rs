@@ -24,7 +24,7 @@ use crate::duplicate_of;
 use super::{
     agent_detail_from, check_version, key_principal, Arg, API_KEY_LAST_USED_SQL, API_KEY_PRINCIPAL_SQL, expect_one, from_json, to_json, Unique, ADD_PASSWORD_HISTORY_SQL,
     AUDIT_SQL, DELETE_AGENT_SKILL_SQL, GROUP_EXISTS_SQL, MARK_LIST_SQL, SET_PASSWORD_SQL,
-    SKILL_EXISTS_SQL, TOUCH_AGENT_SQL, UPSERT_AGENT_GROUP_SQL, UPSERT_AGENT_SKILL_SQL, WRITE_AGENT_SQL,
+    SKILL_EXISTS_SQL, TOUCH_AGENT_SQL, BUMP_CACHE_EPOCH_SQL, CACHE_EPOCH_SQL, UPSERT_AGENT_GROUP_SQL, UPSERT_AGENT_SKILL_SQL, WRITE_AGENT_SQL,
 };
 
 /// Memory-mapped bytes of the file per connection: reads of mapped pages
@@ -76,7 +76,9 @@ fn stopped() -> Error {
 impl Direct {
     /// Opens the writer connection on its thread; readers open on demand.
     /// The file exists and is migrated (sqlx did both).
-    pub(crate) fn open(path: PathBuf, busy_timeout: Duration, synchronous_full: bool, max_readers: usize) -> Result<Direct> {
+    /// `announce`: each write group bumps `cache_epoch` (a process without
+    /// an agent cache, writing under a server's feet: migration 0005).
+    pub(crate) fn open(path: PathBuf, busy_timeout: Duration, synchronous_full: bool, max_readers: usize, announce: bool) -> Result<Direct> {
         // This connection's writes wait for the sqlx writer's transactions
         // (an atomic import job holds one for the whole file) as they waited
         // in that pool's queue before they moved here: 30 s at least.
@@ -103,7 +105,7 @@ impl Direct {
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || writer_loop(&conn, &rx))
+            .spawn(move || writer_loop(&conn, &rx, announce))
             .map_err(|e| Error::Storage(format!("cannot start the SQLite writer thread: {e}")))?;
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let max_readers = max_readers.max(1);
@@ -118,7 +120,7 @@ impl Direct {
 /// each durable (or none, and all are told). Under load, 64 writers' commits
 /// cost one WAL append and fsync schedule instead of 64. Ends when the store
 /// (the last sender) is dropped.
-fn writer_loop(conn: &Connection, jobs: &mpsc::Receiver<Job>) {
+fn writer_loop(conn: &Connection, jobs: &mpsc::Receiver<Job>, announce: bool) {
     let mut commits = 0u32;
     let mut group: Vec<Job> = Vec::with_capacity(MAX_GROUP);
     loop {
@@ -142,7 +144,7 @@ fn writer_loop(conn: &Connection, jobs: &mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let begun = run_sql(conn, "BEGIN IMMEDIATE");
+        let begun = run_sql(conn, "BEGIN IMMEDIATE").and_then(|()| if announce { run_sql(conn, BUMP_CACHE_EPOCH_SQL) } else { Ok(()) });
         if begun.is_err() {
             // Not begun (logged): the writes are dropped unrun, which their
             // callers see as a storage error.
@@ -245,6 +247,11 @@ impl Direct {
     /// On the calling thread: a handful of index lookups.
     pub(crate) fn get_agent(&self, tenant: Id, id: Id) -> Result<AgentDetail> {
         self.readers.read(|c| detail_or_404(c, tenant, id))
+    }
+
+    /// What `cache_epoch` says (on the calling thread: one row by its key).
+    pub(crate) fn cache_epoch(&self) -> Result<i64> {
+        self.readers.read(|c| prepare(c, CACHE_EPOCH_SQL)?.query_row([], |r| r.get(0)).map_err(err))
     }
 
     /// The principal of a live API key (on the calling thread: one lookup

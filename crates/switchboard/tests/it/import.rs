@@ -430,3 +430,34 @@ async fn imports_stay_in_their_tenant() {
     assert_ne!(o.code, 0);
     assert!(o.stderr.contains("--tenant"), "{}", o.stderr);
 }
+
+/// The CLI writes the same database as a running server, which keeps agents
+/// (and API keys' principals) in memory: the server's next read shows the
+/// CLI's change. SQLite: at once (the CLI bumps `cache_epoch`, which every
+/// cached read checks). PostgreSQL: when the triggers' notification reaches
+/// the server (polled here, 10 s at most).
+#[tokio::test]
+async fn a_server_reads_what_the_cli_changed_under_it() {
+    let srv = Server::start().await;
+    let t = srv.tenant("acme").await;
+    let c = srv.client(&t.key);
+    let id = c.post("/api/v1/agents", json!({"loginId": "cached", "firstName": "Before", "lastName": "Z"})).await.expect(201).id();
+    let path = format!("/api/v1/agents/{id}");
+    // Read twice: the second answer comes from memory where there is a cache.
+    for _ in 0..2 {
+        assert_eq!(c.get(&path).await.expect(200).body["firstName"], "Before");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let f = write(tmp.path(), "a.csv", "loginId,firstName,lastName,skills\ncached,After,Z,\n");
+    let o = import(&srv, tmp.path(), "acme", "agents", &f, &["--on-conflict", "update"]).await;
+    assert_eq!(o.json["updated"], 1, "{} {}", o.json, o.stderr);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let name = c.get(&path).await.expect(200).body["firstName"].clone();
+        if name == "After" {
+            break;
+        }
+        assert!(on_postgres() && std::time::Instant::now() < until, "the server still shows {name} after the CLI's import");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
