@@ -19,7 +19,8 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 use std::sync::{Arc, Mutex};
 
 use switchboard_domain::{AgentDetail, Id, Principal};
@@ -161,7 +162,15 @@ pub(crate) struct ReadCache {
     /// The last `cache_epoch` seen (SQLite), `i64::MIN` before the first.
     epoch: AtomicI64,
     epoch_change: Mutex<()>,
+    /// When `cache_epoch` was last read, in ns after `born`.
+    epoch_read_at: AtomicU64,
+    born: Instant,
 }
+
+/// How long another process's writes may go unseen (SQLite): reading
+/// `cache_epoch` on every read cost a quarter of a cached read (a read
+/// transaction takes file locks, system calls contended between threads).
+const EPOCH_READ_EVERY: Duration = Duration::from_millis(1);
 
 /// What a cache lookup found.
 pub(crate) enum Cached<T> {
@@ -180,6 +189,8 @@ impl ReadCache {
             live: AtomicBool::new(false),
             epoch: AtomicI64::new(i64::MIN),
             epoch_change: Mutex::new(()),
+            epoch_read_at: AtomicU64::new(0),
+            born: Instant::now(),
         }
     }
 
@@ -274,6 +285,15 @@ impl ReadCache {
                 self.forget_principals();
             }
         }
+    }
+
+    /// Whether this reader should read `cache_epoch` now: at most one reader
+    /// a millisecond does (`EPOCH_READ_EVERY`).
+    pub(crate) fn epoch_due(&self) -> bool {
+        let now = self.born.elapsed().as_nanos() as u64;
+        let last = self.epoch_read_at.load(Ordering::Acquire);
+        now.saturating_sub(last) >= EPOCH_READ_EVERY.as_nanos() as u64
+            && self.epoch_read_at.compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed).is_ok()
     }
 
     /// Another process wrote if `epoch` moved since last seen (SQLite,

@@ -155,7 +155,9 @@ pub(crate) async fn open(target: &str, opts: &crate::StoreOptions) -> Result<Sql
         0 => None,
         entries => {
             let cache = std::sync::Arc::new(crate::cache::ReadCache::new(entries));
-            // Nothing to listen to: reads ask `cache_epoch` (`fresh_cache`).
+            // Nothing to listen to: reads ask `cache_epoch` (`fresh_cache`),
+            // from where it stands now.
+            cache.observe_epoch(direct.cache_epoch()?);
             cache.go_live();
             let preload = opts.agent_cache_preload.then(|| tokio::spawn(preload_agents(reader.clone(), cache.clone(), entries)).abort_handle());
             Some(crate::cache::Listening { cache, tasks: preload.into_iter().collect() })

@@ -55,11 +55,14 @@ impl SqlStore {
     }
 
     /// The cache, once it has heard of what other processes wrote (SQLite:
-    /// `cache_epoch`; PostgreSQL's listener hears of it by itself).
+    /// `cache_epoch`, read at most every millisecond; PostgreSQL's listener
+    /// hears of it by itself).
     fn fresh_cache(&self) -> Result<Option<&crate::cache::ReadCache>> {
         let Some(c) = self.cache() else { return Ok(None) };
-        if let Some(epoch) = cache_epoch(self)? {
-            c.observe_epoch(epoch);
+        if c.epoch_due() {
+            if let Some(epoch) = cache_epoch(self)? {
+                c.observe_epoch(epoch);
+            }
         }
         Ok(Some(c))
     }

@@ -433,9 +433,10 @@ async fn imports_stay_in_their_tenant() {
 
 /// The CLI writes the same database as a running server, which keeps agents
 /// (and API keys' principals) in memory: the server's next read shows the
-/// CLI's change. SQLite: at once (the CLI bumps `cache_epoch`, which every
-/// cached read checks). PostgreSQL: when the triggers' notification reaches
-/// the server (polled here, 10 s at most).
+/// CLI's change. SQLite: at once here (the CLI bumps `cache_epoch`, which
+/// cached reads check when a millisecond has passed since the last check;
+/// the CLI takes longer than that). PostgreSQL: when the triggers'
+/// notification reaches the server (polled here, 10 s at most).
 #[tokio::test]
 async fn a_server_reads_what_the_cli_changed_under_it() {
     let srv = Server::start().await;
