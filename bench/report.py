@@ -64,9 +64,10 @@ def main():
     w("- ×ceil: the figure divided by the ceiling (GET /healthz) measured on the same server instance in the same run; "
       "latencies in ms; RSS: VmRSS after the scenario (VmHWM) / RssAnon — on SQLite VmRSS includes the memory-mapped "
       "database file once per connection that touched a page (page cache, not heap); RssAnon is the process's own memory")
-    w("- postgres: the load runs are served with `--agent-cache-entries <agents>` (the whole directory in the agent cache, "
-      "preloaded before measuring; reads by id then come from memory, everything else from the database); the start and "
-      "idle RSS rows are with the defaults (a cache of 100,000 agents), idle meaning once that cache is preloaded")
+    w("- agent cache (`docs/design.md`): the load runs have the whole directory in it (the default of 100,000 agents up to "
+      "100k; `--agent-cache-entries 1000000` at 1M), preloaded before measuring, so reads by id come from memory and "
+      "everything else from the database; the start and idle RSS rows are with the defaults, idle meaning once the "
+      "default cache is preloaded")
     w("")
     for backend in [b for b in ("sqlite", "postgres") if any(r["backend"] == b for r in runs)]:
         w(f"## {backend}")

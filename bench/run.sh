@@ -95,8 +95,8 @@ warm() {
 }
 
 # start_server BACKEND AGENTS DB-ARGS…: starts, times the start, records idle
-# RSS (RECORD=0: does not record). On PostgreSQL it first waits until the
-# agent cache is preloaded (the server answers meanwhile; idle means after it).
+# RSS (RECORD=0: does not record). It first waits until the agent cache is
+# preloaded (the server answers meanwhile; idle means after it).
 start_server() {
   local backend=$1 agents=$2
   shift 2
@@ -109,14 +109,12 @@ start_server() {
     kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server-$backend-$agents.log" >&2; exit 1; }
   done
   t1=$(now_ns)
-  if [ "$backend" = postgres ]; then
-    until grep -Eq "agent cache (preloaded|: preload stopped|: not preloaded)" "$WORK/server-$backend-$agents.log"; do
-      kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server-$backend-$agents.log" >&2; exit 1; }
-      sleep 0.5
-    done
-    preload=$(python3 -c "print(($(now_ns) - $t1) / 1e9)")
-    echo "   agent cache: $(grep -o "agent cache.*" "$WORK/server-$backend-$agents.log" | tail -n1)" >&2
-  fi
+  until grep -Eq "agent cache (preloaded|: preload stopped|: not preloaded)" "$WORK/server-$backend-$agents.log"; do
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server-$backend-$agents.log" >&2; exit 1; }
+    sleep 0.5
+  done
+  preload=$(python3 -c "print(($(now_ns) - $t1) / 1e9)")
+  echo "   agent cache: $(grep -o "agent cache.*" "$WORK/server-$backend-$agents.log" | tail -n1)" >&2
   sleep 1
   kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server-$backend-$agents.log" >&2; exit 1; }
   [ "${RECORD:-1}" = 0 ] && return
@@ -155,7 +153,7 @@ bench_backend() {
     first=$(json "$report" "d['tenants'][0]['agents']['first']")
     count=$(json "$report" "d['tenants'][0]['agents']['count']")
     start_server "$backend" "$n" "${db_args[@]}"
-    if [ "$backend" = postgres ]; then
+    if [ "$n" -gt 100000 ]; then
       # Start and idle RSS above are with the defaults (an agent cache of
       # 100,000); the load runs have the whole directory in the cache.
       stop_server
