@@ -1,16 +1,18 @@
-//! The PostgreSQL backend's in-process read cache: agents by id (what Read
+//! The in-process read cache of a serving process: agents by id (what Read
 //! Agent and the native GET return) and API-key principals by key hash (what
-//! every native call authenticates with). A read by id otherwise costs a round
-//! trip to a server that shares the machine's cores; from here it costs a
-//! lock and a clone.
+//! every native call authenticates with). A read by id otherwise costs a
+//! round trip to PostgreSQL, or a SQLite read transaction; from here it costs
+//! a lock and the unpacking of a short byte string (`packed.rs`).
 //!
-//! Coherence: the cache serves only while its listener is connected
-//! (`postgres/listen.rs`), which applies the notifications that triggers send
-//! on every commit that changes an agent, an API key or a user, whoever wrote
-//! it. Writes made through this instance also forget what they changed right
-//! after their COMMIT, before they answer, so a client reads its own writes
-//! on the instance that took them; another instance drops the entry when the
-//! notification reaches it (on loopback, well under a millisecond).
+//! Coherence: writes made through this process forget what they changed right
+//! after their COMMIT, before they answer, so a client reads its own writes.
+//! Writes made elsewhere: on PostgreSQL the cache serves only while its
+//! listener is connected (`postgres/listen.rs`), which applies the
+//! notifications that triggers send on every commit that changes an agent, an
+//! API key or a user, whoever wrote it (another instance drops the entry when
+//! the notification reaches it: on loopback, well under a millisecond); on
+//! SQLite, processes without a cache (the CLI) bump `cache_epoch` and readers
+//! here check it at most every millisecond (`observe_epoch`).
 //!
 //! A read that missed races with writes: it may fetch a row, a write commit
 //! and forget the entry, and the read then store what it fetched, now stale.

@@ -42,10 +42,10 @@ pub struct StoreOptions {
     /// PostgreSQL: hold an advisory lock while migrating (default), so that
     /// instances starting together are safe.
     pub migration_lock: bool,
-    /// PostgreSQL: agents kept in memory by id (with API-key principals),
-    /// coherent through LISTEN/NOTIFY (`cache.rs`); 0 turns the cache off.
+    /// Agents kept in memory by id (with API-key principals), kept coherent
+    /// with the database (`cache.rs`); 0 turns the cache off.
     pub agent_cache_entries: usize,
-    /// PostgreSQL: fill the agent cache at start (in the background).
+    /// Fill the agent cache at start (in the background).
     pub agent_cache_preload: bool,
 }
 

@@ -80,13 +80,14 @@ struct ServeArgs {
     /// fsync every commit (SQLite synchronous=FULL) instead of at checkpoints.
     #[arg(long, env = "SWITCHBOARD_DB_SYNC_FULL")]
     db_sync_full: bool,
-    /// PostgreSQL: agents kept in memory by id (about 200 bytes each), with the
-    /// principals of the API keys in use; kept coherent with the database,
-    /// also across instances, by LISTEN/NOTIFY (docs/design.md). 0: off.
+    /// Agents kept in memory by id (about 200 bytes each), with the
+    /// principals of the API keys in use; kept coherent with the database
+    /// (PostgreSQL: across instances, by LISTEN/NOTIFY; SQLite: with the CLI,
+    /// by a counter row; docs/design.md). 0: off.
     #[arg(long, env = "SWITCHBOARD_AGENT_CACHE_ENTRIES", default_value_t = 100_000)]
     agent_cache_entries: usize,
-    /// PostgreSQL: do not fill the agent cache at start (it then fills as
-    /// agents are read).
+    /// Do not fill the agent cache at start (it then fills as agents are
+    /// read).
     #[arg(long, env = "SWITCHBOARD_NO_AGENT_CACHE_PRELOAD")]
     no_agent_cache_preload: bool,
     /// Vendor sessions (LiveVox, DeepCall) end after this many minutes without use.
