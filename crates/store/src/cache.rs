@@ -19,11 +19,12 @@
 //! Generations, bumped by every forget (64 slots per shard, a key in one), let
 //! a fetched value be kept only if its slot's did not move while it was fetched.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use switchboard_domain::{AgentDetail, Id, Principal};
 
@@ -70,7 +71,9 @@ impl<K: Hash + Eq + Clone, V: Clone> Sharded<K, V> {
         Sharded { shards, per_shard }
     }
 
-    fn place(key: &K) -> Place {
+    /// Where `key` lives; the same for a key and its borrowed form (a
+    /// `String` and its `str` hash alike), so lookups need no owned key.
+    fn place<Q: Hash + ?Sized>(key: &Q) -> Place {
         use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
         let h = BuildHasherDefault::<DefaultHasher>::default().hash_one(key) as usize;
         Place { shard: h % SHARDS, slot: (h / SHARDS) % SLOTS }
@@ -81,13 +84,19 @@ impl<K: Hash + Eq + Clone, V: Clone> Sharded<K, V> {
     }
 
     /// The value, or a ticket to store one fetched after this call.
-    fn get(&self, key: &K) -> Result<V, Ticket> {
+    fn get<Q: Hash + Eq + ?Sized>(&self, key: &Q) -> Result<V, Ticket>
+    where
+        K: Borrow<Q>,
+    {
         self.read(key, |v| Some(v.clone()))
     }
 
     /// What `f` makes of the value, or a ticket as `get` gives (also when
     /// `f` makes nothing of it).
-    fn read<R>(&self, key: &K, f: impl FnOnce(&V) -> Option<R>) -> Result<R, Ticket> {
+    fn read<Q: Hash + Eq + ?Sized, R>(&self, key: &Q, f: impl FnOnce(&V) -> Option<R>) -> Result<R, Ticket>
+    where
+        K: Borrow<Q>,
+    {
         let place = Self::place(key);
         let shard = self.lock(place.shard);
         match shard.map.get(key).and_then(f) {
@@ -96,6 +105,9 @@ impl<K: Hash + Eq + Clone, V: Clone> Sharded<K, V> {
         }
     }
 
+    /// Keeps a value fetched after `ticket` was given, unless its slot was
+    /// forgotten since (which also covers a cache that went dark and live
+    /// again meanwhile: both forget everything).
     fn put(&self, ticket: Ticket, key: K, value: V) {
         if self.per_shard == 0 {
             return;
@@ -197,7 +209,7 @@ impl ReadCache {
     }
 
     pub(crate) fn agent(&self, id: Id) -> Cached<AgentDetail> {
-        if !self.live.load(Ordering::Acquire) {
+        if !self.is_live() {
             return Cached::Off;
         }
         match self.agents.read(&id, |bytes| packed::unpack(bytes)) {
@@ -207,9 +219,7 @@ impl ReadCache {
     }
 
     pub(crate) fn keep_agent(&self, ticket: Ticket, a: &AgentDetail) {
-        if self.live.load(Ordering::Acquire) {
-            self.agents.put(ticket, a.agent.id, packed::pack(a));
-        }
+        self.agents.put(ticket, a.agent.id, packed::pack(a));
     }
 
     /// Before fetching a batch to `preload_agents`.
@@ -231,19 +241,17 @@ impl ReadCache {
     }
 
     pub(crate) fn principal(&self, key_hash: &str) -> Cached<Principal> {
-        if !self.live.load(Ordering::Acquire) {
+        if !self.is_live() {
             return Cached::Off;
         }
-        match self.principals.get(&key_hash.to_string()) {
+        match self.principals.get(key_hash) {
             Ok(p) => Cached::Hit(p),
             Err(t) => Cached::Miss(t),
         }
     }
 
     pub(crate) fn keep_principal(&self, ticket: Ticket, key_hash: &str, p: &Principal) {
-        if self.live.load(Ordering::Acquire) {
-            self.principals.put(ticket, key_hash.to_string(), p.clone());
-        }
+        self.principals.put(ticket, key_hash.to_string(), p.clone());
     }
 
     pub(crate) fn forget_agent(&self, id: Id) {
@@ -258,6 +266,11 @@ impl ReadCache {
         self.principals.forget_all();
     }
 
+    fn forget_everything(&self) {
+        self.forget_agents();
+        self.forget_principals();
+    }
+
     /// Applies one change notification (see the PostgreSQL migration 0005).
     pub(crate) fn apply(&self, payload: &str) {
         match payload.split_once(':') {
@@ -267,10 +280,7 @@ impl ReadCache {
                     match id.parse::<Id>() {
                         Ok(id) => self.forget_agent(id),
                         Err(_) => {
-                            tracing::warn!(
-                                payload,
-                                "change notification does not decode; forgetting all agents"
-                            );
+                            tracing::warn!(payload, "change notification does not decode; forgetting all agents");
                             self.forget_agents();
                             return;
                         }
@@ -279,12 +289,8 @@ impl ReadCache {
             }
             Some(("k", _)) => self.forget_principals(),
             _ => {
-                tracing::warn!(
-                    payload,
-                    "unknown change notification; forgetting everything"
-                );
-                self.forget_agents();
-                self.forget_principals();
+                tracing::warn!(payload, "unknown change notification; forgetting everything");
+                self.forget_everything();
             }
         }
     }
@@ -308,8 +314,7 @@ impl ReadCache {
         }
         let _one_at_a_time = self.epoch_change.lock().unwrap_or_else(|e| e.into_inner());
         if self.epoch.load(Ordering::Acquire) != epoch {
-            self.forget_agents();
-            self.forget_principals();
+            self.forget_everything();
             self.epoch.store(epoch, Ordering::Release);
         }
     }
@@ -317,16 +322,14 @@ impl ReadCache {
     /// The listener is connected again: whatever changed while it was not is
     /// unknown, so everything is forgotten before serving again.
     pub(crate) fn go_live(&self) {
-        self.forget_agents();
-        self.forget_principals();
+        self.forget_everything();
         self.live.store(true, Ordering::Release);
     }
 
     /// The listener lost its connection: stop serving at once.
     pub(crate) fn go_dark(&self) {
         self.live.store(false, Ordering::Release);
-        self.forget_agents();
-        self.forget_principals();
+        self.forget_everything();
     }
 }
 

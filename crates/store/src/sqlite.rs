@@ -21,7 +21,6 @@ use direct::Direct;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-/// Starts a write transaction holding the database's write lock.
 const CACHE_EPOCH_SQL: &str = "SELECT n FROM cache_epoch WHERE id = 1";
 const BUMP_CACHE_EPOCH_SQL: &str = "UPDATE cache_epoch SET n = n + 1 WHERE id = 1";
 
@@ -36,6 +35,7 @@ fn cache_epoch(store: &SqlStore) -> Result<Option<i64>> {
     store.direct.as_ref().map(Direct::cache_epoch).transpose()
 }
 
+/// Starts a write transaction holding the database's write lock.
 async fn begin_write(pool: &DbPool) -> Result<DbTx> {
     pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)
 }

@@ -29,8 +29,8 @@ pub(crate) struct SqlStore {
     /// The backend's own path for its hottest operations, if it has one
     /// (SQLite on a file: `sqlite/direct.rs`); these methods defer to it.
     direct: Option<Direct>,
-    /// Agents and API-key principals kept in memory, if the backend keeps
-    /// them coherent (PostgreSQL with `agent_cache_entries`; `crate::cache`).
+    /// Agents and API-key principals kept in memory, with the tasks that
+    /// keep them coherent and fill them (`agent_cache_entries`; `crate::cache`).
     cache: Option<crate::cache::Listening>,
 }
 

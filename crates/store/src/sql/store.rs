@@ -1811,7 +1811,8 @@ const AGENT_PRELOAD_SQL: &str = concat!(agent_detail_select!(), " WHERE id > $1 
 async fn preload_agents(pool: DbPool, cache: std::sync::Arc<crate::cache::ReadCache>, entries: usize) {
     const BATCH: i64 = 5_000;
     let started = std::time::Instant::now();
-    // The cache serves, and keeps, nothing until its listener listens.
+    // The cache serves, and keeps, nothing until it is live (PostgreSQL:
+    // once its listener hears its own heartbeat).
     while !cache.is_live() {
         if started.elapsed() > std::time::Duration::from_secs(60) {
             tracing::warn!("agent cache: not preloaded (no change listener)");

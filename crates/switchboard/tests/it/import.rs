@@ -452,13 +452,11 @@ async fn a_server_reads_what_the_cli_changed_under_it() {
     let f = write(tmp.path(), "a.csv", "loginId,firstName,lastName,skills\ncached,After,Z,\n");
     let o = import(&srv, tmp.path(), "acme", "agents", &f, &["--on-conflict", "update"]).await;
     assert_eq!(o.json["updated"], 1, "{} {}", o.json, o.stderr);
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let name = c.get(&path).await.expect(200).body["firstName"].clone();
-        if name == "After" {
-            break;
-        }
-        assert!(on_postgres() && std::time::Instant::now() < until, "the server still shows {name} after the CLI's import");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let read = || async { c.get(&path).await.expect(200).body };
+    if on_postgres() {
+        eventually("the CLI's import on the server", read, |v| v["firstName"] == "After").await;
+    } else {
+        let name = read().await["firstName"].clone();
+        assert_eq!(name, "After", "the server still shows {name} after the CLI's import");
     }
 }

@@ -133,24 +133,6 @@ async fn instances_share_one_database_and_one_redis() {
     }
 }
 
-/// Polls `read` until `done` holds of its answer (10 s at most): a change
-/// reaches another instance's cache by notification, not before its answer.
-async fn eventually<F, Fut>(what: &str, mut read: F, done: impl Fn(&Value) -> bool) -> Value
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Value>,
-{
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let v = read().await;
-        if done(&v) {
-            return v;
-        }
-        assert!(std::time::Instant::now() < until, "{what}: still {v}");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-}
-
 /// SQL run as an operator would, with psql, in the test's schema.
 fn psql(db: &TestDb, sql: &str) -> String {
     let schema = db.schema.as_deref().unwrap();

@@ -402,3 +402,22 @@ impl Drop for Process {
         let _ = self.child.wait();
     }
 }
+
+/// Polls `read` until `done` holds of its answer (10 s at most): a change
+/// reaches another PostgreSQL instance's cache by notification, not before
+/// the write's answer.
+pub async fn eventually<F, Fut>(what: &str, mut read: F, done: impl Fn(&Value) -> bool) -> Value
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Value>,
+{
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let v = read().await;
+        if done(&v) {
+            return v;
+        }
+        assert!(std::time::Instant::now() < until, "{what}: still {v}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
