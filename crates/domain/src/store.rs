@@ -36,6 +36,12 @@ pub trait Store: Send + Sync + 'static {
     /// Cheap check that the database answers (for readiness probes).
     async fn ping(&self) -> Result<()>;
 
+    /// Whether last-name searches are answered from memory now (an index
+    /// built and following changes); status and tests.
+    fn name_index_ready(&self) -> bool {
+        false
+    }
+
     /// The tenant an object belongs to, if it exists at all. Only for dialects
     /// whose documents answer "access denied" (not "not found") for objects
     /// of another client.

@@ -28,7 +28,10 @@ use std::time::{Duration, Instant};
 
 use switchboard_domain::{AgentDetail, Id, Principal};
 
+mod names;
 mod packed;
+
+pub(crate) use names::{build as names_build, NameIndex, NameQuery, Names};
 
 const SHARDS: usize = 64;
 /// Generations per shard: a forget moves one slot's, so a fetch (above all a
@@ -170,6 +173,9 @@ pub(crate) struct ReadCache {
     /// Packed (`packed.rs`): a fifth of the memory of `AgentDetail`s.
     agents: Sharded<Id, Box<[u8]>>,
     principals: Sharded<String, Principal>,
+    /// Agents' last names by trigram (`names.rs`); built and kept only where
+    /// the store runs its maintainer.
+    pub(crate) names: NameIndex,
     /// Whether notifications are being received: until they are, nothing is
     /// served from (or kept in) the cache.
     live: AtomicBool,
@@ -200,6 +206,7 @@ impl ReadCache {
         ReadCache {
             agents: Sharded::new(agent_entries),
             principals: Sharded::new(PRINCIPALS),
+            names: NameIndex::new(),
             live: AtomicBool::new(false),
             epoch: AtomicI64::new(i64::MIN),
             epoch_change: Mutex::new(()),
@@ -266,25 +273,39 @@ impl ReadCache {
         self.principals.forget_all();
     }
 
+    /// Also throws the name index away: what changed is unknown.
     fn forget_everything(&self) {
         self.forget_agents();
         self.forget_principals();
+        self.names.invalidate();
     }
 
     /// Applies one change notification (see the PostgreSQL migration 0005).
     pub(crate) fn apply(&self, payload: &str) {
         match payload.split_once(':') {
             Some(("a", "*")) => self.forget_agents(),
-            Some(("a", ids)) => {
+            Some(("r", "*")) => {
+                self.forget_agents();
+                self.names.invalidate();
+            }
+            Some((kind @ ("a" | "r"), ids)) => {
+                let mut rows = Vec::new();
                 for id in ids.split(',') {
                     match id.parse::<Id>() {
-                        Ok(id) => self.forget_agent(id),
+                        Ok(id) => {
+                            self.forget_agent(id);
+                            rows.push(id);
+                        }
                         Err(_) => {
                             tracing::warn!(payload, "change notification does not decode; forgetting all agents");
                             self.forget_agents();
+                            self.names.invalidate();
                             return;
                         }
                     }
+                }
+                if kind == "r" {
+                    self.names.mark(rows);
                 }
             }
             Some(("k", _)) => self.forget_principals(),
@@ -348,9 +369,14 @@ impl Drop for Listening {
 
 /// What a write may change, as far as the cache is concerned.
 pub(crate) enum Change {
+    /// An agent's assignments (skills, services, groups) or login state.
     Agent(Id),
-    /// Many agents at once (a deleted skill, group or service; an import).
+    /// An agent's own row, its name among it (the name index re-reads it).
+    AgentRow(Id),
+    /// Many agents' assignments at once (a deleted skill, group or service).
     Agents,
+    /// Many agents' rows at once (an import).
+    AgentRows,
     /// API keys or users.
     Principals,
 }
@@ -369,7 +395,15 @@ impl Drop for ForgetOnDrop<'_> {
         if let Some(c) = self.cache {
             match self.change {
                 Change::Agent(id) => c.forget_agent(id),
+                Change::AgentRow(id) => {
+                    c.forget_agent(id);
+                    c.names.mark([id]);
+                }
                 Change::Agents => c.forget_agents(),
+                Change::AgentRows => {
+                    c.forget_agents();
+                    c.names.invalidate();
+                }
                 Change::Principals => c.forget_principals(),
             }
         }

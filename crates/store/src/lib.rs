@@ -47,6 +47,9 @@ pub struct StoreOptions {
     pub agent_cache_entries: usize,
     /// Fill the agent cache at start (in the background).
     pub agent_cache_preload: bool,
+    /// Keep agents' last names in an in-memory trigram index
+    /// (`cache/names.rs`) that answers last-name searches; needs the cache.
+    pub name_index: bool,
 }
 
 impl Default for StoreOptions {
@@ -62,6 +65,7 @@ impl Default for StoreOptions {
             migration_lock: true,
             agent_cache_entries: 0,
             agent_cache_preload: false,
+            name_index: false,
         }
     }
 }

@@ -151,7 +151,8 @@ pub(crate) async fn open(url: &str, opts: &crate::StoreOptions) -> Result<SqlSto
             let cache = std::sync::Arc::new(crate::cache::ReadCache::new(entries));
             let listener = tokio::spawn(listen::run(base, pool.clone(), listen::channel(&schema), cache.clone())).abort_handle();
             let preload = opts.agent_cache_preload.then(|| tokio::spawn(preload_agents(pool.clone(), cache.clone(), entries)).abort_handle());
-            Some(crate::cache::Listening { cache, tasks: [Some(listener), preload].into_iter().flatten().collect() })
+            let names = opts.name_index.then(|| tokio::spawn(maintain_names(pool.clone(), cache.clone())).abort_handle());
+            Some(crate::cache::Listening { cache, tasks: [Some(listener), preload, names].into_iter().flatten().collect() })
         }
     };
     Ok(SqlStore { writer: pool.clone(), reader: pool, direct: None, cache })

@@ -160,7 +160,8 @@ pub(crate) async fn open(target: &str, opts: &crate::StoreOptions) -> Result<Sql
             cache.observe_epoch(direct.cache_epoch()?);
             cache.go_live();
             let preload = opts.agent_cache_preload.then(|| tokio::spawn(preload_agents(reader.clone(), cache.clone(), entries)).abort_handle());
-            Some(crate::cache::Listening { cache, tasks: preload.into_iter().collect() })
+            let names = opts.name_index.then(|| tokio::spawn(maintain_names(reader.clone(), cache.clone())).abort_handle());
+            Some(crate::cache::Listening { cache, tasks: [preload, names].into_iter().flatten().collect() })
         }
     };
     Ok(SqlStore { writer, reader, direct: Some(direct), cache })

@@ -90,6 +90,11 @@ struct ServeArgs {
     /// read).
     #[arg(long, env = "SWITCHBOARD_NO_AGENT_CACHE_PRELOAD")]
     no_agent_cache_preload: bool,
+    /// Do not keep agents' last names in memory (about 40 bytes an agent)
+    /// for last-name searches; the database's text indexes answer them.
+    /// Without the agent cache there is no name index either.
+    #[arg(long, env = "SWITCHBOARD_NO_NAME_INDEX")]
+    no_name_index: bool,
     /// Vendor sessions (LiveVox, DeepCall) end after this many minutes without use.
     #[arg(long, env = "SWITCHBOARD_SESSION_IDLE_MINUTES", default_value_t = 120)]
     session_idle_minutes: u64,
@@ -244,6 +249,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         synchronous_full: args.db_sync_full,
         agent_cache_entries: args.agent_cache_entries,
         agent_cache_preload: !args.no_agent_cache_preload,
+        name_index: !args.no_name_index,
         ..args.db.options()
     };
     let dir = open(&args.db, opts).await?;

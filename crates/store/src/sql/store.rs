@@ -262,6 +262,10 @@ impl Store for SqlStore {
         Ok(())
     }
 
+    fn name_index_ready(&self) -> bool {
+        self.cache().is_some_and(|c| c.is_live() && c.names.is_ready())
+    }
+
     async fn tenant_of(&self, entity: Entity, id: Id) -> Result<Option<Id>> {
         let sql = match entity {
             Entity::Tenant => "SELECT id FROM tenants WHERE id = $1",
@@ -643,6 +647,9 @@ impl Store for SqlStore {
         let detail = agent_detail_or_404(&mut tx, tenant, id).await?;
         audit_ctx(&mut tx, ctx, Entity::Agent, id, AuditAction::Create, none(), Some(&detail)).await?;
         commit(tx).await?;
+        if let Some(c) = self.cache() {
+            c.names.mark([id]);
+        }
         Ok(detail)
     }
 
@@ -689,6 +696,9 @@ impl Store for SqlStore {
     }
 
     async fn list_agents(&self, tenant: Id, filter: &AgentFilter, page: PageRequest) -> Result<Page<Agent>> {
+        if let Some(found) = self.list_agents_by_name(tenant, filter, page).await? {
+            return Ok(found);
+        }
         let qb = agent_list_query(tenant, filter, page);
         if let Some(d) = &self.direct {
             return Ok(page_of(d.list_agents(qb.sql, &qb.args).await?, page.limit));
@@ -719,7 +729,7 @@ impl Store for SqlStore {
     }
 
     async fn update_agent(&self, ctx: &WriteCtx, id: Id, c: AgentChanges, expected_version: Option<i64>) -> Result<AgentDetail> {
-        let _forget = self.forgets(crate::cache::Change::Agent(id));
+        let _forget = self.forgets(crate::cache::Change::AgentRow(id));
         if let Some(d) = &self.direct {
             return d.update_agent(ctx, id, c, expected_version).await;
         }
@@ -748,7 +758,7 @@ impl Store for SqlStore {
     }
 
     async fn delete_agent(&self, ctx: &WriteCtx, id: Id, expected_version: Option<i64>) -> Result<()> {
-        let _forget = self.forgets(crate::cache::Change::Agent(id));
+        let _forget = self.forgets(crate::cache::Change::AgentRow(id));
         let mut tx = self.write().await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, id).await?;
         check_version(Entity::Agent, id, before.agent.version, expected_version)?;
@@ -939,7 +949,7 @@ impl Store for SqlStore {
         a: &switchboard_domain::AgentAssignments,
         expected_version: Option<i64>,
     ) -> Result<AgentDetail> {
-        let _forget = self.forgets(crate::cache::Change::Agent(id));
+        let _forget = self.forgets(crate::cache::Change::AgentRow(id));
         const SKILL_BY_NAME: &str = "SELECT id FROM skills WHERE tenant_id = $1 AND lower(name) = lower($2)";
         const GROUP_BY_NAME: &str = "SELECT id FROM agent_group_defs WHERE tenant_id = $1 AND lower(name) = lower($2)";
         let mut tx = self.write().await?;
@@ -1763,7 +1773,7 @@ impl Store for SqlStore {
         opts: switchboard_domain::ImportRunOptions,
         ctl: switchboard_domain::ImportControl,
     ) -> Result<switchboard_domain::ImportRun> {
-        let _forget = self.forgets(crate::cache::Change::Agents);
+        let _forget = self.forgets(crate::cache::Change::AgentRows);
         self.import_rows_impl(ctx, kind, rows, opts, ctl).await
     }
 
@@ -1837,4 +1847,177 @@ async fn preload_agents(pool: DbPool, cache: std::sync::Arc<crate::cache::ReadCa
         kept += cache.preload_agents(&generations, &batch);
     }
     tracing::info!(agents = kept, seconds = started.elapsed().as_secs_f64(), "agent cache preloaded");
+}
+
+// ---- the name index (cache/names.rs) ---------------------------------------------------
+
+impl SqlStore {
+    /// A last-name search in id order, answered by the name index (only the
+    /// page's rows are read, from the agent cache or by id), or None where
+    /// the database's text indexes must answer: other filters, another
+    /// order, a text shorter than a trigram, an index not ready.
+    async fn list_agents_by_name(&self, tenant: Id, filter: &AgentFilter, page: PageRequest) -> Result<Option<Page<Agent>>> {
+        use switchboard_domain::AgentSort;
+        let blank = |s: &Option<String>| s.as_deref().is_none_or(|s| s.trim().is_empty());
+        let Some(text) = filter.last_name_contains.as_deref().map(str::trim).filter(|t| !t.is_empty()) else { return Ok(None) };
+        let only_name = blank(&filter.q) && blank(&filter.login_id_contains) && blank(&filter.phone_contains);
+        if !only_name || filter.active.is_some() || filter.skill_id.is_some() || filter.service_id.is_some() || filter.group_id.is_some() {
+            return Ok(None);
+        }
+        let descending = match filter.sort {
+            AgentSort::IdAsc => false,
+            AgentSort::IdDesc => true,
+            _ => return Ok(None),
+        };
+        let Some(cache) = self.fresh_cache()? else { return Ok(None) };
+        if !cache.is_live() {
+            return Ok(None);
+        }
+        let skip = usize::try_from(page.offset).unwrap_or(usize::MAX);
+        let take = page.limit as usize + 1;
+        let query = crate::cache::NameQuery { tenant, text, descending, after: page.after, want: skip.saturating_add(take) };
+        let Some(m) = cache.names.search(&query) else { return Ok(None) };
+        let matches = |a: &Agent| a.tenant_id == tenant && a.last_name.to_lowercase().contains(m.lower.as_str());
+        let mut rows: std::collections::HashMap<Id, Agent> = std::collections::HashMap::new();
+        let mut ids = m.ids;
+        if !m.pending.is_empty() {
+            // Changed since the index last read them: what they are now decides.
+            for a in self.agents_by_ids(tenant, &m.pending).await? {
+                if a.id > page.after && matches(&a) {
+                    ids.push(a.id);
+                    rows.insert(a.id, a);
+                }
+            }
+            ids.sort_unstable();
+            if descending {
+                ids.reverse();
+            }
+        }
+        let ids: Vec<Id> = ids.into_iter().skip(skip).take(take).collect();
+        let mut missing = Vec::new();
+        for &id in &ids {
+            if rows.contains_key(&id) {
+                continue;
+            }
+            match cache.agent(id) {
+                Cached::Hit(d) => {
+                    rows.insert(id, d.agent);
+                }
+                Cached::Miss(_) | Cached::Off => missing.push(id),
+            }
+        }
+        if !missing.is_empty() {
+            rows.extend(self.agents_by_ids(tenant, &missing).await?.into_iter().map(|a| (a.id, a)));
+        }
+        // A row that changed after the index was asked is checked as it is.
+        let items = ids.iter().filter_map(|id| rows.remove(id)).filter(|a| matches(a)).collect();
+        Ok(Some(page_of(items, page.limit)))
+    }
+
+    /// A tenant's agents with these ids, in no particular order.
+    async fn agents_by_ids(&self, tenant: Id, ids: &[Id]) -> Result<Vec<Agent>> {
+        let mut qb = QueryBuilder::new(concat!("SELECT ", agent_cols!(), " FROM agents a WHERE a.tenant_id = "));
+        let p = qb.arg(Arg::Int(tenant));
+        qb.push(&p);
+        qb.push(" AND a.id IN (");
+        for (i, &id) in ids.iter().enumerate() {
+            let p = qb.arg(Arg::Int(id));
+            qb.push(if i == 0 { "" } else { ", " });
+            qb.push(&p);
+        }
+        qb.push(")");
+        if let Some(d) = &self.direct {
+            return d.list_agents(qb.sql, &qb.args).await;
+        }
+        let rows = qb.build().fetch_all(&self.reader).await.map_err(db_err)?;
+        rows.iter().map(agent_of).collect()
+    }
+}
+
+const NAME_ROWS_SQL: &str = "SELECT id, tenant_id, last_name FROM agents WHERE id > $1 ORDER BY id LIMIT $2";
+
+/// Keeps the name index: builds it whenever it is not ready while the cache
+/// is live, and re-reads the rows of pending agents (`cache/names.rs`).
+async fn maintain_names(pool: DbPool, cache: std::sync::Arc<crate::cache::ReadCache>) {
+    use std::time::Duration;
+    let names = &cache.names;
+    loop {
+        names.wake.notified().await;
+        loop {
+            if !names.is_ready() && cache.is_live() {
+                match build_names(&pool, &cache).await {
+                    Ok(true) => {}
+                    // Invalidated while building: again.
+                    Ok(false) => continue,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "name index: build failed; searches read the database meanwhile");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                }
+            }
+            // Writes come in bursts: a millisecond gathers them in one read.
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            let marks = names.pending_marks();
+            if marks.is_empty() {
+                break;
+            }
+            let ids: Vec<Id> = marks.iter().map(|(id, _)| *id).collect();
+            match name_rows(&pool, &ids).await {
+                Ok(rows) => names.reconcile(&marks, &rows),
+                Err(e) => {
+                    tracing::warn!(error = %e, "name index: cannot re-read changed agents; retrying");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
+    }
+}
+
+/// Reads every agent's name into a new index; false if it was invalidated
+/// meanwhile (or cannot serve).
+async fn build_names(pool: &DbPool, cache: &crate::cache::ReadCache) -> Result<bool> {
+    const BATCH: i64 = 20_000;
+    let started = std::time::Instant::now();
+    let seen = cache.names.begin_build();
+    let mut built = crate::cache::Names::default();
+    let mut after = 0i64;
+    loop {
+        let rows = sqlx::query(NAME_ROWS_SQL).bind(after).bind(BATCH).fetch_all(pool).await.map_err(db_err)?;
+        let Some(last) = rows.last() else { break };
+        after = col(last, "id")?;
+        let batch = rows.iter().map(|r| Ok((col(r, "id")?, col(r, "tenant_id")?, col(r, "last_name")?))).collect::<Result<Vec<(Id, Id, String)>>>()?;
+        // Off the async workers: a batch is ~10 ms of hashing.
+        built = tokio::task::spawn_blocking(move || {
+            crate::cache::names_build(batch, &mut built);
+            built
+        })
+        .await
+        .map_err(|e| Error::Storage(format!("name index build: {e}")))?;
+    }
+    let agents = built.agents();
+    let ready = cache.names.finish_build(built, seen);
+    if ready {
+        tracing::info!(agents, seconds = started.elapsed().as_secs_f64(), "name index built");
+    }
+    Ok(ready)
+}
+
+/// Pending agents' rows as they are now: id → (tenant, last name); an id
+/// absent is an agent gone.
+async fn name_rows(pool: &DbPool, ids: &[Id]) -> Result<std::collections::HashMap<Id, (Id, String)>> {
+    let mut found = std::collections::HashMap::new();
+    for chunk in ids.chunks(500) {
+        let mut qb = QueryBuilder::new("SELECT id, tenant_id, last_name FROM agents WHERE id IN (");
+        for (i, &id) in chunk.iter().enumerate() {
+            let p = qb.arg(Arg::Int(id));
+            qb.push(if i == 0 { "" } else { ", " });
+            qb.push(&p);
+        }
+        qb.push(")");
+        for r in qb.build().fetch_all(pool).await.map_err(db_err)? {
+            found.insert(col(&r, "id")?, (col(&r, "tenant_id")?, col(&r, "last_name")?));
+        }
+    }
+    Ok(found)
 }

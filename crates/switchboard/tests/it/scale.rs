@@ -133,30 +133,6 @@ async fn instances_share_one_database_and_one_redis() {
     }
 }
 
-/// SQL run as an operator would, with psql, in the test's schema.
-fn psql(db: &TestDb, sql: &str) -> String {
-    let schema = db.schema.as_deref().unwrap();
-    let out = std::process::Command::new("psql")
-        .args([
-            db.url.as_str(),
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-Atq",
-            "-c",
-            &format!("SET search_path = {schema}"),
-            "-c",
-            sql,
-        ])
-        .output()
-        .expect("psql");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// The agent cache (PostgreSQL): an instance that has an agent or an API key
 /// in memory sees every change committed elsewhere — by another instance, by
 /// an operator's SQL, by a cascade — and stops serving from memory when its

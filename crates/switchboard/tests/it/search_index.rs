@@ -27,3 +27,69 @@ async fn agent_substring_search_plans_use_the_trigram_indexes() {
     let found = c.get("/api/v1/agents?q=h19").await.expect(200);
     assert_eq!(found.body["items"].as_array().unwrap().len(), 1);
 }
+
+/// Last names of a search's page, in order.
+fn last_names(v: &serde_json::Value) -> Vec<String> {
+    v["items"].as_array().unwrap().iter().map(|a| a["lastName"].as_str().unwrap().to_string()).collect()
+}
+
+/// Last-name searches answered by the in-memory name index
+/// (`cache/names.rs`): a write through this server is in the very next
+/// search (before the index has re-read it, and after), other tenants' agents
+/// never are, and (PostgreSQL) writes made past this server arrive by notification.
+#[tokio::test]
+async fn name_index_answers_searches_with_every_change_in() {
+    let srv = Server::start().await;
+    let t = srv.tenant("acme").await;
+    let other = srv.tenant("other").await;
+    let c = srv.client(&t.key);
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        let body = serde_json::json!({"loginId": format!("n{i}"), "firstName": "Ann", "lastName": format!("Orsted{i}")});
+        ids.push(c.post("/api/v1/agents", body).await.expect(201).id());
+    }
+    srv.client(&other.key).post("/api/v1/agents", serde_json::json!({"loginId": "x", "firstName": "B", "lastName": "Orsted1"})).await.expect(201);
+    let store = srv.dir.store();
+    eventually("name index ready", || async { serde_json::json!(store.name_index_ready()) }, |v| v == true).await;
+
+    let search = |text: &'static str| {
+        let c = &c;
+        async move { c.get(&format!("/api/v1/agents?lastName={text}&limit=100")).await.expect(200).body }
+    };
+    assert_eq!(last_names(&search("RSTED1").await), ["Orsted1", "Orsted10", "Orsted11"]);
+    assert!(last_names(&search("orstedx").await).is_empty(), "every trigram there, the text not");
+    // Keyset pages: two, then the rest.
+    let first = c.get("/api/v1/agents?lastName=rsted1&limit=2").await.expect(200).body;
+    assert_eq!(last_names(&first), ["Orsted1", "Orsted10"]);
+    let cursor = first["nextCursor"].as_str().expect("a next page").to_string();
+    let rest = c.get(&format!("/api/v1/agents?lastName=rsted1&limit=2&cursor={cursor}")).await.expect(200).body;
+    assert_eq!(last_names(&rest), ["Orsted11"]);
+
+    // Writes through this server: seen by the next search, before and after
+    // the index re-reads them.
+    for round in ["before the index re-read them", "after"] {
+        if round == "after" {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        } else {
+            c.patch(&format!("/api/v1/agents/{}", ids[3]), serde_json::json!({"lastName": "Orsted1x"})).await.expect(200);
+            c.patch(&format!("/api/v1/agents/{}", ids[1]), serde_json::json!({"lastName": "Renamed"})).await.expect(200);
+            c.delete(&format!("/api/v1/agents/{}", ids[10])).await.expect(204);
+            let body = serde_json::json!({"loginId": "late", "firstName": "Ann", "lastName": "Orsted1late"});
+            c.post("/api/v1/agents", body).await.expect(201);
+        }
+        assert_eq!(last_names(&search("rsted1").await), ["Orsted1x", "Orsted11", "Orsted1late"], "{round}");
+        assert_eq!(last_names(&search("enamed").await), ["Renamed"], "{round}");
+    }
+    assert!(srv.dir.store().name_index_ready());
+
+    if on_postgres() {
+        // An operator's SQL, past the server: a rename and a new agent.
+        psql(&srv.db, &format!("UPDATE agents SET last_name = 'Sqlsted' WHERE id = {}", ids[0]));
+        psql(&srv.db, &format!(
+            "INSERT INTO agents (tenant_id, login_id, first_name, last_name, phone, wrap_up_time, home_agent, active, locked, \
+             failed_logins, attributes, created_at, updated_at) VALUES ({}, 'sql', 'S', 'Sqlsted2', '', 0, false, true, false, 0, '{{}}', 0, 0)",
+            t.id
+        ));
+        eventually("SQL writes in the index", || search("sqlsted"), |v| last_names(v) == ["Sqlsted", "Sqlsted2"]).await;
+    }
+}

@@ -49,7 +49,7 @@ impl TestDb {
     pub fn options(&self) -> StoreOptions {
         // The agent cache on, as `serve` has it: every PostgreSQL test that reads
         // after a write also checks that the write reached the cache.
-        StoreOptions { pg_schema: self.schema.clone(), max_connections: 8, agent_cache_entries: 10_000, agent_cache_preload: true, ..StoreOptions::default() }
+        StoreOptions { pg_schema: self.schema.clone(), max_connections: 8, agent_cache_entries: 10_000, agent_cache_preload: true, name_index: true, ..StoreOptions::default() }
     }
 
     /// The CLI flags that select this database.
@@ -420,4 +420,28 @@ where
         assert!(std::time::Instant::now() < until, "{what}: still {v}");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+}
+
+/// SQL run as an operator would, with psql, in the test's schema.
+pub fn psql(db: &TestDb, sql: &str) -> String {
+    let schema = db.schema.as_deref().unwrap();
+    let out = std::process::Command::new("psql")
+        .args([
+            db.url.as_str(),
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-Atq",
+            "-c",
+            &format!("SET search_path = {schema}"),
+            "-c",
+            sql,
+        ])
+        .output()
+        .expect("psql");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
