@@ -64,6 +64,9 @@ pub struct Directory {
     clock: Arc<dyn Clock>,
     sessions: Arc<dyn SessionStore>,
     keys: Arc<KeyCache>,
+    /// Tenants' client ids, fixed when a tenant is created (LiveVox checks
+    /// the caller's on every list and search: a read of the tenant each).
+    client_ids: Arc<std::sync::RwLock<std::collections::HashMap<Id, Id>>>,
 }
 
 /// API keys this process resolved in the last [`KEY_CACHE_TTL`], by their
@@ -114,7 +117,7 @@ pub struct SessionTerms {
 impl Directory {
     /// A directory with sessions kept in this process's memory.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Directory { store, clock, sessions: Arc::new(MemorySessions::default()), keys: Arc::default() }
+        Directory { store, clock, sessions: Arc::new(MemorySessions::default()), keys: Arc::default(), client_ids: Arc::default() }
     }
 
     /// Keeps sessions elsewhere (e.g. shared by several instances).
@@ -283,6 +286,17 @@ impl Directory {
 
     pub async fn get_tenant(&self, p: &Principal) -> Result<Tenant> {
         self.store.get_tenant(p.tenant_id).await
+    }
+
+    /// The caller's tenant's client id (LiveVox `client`), read once per
+    /// tenant: it never changes after the tenant is created.
+    pub async fn client_id(&self, p: &Principal) -> Result<Id> {
+        if let Some(&c) = self.client_ids.read().unwrap_or_else(|e| e.into_inner()).get(&p.tenant_id) {
+            return Ok(c);
+        }
+        let c = self.store.get_tenant(p.tenant_id).await?.client_id;
+        self.client_ids.write().unwrap_or_else(|e| e.into_inner()).insert(p.tenant_id, c);
+        Ok(c)
     }
 
     pub async fn update_tenant_settings(&self, p: &Principal, patch: serde_json::Value, expected: Option<i64>) -> Result<Tenant> {

@@ -28,6 +28,8 @@ use std::time::{Duration, Instant};
 
 use switchboard_domain::{AgentDetail, Id, Principal};
 
+pub(crate) use names::contains_lower;
+
 mod names;
 mod packed;
 
@@ -223,6 +225,14 @@ impl ReadCache {
             Ok(a) => Cached::Hit(a),
             Err(t) => Cached::Miss(t),
         }
+    }
+
+    /// An agent's own fields (a list row), if cached and serving.
+    pub(crate) fn agent_row(&self, id: Id) -> Option<switchboard_domain::Agent> {
+        if !self.is_live() {
+            return None;
+        }
+        self.agents.read(&id, |bytes| packed::unpack_agent(bytes)).ok()
     }
 
     pub(crate) fn keep_agent(&self, ticket: Ticket, a: &AgentDetail) {

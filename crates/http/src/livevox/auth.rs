@@ -72,7 +72,7 @@ impl LvCaller {
 
     /// The caller's LiveVox clientId; a `client=` naming another is refused.
     pub async fn client_id(&self, s: &AppState) -> LvResult<i64> {
-        Ok(s.dir.get_tenant(&self.0).await?.client_id)
+        Ok(s.dir.client_id(&self.0).await?)
     }
 
     pub async fn check_client(&self, s: &AppState, q: &QueryParams) -> LvResult<i64> {

@@ -5,10 +5,13 @@
 //! FTS5 doclists and read each row of the page from its B-tree).
 //!
 //! Per tenant: for each trigram of the lowercased names, the ids of the agents
-//! whose name holds it (a Roaring bitmap, in id order), and each agent's
-//! lowercased name, to check a longer text against. A text of three or more
-//! characters is looked up by intersecting its trigrams' bitmaps, then
-//! checking the names of the candidates in id order until the page is full.
+//! whose name holds it (a Roaring bitmap, in id order): about 15 bytes an
+//! agent. A text of three or more characters gives the agents in every one of
+//! its trigrams' bitmaps, walked in id order from the rarest, as candidates;
+//! the store checks each candidate's row (from the agent cache, or read by
+//! id) until the page is full. Bits are only ever added: a renamed or deleted
+//! agent leaves its old bits, which the row check sees through; once such
+//! stale bits could be many, the index is built anew.
 //!
 //! Coherence rides on the agent cache's (`cache.rs`): the index serves only
 //! while the cache does (PostgreSQL: while its listener follows changes), and
@@ -41,71 +44,16 @@ type Gram = u64;
 #[derive(Default)]
 struct TenantNames {
     grams: HashMap<Gram, RoaringBitmap>,
-    /// Agent id → where its lowercased name starts in `arena`.
-    at: HashMap<u32, u32>,
-    /// Names, each a 2-byte length and its UTF-8 bytes (16 bytes a name
-    /// less than a `String` each; replaced names stay until compacted).
-    arena: Vec<u8>,
-    garbage: usize,
 }
 
 impl TenantNames {
-    fn name(&self, id: u32) -> Option<&str> {
-        let at = *self.at.get(&id)? as usize;
-        let len = u16::from_le_bytes([self.arena[at], self.arena[at + 1]]) as usize;
-        std::str::from_utf8(&self.arena[at + 2..at + 2 + len]).ok()
-    }
-
-    fn set(&mut self, id: u32, lower: &str) {
-        if self.name(id) == Some(lower) {
-            return;
-        }
-        self.remove(id);
+    /// Adds a name's bits; whether any was new (the name changed, or is new).
+    fn add(&mut self, id: u32, lower: &str) -> bool {
+        let mut new = false;
         for g in grams(lower) {
-            self.grams.entry(g).or_default().insert(id);
+            new |= self.grams.entry(g).or_default().insert(id);
         }
-        // Names are at most a few hundred bytes (the domain validates them);
-        // a longer one is cut at a character boundary, as the check
-        // against it only needs what a search text can be.
-        let mut end = lower.len().min(u16::MAX as usize);
-        while !lower.is_char_boundary(end) {
-            end -= 1;
-        }
-        let Ok(at) = u32::try_from(self.arena.len()) else { return };
-        self.arena.extend_from_slice(&(end as u16).to_le_bytes());
-        self.arena.extend_from_slice(&lower.as_bytes()[..end]);
-        self.at.insert(id, at);
-    }
-
-    fn remove(&mut self, id: u32) -> bool {
-        let Some(old) = self.name(id).map(str::to_owned) else { return false };
-        for g in grams(&old) {
-            if let Some(b) = self.grams.get_mut(&g) {
-                b.remove(id);
-                if b.is_empty() {
-                    self.grams.remove(&g);
-                }
-            }
-        }
-        self.at.remove(&id);
-        self.garbage += old.len() + 2;
-        if self.garbage > 4096 && self.garbage * 2 > self.arena.len() {
-            self.compact();
-        }
-        true
-    }
-
-    /// Copies the live names to a new arena.
-    fn compact(&mut self) {
-        let mut arena = Vec::with_capacity(self.arena.len() - self.garbage);
-        for at in self.at.values_mut() {
-            let a = *at as usize;
-            let len = u16::from_le_bytes([self.arena[a], self.arena[a + 1]]) as usize;
-            *at = arena.len() as u32;
-            arena.extend_from_slice(&self.arena[a..a + 2 + len]);
-        }
-        self.arena = arena;
-        self.garbage = 0;
+        new
     }
 }
 
@@ -113,32 +61,55 @@ impl TenantNames {
 #[derive(Default)]
 pub(crate) struct Names {
     tenants: HashMap<Id, TenantNames>,
+    /// Agents indexed, and changes since the build that may have left stale
+    /// bits (renames, deletions).
+    agents: usize,
+    stale: usize,
     /// An id beyond what a bitmap holds (u32) was met: the index cannot serve.
     overflow: bool,
 }
 
 impl Names {
-    /// Sets an agent's name (`name` as stored; it is lowercased here).
-    pub(crate) fn set(&mut self, tenant: Id, id: Id, name: &str) {
+    /// Indexes an agent's name (as stored; it is lowercased here).
+    pub(crate) fn add(&mut self, tenant: Id, id: Id, name: &str) {
+        let Ok(id) = u32::try_from(id) else {
+            self.overflow = true;
+            return;
+        };
+        self.agents += 1;
+        self.tenants.entry(tenant).or_default().add(id, &name.to_lowercase());
+    }
+
+    /// A row re-read after a change: its bits are added, and if any was new
+    /// (a rename, a new agent) old ones may be stale.
+    fn reread(&mut self, tenant: Id, id: Id, name: &str) {
         match u32::try_from(id) {
-            Ok(id) => self.tenants.entry(tenant).or_default().set(id, &name.to_lowercase()),
+            Ok(id) => {
+                if self.tenants.entry(tenant).or_default().add(id, &name.to_lowercase()) {
+                    self.stale += 1;
+                }
+            }
             Err(_) => self.overflow = true,
         }
     }
 
-    /// Forgets an agent, whichever tenant it was in.
-    pub(crate) fn remove(&mut self, id: Id) {
-        if let Ok(id) = u32::try_from(id) {
-            for t in self.tenants.values_mut() {
-                if t.remove(id) {
-                    return;
-                }
-            }
-        }
+    /// After a build: whether stale bits may now be so many that building
+    /// anew is worth it (a quarter of the agents, at least 10,000).
+    fn worn(&self) -> bool {
+        self.stale > (self.agents / 4).max(10_000)
     }
 
     pub(crate) fn agents(&self) -> usize {
-        self.tenants.values().map(|t| t.at.len()).sum()
+        self.agents
+    }
+
+    /// About how much memory the index holds.
+    pub(crate) fn bytes(&self) -> usize {
+        let per_tenant = |t: &TenantNames| {
+            let grams = t.grams.capacity() * (size_of::<Gram>() + size_of::<RoaringBitmap>() + 1);
+            grams + t.grams.values().map(RoaringBitmap::serialized_size).sum::<usize>()
+        };
+        self.tenants.values().map(per_tenant).sum()
     }
 }
 
@@ -148,23 +119,29 @@ fn grams(lower: &str) -> HashSet<Gram> {
     chars.windows(3).map(|w| (w[0] << 42) | (w[1] << 21) | w[2]).collect()
 }
 
-/// A search: agents of a tenant whose last name contains `text`.
+/// A search: agents of a tenant whose last name may contain `text`.
 pub(crate) struct NameQuery<'a> {
     pub(crate) tenant: Id,
     pub(crate) text: &'a str,
     pub(crate) descending: bool,
     /// Only ids above this (keyset paging).
     pub(crate) after: Id,
-    /// How many matches, in order, from the first (a page's offset, its
-    /// limit and one more).
+    /// Continue past this candidate (in the walk's order).
+    pub(crate) resume: Option<Id>,
+    /// Pending agents the caller already reads (from the first answer).
+    pub(crate) known_pending: &'a [Id],
+    /// How many candidates.
     pub(crate) want: usize,
 }
 
 /// What the index answers.
-pub(crate) struct NameMatches {
-    /// The first `want` matches among agents not pending, in order.
+pub(crate) struct NameCandidates {
+    /// Agents in every trigram's bitmap, not pending, in order: a superset
+    /// of the matches among them, to check against their rows.
     pub(crate) ids: Vec<Id>,
-    /// Pending agents: to read from the database, check and merge.
+    /// Fewer than wanted: there are no more.
+    pub(crate) exhausted: bool,
+    /// Pending agents (first answer only): to read, check and merge.
     pub(crate) pending: Vec<Id>,
     /// The lowercased text, to check rows against.
     pub(crate) lower: String,
@@ -232,23 +209,31 @@ impl NameIndex {
         self.pending().marks.iter().map(|(&id, &n)| (id, n)).collect()
     }
 
-    /// Applies rows re-read for `marks`: (id, Some((tenant, name))) for a row
-    /// found, None for one gone; clears each mark that did not move since.
+    /// Applies rows re-read for `marks` (id → tenant and name; an id absent
+    /// is an agent gone, whose stale bits the row checks see through) and
+    /// clears each mark that did not move since. Builds anew once stale bits
+    /// may be many.
     pub(crate) fn reconcile(&self, marks: &[(Id, u64)], rows: &HashMap<Id, (Id, String)>) {
-        {
+        let worn = {
             let mut names = self.names.write().unwrap_or_else(|e| e.into_inner());
             for (id, _) in marks {
                 match rows.get(id) {
-                    Some((tenant, name)) => names.set(*tenant, *id, name),
-                    None => names.remove(*id),
+                    Some((tenant, name)) => names.reread(*tenant, *id, name),
+                    None => names.stale += 1,
                 }
             }
-        }
+            names.worn()
+        };
         let mut p = self.pending();
         for (id, n) in marks {
             if p.marks.get(id) == Some(n) {
                 p.marks.remove(id);
             }
+        }
+        drop(p);
+        if worn && self.is_ready() {
+            tracing::info!("name index: many agents renamed or deleted since it was built; building anew");
+            self.invalidate();
         }
     }
 
@@ -281,14 +266,9 @@ impl NameIndex {
         true
     }
 
-    #[cfg(test)]
-    fn agents(&self) -> usize {
-        self.names.read().unwrap_or_else(|e| e.into_inner()).agents()
-    }
-
-    /// The matches, or None where the database must answer (not ready, a
+    /// The candidates, or None where the database must answer (not ready, a
     /// text shorter than a trigram, too many pending agents).
-    pub(crate) fn search(&self, q: &NameQuery<'_>) -> Option<NameMatches> {
+    pub(crate) fn search(&self, q: &NameQuery<'_>) -> Option<NameCandidates> {
         if !self.is_ready() {
             return None;
         }
@@ -297,46 +277,60 @@ impl NameIndex {
         if want_grams.is_empty() {
             return None;
         }
-        let pending: Vec<Id> = {
+        let (current, pending): (Vec<Id>, Vec<Id>) = {
             let p = self.pending();
             if p.marks.len() > MAX_PENDING {
                 return None;
             }
-            p.marks.keys().copied().collect()
+            let current: Vec<Id> = p.marks.keys().copied().collect();
+            let pending = if q.resume.is_none() { current.clone() } else { Vec::new() };
+            (current, pending)
         };
+        let none = |lower| Some(NameCandidates { ids: Vec::new(), exhausted: true, pending: pending.clone(), lower });
         let names = self.names.read().unwrap_or_else(|e| e.into_inner());
-        let mut ids = Vec::new();
-        if let Some(t) = names.tenants.get(&q.tenant) {
-            let mut bitmaps = Vec::with_capacity(want_grams.len());
-            for g in &want_grams {
-                match t.grams.get(g) {
-                    Some(b) => bitmaps.push(b),
-                    None => return Some(NameMatches { ids, pending, lower }),
-                }
+        let Some(t) = names.tenants.get(&q.tenant) else { return none(lower) };
+        let mut bitmaps = Vec::with_capacity(want_grams.len());
+        for g in &want_grams {
+            match t.grams.get(g) {
+                Some(b) => bitmaps.push(b),
+                None => return none(lower),
             }
-            bitmaps.sort_by_key(|b| b.len());
-            let mut found = bitmaps[0].clone();
-            for b in &bitmaps[1..] {
-                found &= *b;
-            }
-            // Three characters are one trigram: every candidate matches.
-            let exact = lower.chars().count() == 3;
-            let keep = |id: &u32| {
-                i64::from(*id) > q.after
-                    && !pending.contains(&i64::from(*id))
-                    && (exact || t.name(*id).is_some_and(|n| n.contains(lower.as_str())))
-            };
-            let it: Box<dyn Iterator<Item = u32>> = if q.descending { Box::new(found.iter().rev()) } else { Box::new(found.iter()) };
-            ids.extend(it.filter(keep).take(q.want).map(i64::from));
         }
-        Some(NameMatches { ids, pending, lower })
+        // The rarest trigram's agents, in order, each checked against the
+        // others' bitmaps: no intersection is built, and a page stops early.
+        bitmaps.sort_by_key(|b| b.len());
+        let (rarest, others) = bitmaps.split_first().expect("a text has a trigram");
+        let keep = |id: &u32| {
+            let id64 = i64::from(*id);
+            id64 > q.after
+                && others.iter().all(|b| b.contains(*id))
+                && !current.contains(&id64)
+                && !q.known_pending.contains(&id64)
+        };
+        let ids: Vec<Id> = match (q.descending, q.resume.and_then(|r| u32::try_from(r).ok())) {
+            (false, None) => rarest.iter().filter(keep).take(q.want).map(i64::from).collect(),
+            (true, None) => rarest.iter().rev().filter(keep).take(q.want).map(i64::from).collect(),
+            (false, Some(r)) => rarest.range(r.saturating_add(1)..).filter(keep).take(q.want).map(i64::from).collect(),
+            (true, Some(r)) => rarest.range(..r).rev().filter(keep).take(q.want).map(i64::from).collect(),
+        };
+        Some(NameCandidates { exhausted: ids.len() < q.want, ids, pending, lower })
     }
+}
+
+/// Whether `name` contains `lower` (a lowercased text) case-insensitively,
+/// as the index matches: without allocating where both are ASCII.
+pub(crate) fn contains_lower(name: &str, lower: &str) -> bool {
+    if name.is_ascii() && lower.is_ascii() {
+        let (h, n) = (name.as_bytes(), lower.as_bytes());
+        return n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n));
+    }
+    name.to_lowercase().contains(lower)
 }
 
 /// Builds an index from rows read in any order (the maintainer's build).
 pub(crate) fn build(rows: impl IntoIterator<Item = (Id, Id, String)>, into: &mut Names) {
     for (id, tenant, name) in rows {
-        into.set(tenant, id, &name);
+        into.add(tenant, id, &name);
     }
 }
 
@@ -354,40 +348,56 @@ mod tests {
     }
 
     fn q(tenant: Id, text: &str) -> NameQuery<'_> {
-        NameQuery { tenant, text, descending: false, after: 0, want: 10 }
+        NameQuery { tenant, text, descending: false, after: 0, resume: None, known_pending: &[], want: 10 }
+    }
+
+    fn ids(ix: &NameIndex, q: &NameQuery<'_>) -> Vec<Id> {
+        ix.search(q).expect("the index answers").ids
     }
 
     #[test]
-    fn finds_substrings_in_id_order_within_the_tenant() {
+    fn candidates_come_in_id_order_within_the_tenant() {
         let ix = ready_index(&[(3, 1, "Anderson"), (1, 1, "Sanders"), (2, 1, "Smith"), (4, 2, "Anders"), (5, 1, "ÅNDERSSON")]);
-        assert_eq!(ix.search(&q(1, "ander")).unwrap().ids, vec![1, 3]);
-        assert_eq!(ix.search(&q(1, "NDE")).unwrap().ids, vec![1, 3, 5]);
-        assert_eq!(ix.search(&q(1, "åndersson")).unwrap().ids, vec![5]);
-        assert_eq!(ix.search(&q(2, "ander")).unwrap().ids, vec![4]);
-        assert!(ix.search(&q(1, "zzz")).unwrap().ids.is_empty());
-        // Every trigram present, the text not: "son" and "and" but not "sonand".
-        assert!(ix.search(&q(1, "sonand")).unwrap().ids.is_empty());
+        assert_eq!(ids(&ix, &q(1, "ander")), vec![1, 3]);
+        assert_eq!(ids(&ix, &q(1, "NDE")), vec![1, 3, 5]);
+        assert_eq!(ids(&ix, &q(1, "åndersson")), vec![5]);
+        assert_eq!(ids(&ix, &q(2, "ander")), vec![4]);
+        assert!(ids(&ix, &q(1, "zzz")).is_empty());
         assert!(ix.search(&q(1, "an")).is_none(), "shorter than a trigram: the database answers");
         let desc = NameQuery { descending: true, ..q(1, "ers") };
-        assert_eq!(ix.search(&desc).unwrap().ids, vec![5, 3, 1]);
+        assert_eq!(ids(&ix, &desc), vec![5, 3, 1]);
         let after = NameQuery { after: 1, want: 1, ..q(1, "ers") };
-        assert_eq!(ix.search(&after).unwrap().ids, vec![3]);
+        let first = ix.search(&after).unwrap();
+        assert_eq!((first.ids.clone(), first.exhausted), (vec![3], false));
+        assert_eq!(ids(&ix, &NameQuery { resume: Some(3), ..after }), vec![5]);
+        assert_eq!(ids(&ix, &NameQuery { resume: Some(3), ..desc }), vec![1]);
     }
 
     #[test]
-    fn renames_and_removals_move_the_trigrams() {
+    fn renames_add_bits_and_deletions_count_as_stale() {
         let ix = ready_index(&[(1, 1, "Smith"), (2, 1, "Smythe")]);
         ix.mark([1, 2]);
         let marks = ix.pending_marks();
         let found = ix.search(&q(1, "smi")).unwrap();
         assert!(found.ids.is_empty() && found.pending.len() == 2, "pending agents are the caller's to read");
-        let rows = HashMap::from([(1, (1, "Jones".to_string()))]);
-        ix.reconcile(&marks, &rows);
+        ix.reconcile(&marks, &HashMap::from([(1, (1, "Jones".to_string()))]));
         assert!(ix.pending_marks().is_empty());
-        assert!(ix.search(&q(1, "smi")).unwrap().ids.is_empty());
-        assert_eq!(ix.search(&q(1, "one")).unwrap().ids, vec![1]);
-        assert!(ix.search(&q(1, "myt")).unwrap().ids.is_empty(), "agent 2 is gone");
-        assert_eq!(ix.agents(), 1);
+        assert_eq!(ids(&ix, &q(1, "one")), vec![1]);
+        // The old bits stay: the caller's row check sees through them.
+        assert_eq!(ids(&ix, &q(1, "smi")), vec![1]);
+        let names = ix.names.read().unwrap();
+        assert_eq!((names.agents, names.stale), (2, 2));
+    }
+
+    #[test]
+    fn many_stale_bits_build_anew() {
+        let ix = ready_index(&[(1, 1, "Smith")]);
+        for id in 2..10_003 {
+            ix.mark([id]);
+            // Gone (an agent deleted): its bits, had it any, would stay.
+            ix.reconcile(&ix.pending_marks(), &HashMap::new());
+        }
+        assert!(!ix.is_ready(), "worn out: invalidated");
     }
 
     #[test]
@@ -398,6 +408,9 @@ mod tests {
         ix.mark([1]);
         ix.reconcile(&marks, &HashMap::from([(1, (1, "Smith".to_string()))]));
         assert_eq!(ix.pending_marks().len(), 1);
+        // Pending agents are left out of the candidates, also past the first answer.
+        assert!(ids(&ix, &q(1, "smi")).is_empty());
+        assert!(ids(&ix, &NameQuery { known_pending: &[1], resume: Some(0), ..q(1, "smi") }).is_empty());
     }
 
     #[test]
@@ -422,14 +435,37 @@ mod tests {
     }
 
     #[test]
-    fn the_arena_is_compacted_as_names_are_replaced() {
-        let mut t = TenantNames::default();
-        for round in 0..200 {
-            for id in 0..100u32 {
-                t.set(id, &format!("name{round}x{id}{}", "y".repeat(30)));
+    fn contains_lower_folds_like_the_index() {
+        assert!(contains_lower("McDonald", "donal"));
+        assert!(contains_lower("ÅNDERS", "ånd"));
+        assert!(!contains_lower("Smith", "smyth"));
+        assert!(contains_lower("Smith", ""));
+    }
+}
+
+#[cfg(test)]
+mod memory {
+    use super::*;
+
+    fn rss_kb() -> usize {
+        let s = std::fs::read_to_string("/proc/self/status").unwrap();
+        s.lines().find(|l| l.starts_with("VmRSS")).unwrap().split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    /// `cargo test --release -p switchboard-store --lib memory -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn memory_at_a_million() {
+        let pre = crate::synthetic::last_names();
+        let before = rss_kb();
+        let mut n = Names::default();
+        let mut batch = Vec::new();
+        for i in 0..1_000_000i64 {
+            batch.push((i + 1, 1, pre[(i.wrapping_mul(2_654_435_761) % 1000) as usize].clone()));
+            if batch.len() == 20_000 {
+                build(std::mem::take(&mut batch), &mut n);
             }
         }
-        assert!(t.arena.len() < 3 * 100 * 45, "arena {} bytes", t.arena.len());
-        assert_eq!(t.name(7).unwrap(), format!("name199x7{}", "y".repeat(30)));
+        eprintln!("rss +{} MB, accounted {} MB", (rss_kb() - before) >> 10, n.bytes() >> 20);
     }
 }

@@ -53,6 +53,25 @@ pub(crate) fn pack(a: &AgentDetail) -> Box<[u8]> {
 /// None only if `bytes` did not come from `pack` (the cache then misses).
 pub(crate) fn unpack(bytes: &[u8]) -> Option<AgentDetail> {
     let mut r = Reader(bytes);
+    let agent = read_agent(&mut r)?;
+    let n = r.len()?;
+    let skills = (0..n).map(|_| Some(SkillAssignment { skill_id: r.int()?, proficiency: r.int()? })).collect::<Option<Vec<_>>>()?;
+    let n = r.len()?;
+    let service_ids = (0..n).map(|_| r.int()).collect::<Option<Vec<_>>>()?;
+    let n = r.len()?;
+    let groups = (0..n).map(|_| Some(GroupMembership { group_id: r.int()?, receive_call: r.byte()? != 0 })).collect::<Option<Vec<_>>>()?;
+    if !r.0.is_empty() {
+        return None;
+    }
+    Some(AgentDetail { agent, skills, service_ids, groups })
+}
+
+/// The agent's own fields only (a list row), without its assignments.
+pub(crate) fn unpack_agent(bytes: &[u8]) -> Option<Agent> {
+    read_agent(&mut Reader(bytes))
+}
+
+fn read_agent(r: &mut Reader<'_>) -> Option<Agent> {
     let (id, tenant_id) = (r.int()?, r.int()?);
     let (login_id, first_name, last_name) = (r.text()?, r.text()?, r.text()?);
     let (display_name, email, phone) = (r.opt_text()?, r.opt_text()?, r.text()?);
@@ -70,16 +89,7 @@ pub(crate) fn unpack(bytes: &[u8]) -> Option<AgentDetail> {
         },
     };
     let (created_at, updated_at, version) = (r.int()?, r.int()?, r.int()?);
-    let n = r.len()?;
-    let skills = (0..n).map(|_| Some(SkillAssignment { skill_id: r.int()?, proficiency: r.int()? })).collect::<Option<Vec<_>>>()?;
-    let n = r.len()?;
-    let service_ids = (0..n).map(|_| r.int()).collect::<Option<Vec<_>>>()?;
-    let n = r.len()?;
-    let groups = (0..n).map(|_| Some(GroupMembership { group_id: r.int()?, receive_call: r.byte()? != 0 })).collect::<Option<Vec<_>>>()?;
-    if !r.0.is_empty() {
-        return None;
-    }
-    let agent = Agent {
+    Some(Agent {
         id,
         tenant_id,
         login_id,
@@ -101,8 +111,7 @@ pub(crate) fn unpack(bytes: &[u8]) -> Option<AgentDetail> {
         created_at,
         updated_at,
         version,
-    };
-    Some(AgentDetail { agent, skills, service_ids, groups })
+    })
 }
 
 fn int(w: &mut Vec<u8>, n: i64) {

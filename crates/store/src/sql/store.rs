@@ -1874,43 +1874,54 @@ impl SqlStore {
             return Ok(None);
         }
         let skip = usize::try_from(page.offset).unwrap_or(usize::MAX);
-        let take = page.limit as usize + 1;
-        let query = crate::cache::NameQuery { tenant, text, descending, after: page.after, want: skip.saturating_add(take) };
-        let Some(m) = cache.names.search(&query) else { return Ok(None) };
-        let matches = |a: &Agent| a.tenant_id == tenant && a.last_name.to_lowercase().contains(m.lower.as_str());
-        let mut rows: std::collections::HashMap<Id, Agent> = std::collections::HashMap::new();
-        let mut ids = m.ids;
-        if !m.pending.is_empty() {
-            // Changed since the index last read them: what they are now decides.
-            for a in self.agents_by_ids(tenant, &m.pending).await? {
-                if a.id > page.after && matches(&a) {
-                    ids.push(a.id);
-                    rows.insert(a.id, a);
+        let need = skip.saturating_add(page.limit as usize + 1);
+        let mut query = crate::cache::NameQuery { tenant, text, descending, after: page.after, resume: None, known_pending: &[], want: need.min(1_000) };
+        let Some(first) = cache.names.search(&query) else { return Ok(None) };
+        let lower = first.lower.clone();
+        let matches = |a: &Agent| a.tenant_id == tenant && a.id > page.after && crate::cache::contains_lower(&a.last_name, &lower);
+        // Changed since the index last read them: their rows decide, merged
+        // in order with the index's matches below.
+        let pending: Vec<Agent> =
+            if first.pending.is_empty() { Vec::new() } else { self.agents_by_ids(tenant, &first.pending).await?.into_iter().filter(|a| matches(a)).collect() };
+        let known_pending = first.pending.clone();
+        query.known_pending = &known_pending;
+        // Candidates in order, each checked against its row (the agent cache's,
+        // or read by id), until `need` match or the candidates run out.
+        let mut found: Vec<Agent> = Vec::new();
+        let mut batch = first;
+        loop {
+            let mut rows: std::collections::HashMap<Id, Agent> = std::collections::HashMap::new();
+            let mut missing = Vec::new();
+            for &id in &batch.ids {
+                match cache.agent_row(id) {
+                    Some(a) => {
+                        rows.insert(id, a);
+                    }
+                    None => missing.push(id),
                 }
             }
-            ids.sort_unstable();
+            if !missing.is_empty() {
+                rows.extend(self.agents_by_ids(tenant, &missing).await?.into_iter().map(|a| (a.id, a)));
+            }
+            found.extend(batch.ids.iter().filter_map(|id| rows.remove(id)).filter(|a| matches(a)));
+            let (Some(&last), false) = (batch.ids.last(), batch.exhausted || found.len() >= need) else { break };
+            // Most candidates match: ask for what is missing and a little more.
+            query.resume = Some(last);
+            query.want = (need - found.len()).saturating_add(16).min(1_000);
+            match cache.names.search(&query) {
+                Some(next) => batch = next,
+                // Invalidated meanwhile: the database answers the whole page.
+                None => return Ok(None),
+            }
+        }
+        if !pending.is_empty() {
+            found.extend(pending);
+            found.sort_unstable_by_key(|a| a.id);
             if descending {
-                ids.reverse();
+                found.reverse();
             }
         }
-        let ids: Vec<Id> = ids.into_iter().skip(skip).take(take).collect();
-        let mut missing = Vec::new();
-        for &id in &ids {
-            if rows.contains_key(&id) {
-                continue;
-            }
-            match cache.agent(id) {
-                Cached::Hit(d) => {
-                    rows.insert(id, d.agent);
-                }
-                Cached::Miss(_) | Cached::Off => missing.push(id),
-            }
-        }
-        if !missing.is_empty() {
-            rows.extend(self.agents_by_ids(tenant, &missing).await?.into_iter().map(|a| (a.id, a)));
-        }
-        // A row that changed after the index was asked is checked as it is.
-        let items = ids.iter().filter_map(|id| rows.remove(id)).filter(|a| matches(a)).collect();
+        let items = found.into_iter().skip(skip).take(page.limit as usize + 1).collect();
         Ok(Some(page_of(items, page.limit)))
     }
 
@@ -1995,10 +2006,10 @@ async fn build_names(pool: &DbPool, cache: &crate::cache::ReadCache) -> Result<b
         .await
         .map_err(|e| Error::Storage(format!("name index build: {e}")))?;
     }
-    let agents = built.agents();
+    let (agents, bytes) = (built.agents(), built.bytes());
     let ready = cache.names.finish_build(built, seen);
     if ready {
-        tracing::info!(agents, seconds = started.elapsed().as_secs_f64(), "name index built");
+        tracing::info!(agents, megabytes = bytes >> 20, seconds = started.elapsed().as_secs_f64(), "name index built");
     }
     Ok(ready)
 }
