@@ -65,9 +65,10 @@ def main():
       "latencies in ms; RSS: VmRSS after the scenario (VmHWM) / RssAnon — on SQLite VmRSS includes the memory-mapped "
       "database file once per connection that touched a page (page cache, not heap); RssAnon is the process's own memory")
     w("- agent cache (`docs/design.md`): the load runs have the whole directory in it (the default of 100,000 agents up to "
-      "100k; `--agent-cache-entries 1000000` at 1M), preloaded before measuring, so reads by id come from memory and "
-      "everything else from the database; the start and idle RSS rows are with the defaults, idle meaning once the "
-      "default cache is preloaded")
+      "100k; `--agent-cache-entries 1000000` at 1M), preloaded before measuring, so reads by id come from memory; "
+      "last-name searches are answered by the name index (trigram bitmaps, rows from the cache); lists and writes go "
+      "to the database; the start and idle RSS rows are with the defaults, idle meaning once the default cache is "
+      "preloaded and the name index built")
     w("")
     for backend in [b for b in ("sqlite", "postgres") if any(r["backend"] == b for r in runs)]:
         w(f"## {backend}")
@@ -86,7 +87,7 @@ def main():
             w(f"argon2id (m=19456 KiB, t=2, p=1): {rps(r):,.1f} creates/s on {meta['cores']} cores = "
               f"**{rps(r) / meta['cores']:,.1f} hashes/s/core** (one hash per create; the driver shares the cores)")
         w("")
-        w("| start (fork → first /healthz answer) | agents | seconds | idle RSS MB | agent cache preloaded after (s) |")
+        w("| start (fork → first /healthz answer) | agents | seconds | idle RSS MB | agent cache preloaded, name index built after (s) |")
         w("|---|---:|---:|---:|---:|")
         for s in [s for s in starts if s["backend"] == backend]:
             pre = f"{s['preload_s']:.1f}" if s.get("preload_s") else "–"

@@ -109,12 +109,14 @@ start_server() {
     kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server-$backend-$agents.log" >&2; exit 1; }
   done
   t1=$(now_ns)
-  until grep -Eq "agent cache (preloaded|: preload stopped|: not preloaded)" "$WORK/server-$backend-$agents.log"; do
+  until grep -Eq "agent cache (preloaded|: preload stopped|: not preloaded)" "$WORK/server-$backend-$agents.log" \
+    && grep -Eq "name index (built|: )" "$WORK/server-$backend-$agents.log"; do
     kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server-$backend-$agents.log" >&2; exit 1; }
     sleep 0.5
   done
   preload=$(python3 -c "print(($(now_ns) - $t1) / 1e9)")
   echo "   agent cache: $(grep -o "agent cache.*" "$WORK/server-$backend-$agents.log" | tail -n1)" >&2
+  echo "   name index: $(grep -o "name index.*" "$WORK/server-$backend-$agents.log" | tail -n1)" >&2
   sleep 1
   kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server-$backend-$agents.log" >&2; exit 1; }
   [ "${RECORD:-1}" = 0 ] && return
