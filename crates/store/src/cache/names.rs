@@ -44,12 +44,15 @@ type Gram = u64;
 #[derive(Default)]
 struct TenantNames {
     grams: HashMap<Gram, RoaringBitmap>,
+    /// Every agent of the tenant, exactly (deletions remove theirs): the
+    /// n-th agent in id order, for LiveVox's offset paging.
+    members: RoaringBitmap,
 }
 
 impl TenantNames {
     /// Adds a name's bits; whether any was new (the name changed, or is new).
     fn add(&mut self, id: u32, lower: &str) -> bool {
-        let mut new = false;
+        let mut new = self.members.insert(id);
         for g in grams(lower) {
             new |= self.grams.entry(g).or_default().insert(id);
         }
@@ -93,6 +96,16 @@ impl Names {
         }
     }
 
+    /// An agent deleted: out of its tenant's members; its name's bits stay.
+    fn gone(&mut self, id: Id) {
+        self.stale += 1;
+        if let Ok(id) = u32::try_from(id) {
+            self.tenants.values_mut().for_each(|t| {
+                t.members.remove(id);
+            });
+        }
+    }
+
     /// After a build: whether stale bits may now be so many that building
     /// anew is worth it (a quarter of the agents, at least 10,000).
     fn worn(&self) -> bool {
@@ -107,7 +120,7 @@ impl Names {
     pub(crate) fn bytes(&self) -> usize {
         let per_tenant = |t: &TenantNames| {
             let grams = t.grams.capacity() * (size_of::<Gram>() + size_of::<RoaringBitmap>() + 1);
-            grams + t.grams.values().map(RoaringBitmap::serialized_size).sum::<usize>()
+            grams + t.grams.values().map(RoaringBitmap::serialized_size).sum::<usize>() + t.members.serialized_size()
         };
         self.tenants.values().map(per_tenant).sum()
     }
@@ -219,7 +232,7 @@ impl NameIndex {
             for (id, _) in marks {
                 match rows.get(id) {
                     Some((tenant, name)) => names.reread(*tenant, *id, name),
-                    None => names.stale += 1,
+                    None => names.gone(*id),
                 }
             }
             names.worn()
@@ -264,6 +277,35 @@ impl NameIndex {
             return false;
         }
         true
+    }
+
+    /// A page of a tenant's agents in id order (ids above `after`, skipping
+    /// `offset`, at most `take`), found by rank instead of by walking an
+    /// index past `offset` entries; None where the database must answer (not
+    /// ready, or agents pending: whether they count is unknown here).
+    pub(crate) fn page(&self, tenant: Id, descending: bool, after: Id, offset: u64, take: usize) -> Option<Vec<Id>> {
+        if !self.is_ready() || !self.pending().marks.is_empty() {
+            return None;
+        }
+        let names = self.names.read().unwrap_or_else(|e| e.into_inner());
+        let Some(m) = names.tenants.get(&tenant).map(|t| &t.members) else { return Some(Vec::new()) };
+        // Ranks: agents at or below `after` come first in id order.
+        let below = match u32::try_from(after.max(0)) {
+            Ok(a) => m.rank(a),
+            Err(_) => return Some(Vec::new()),
+        };
+        let above = m.len() - below;
+        if offset >= above {
+            return Some(Vec::new());
+        }
+        let ids: Vec<Id> = if descending {
+            let first = m.select(u32::try_from(m.len() - 1 - offset).ok()?)?;
+            m.range(..=first).rev().take_while(|&id| i64::from(id) > after).take(take).map(i64::from).collect()
+        } else {
+            let first = m.select(u32::try_from(below + offset).ok()?)?;
+            m.range(first..).take(take).map(i64::from).collect()
+        };
+        Some(ids)
     }
 
     /// The candidates, or None where the database must answer (not ready, a
@@ -398,6 +440,29 @@ mod tests {
             ix.reconcile(&ix.pending_marks(), &HashMap::new());
         }
         assert!(!ix.is_ready(), "worn out: invalidated");
+    }
+
+    #[test]
+    fn pages_by_rank_count_exactly_the_tenants_agents() {
+        let ix = ready_index(&[(1, 1, "A"), (2, 1, "B"), (3, 2, "C"), (5, 1, "D"), (8, 1, "E"), (9, 1, "F")]);
+        assert_eq!(ix.page(1, false, 0, 0, 2), Some(vec![1, 2]));
+        assert_eq!(ix.page(1, false, 0, 2, 2), Some(vec![5, 8]));
+        assert_eq!(ix.page(1, false, 0, 4, 2), Some(vec![9]));
+        assert_eq!(ix.page(1, false, 0, 5, 2), Some(vec![]));
+        assert_eq!(ix.page(1, false, 2, 1, 10), Some(vec![8, 9]), "after 2, skip 1");
+        assert_eq!(ix.page(1, true, 0, 1, 2), Some(vec![8, 5]));
+        assert_eq!(ix.page(1, true, 2, 2, 10), Some(vec![5]), "above 2 only");
+        assert_eq!(ix.page(2, false, 0, 0, 10), Some(vec![3]));
+        assert_eq!(ix.page(7, false, 0, 0, 10), Some(vec![]));
+        // A deletion counts at once once re-read; while pending, the database answers.
+        ix.mark([2]);
+        assert_eq!(ix.page(1, false, 0, 0, 2), None);
+        ix.reconcile(&ix.pending_marks(), &HashMap::new());
+        assert_eq!(ix.page(1, false, 0, 0, 2), Some(vec![1, 5]));
+        // A new agent likewise.
+        ix.mark([4]);
+        ix.reconcile(&ix.pending_marks(), &HashMap::from([(4, (1, "G".to_string()))]));
+        assert_eq!(ix.page(1, false, 0, 1, 2), Some(vec![4, 5]));
     }
 
     #[test]

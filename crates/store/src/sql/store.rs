@@ -699,6 +699,9 @@ impl Store for SqlStore {
         if let Some(found) = self.list_agents_by_name(tenant, filter, page).await? {
             return Ok(found);
         }
+        if let Some(found) = self.list_agents_by_rank(tenant, filter, page).await? {
+            return Ok(found);
+        }
         let qb = agent_list_query(tenant, filter, page);
         if let Some(d) = &self.direct {
             return Ok(page_of(d.list_agents(qb.sql, &qb.args).await?, page.limit));
@@ -1890,20 +1893,7 @@ impl SqlStore {
         let mut found: Vec<Agent> = Vec::new();
         let mut batch = first;
         loop {
-            let mut rows: std::collections::HashMap<Id, Agent> = std::collections::HashMap::new();
-            let mut missing = Vec::new();
-            for &id in &batch.ids {
-                match cache.agent_row(id) {
-                    Some(a) => {
-                        rows.insert(id, a);
-                    }
-                    None => missing.push(id),
-                }
-            }
-            if !missing.is_empty() {
-                rows.extend(self.agents_by_ids(tenant, &missing).await?.into_iter().map(|a| (a.id, a)));
-            }
-            found.extend(batch.ids.iter().filter_map(|id| rows.remove(id)).filter(|a| matches(a)));
+            found.extend(self.agent_rows(cache, tenant, &batch.ids).await?.into_iter().filter(|a| matches(a)));
             let (Some(&last), false) = (batch.ids.last(), batch.exhausted || found.len() >= need) else { break };
             // Most candidates match: ask for what is missing and a little more.
             query.resume = Some(last);
@@ -1923,6 +1913,51 @@ impl SqlStore {
         }
         let items = found.into_iter().skip(skip).take(page.limit as usize + 1).collect();
         Ok(Some(page_of(items, page.limit)))
+    }
+
+    /// A page of the whole list (no filter) at an offset, in id order, by
+    /// rank in the name index's member bitmaps (`NameIndex::page`): a
+    /// database walks past every agent before the offset (at 1M agents,
+    /// LiveVox's random-offset paging ran at 153/s on SQLite, 66/s on
+    /// PostgreSQL). None where the database answers.
+    async fn list_agents_by_rank(&self, tenant: Id, filter: &AgentFilter, page: PageRequest) -> Result<Option<Page<Agent>>> {
+        use switchboard_domain::AgentSort;
+        let unfiltered = AgentFilter { sort: filter.sort, ..AgentFilter::default() };
+        if page.offset == 0 || *filter != unfiltered {
+            return Ok(None);
+        }
+        let descending = match filter.sort {
+            AgentSort::IdAsc => false,
+            AgentSort::IdDesc => true,
+            _ => return Ok(None),
+        };
+        let Some(cache) = self.fresh_cache()? else { return Ok(None) };
+        if !cache.is_live() {
+            return Ok(None);
+        }
+        let Some(ids) = cache.names.page(tenant, descending, page.after, page.offset, page.limit as usize + 1) else { return Ok(None) };
+        // An agent deleted since leaves its page one short: as if read a moment earlier.
+        Ok(Some(page_of(self.agent_rows(cache, tenant, &ids).await?, page.limit)))
+    }
+
+    /// These agents' rows in the order given, from the agent cache where it
+    /// has them, read by id otherwise; an id without a row is left out.
+    async fn agent_rows(&self, cache: &crate::cache::ReadCache, tenant: Id, ids: &[Id]) -> Result<Vec<Agent>> {
+        let mut rows: std::collections::HashMap<Id, Agent> = std::collections::HashMap::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        for &id in ids {
+            match cache.agent_row(id) {
+                Some(a) if a.tenant_id == tenant => {
+                    rows.insert(id, a);
+                }
+                Some(_) => {}
+                None => missing.push(id),
+            }
+        }
+        if !missing.is_empty() {
+            rows.extend(self.agents_by_ids(tenant, &missing).await?.into_iter().map(|a| (a.id, a)));
+        }
+        Ok(ids.iter().filter_map(|id| rows.remove(id)).collect())
     }
 
     /// A tenant's agents with these ids, in no particular order.

@@ -448,8 +448,13 @@ async fn a_server_reads_what_the_cli_changed_under_it() {
     for _ in 0..2 {
         assert_eq!(c.get(&path).await.expect(200).body["firstName"], "Before");
     }
+    // And last-name searches come from the name index, once it is built.
+    let store = srv.dir.store();
+    eventually("name index ready", || async { json!(store.name_index_ready()) }, |v| v == true).await;
+    let search = || async { c.get("/api/v1/agents?lastName=ebrafis").await.expect(200).body };
+    assert_eq!(search().await["items"], json!([]));
     let tmp = tempfile::tempdir().unwrap();
-    let f = write(tmp.path(), "a.csv", "loginId,firstName,lastName,skills\ncached,After,Z,\n");
+    let f = write(tmp.path(), "a.csv", "loginId,firstName,lastName,skills\ncached,After,Zebrafish,\n");
     let o = import(&srv, tmp.path(), "acme", "agents", &f, &["--on-conflict", "update"]).await;
     assert_eq!(o.json["updated"], 1, "{} {}", o.json, o.stderr);
     let read = || async { c.get(&path).await.expect(200).body };
@@ -458,5 +463,12 @@ async fn a_server_reads_what_the_cli_changed_under_it() {
     } else {
         let name = read().await["firstName"].clone();
         assert_eq!(name, "After", "the server still shows {name} after the CLI's import");
+    }
+    let found = |v: &Value| v["items"][0]["id"] == id;
+    if on_postgres() {
+        eventually("the CLI's rename in searches", search, found).await;
+    } else {
+        let v = search().await;
+        assert!(found(&v), "a search right after the CLI's import: {v}");
     }
 }

@@ -514,3 +514,41 @@ async fn versioned_prefixes_roles_and_other_clients() {
     let v = lv.get(&format!("/configuration/agents/{id}")).await.json();
     assert_eq!(v["active"], false);
 }
+
+/// List Agents at an offset is answered by rank (the name index's member
+/// bitmaps) once the index has every agent: the same pages as the database
+/// gives, with a deletion or a creation counted by the next request.
+#[tokio::test]
+async fn list_agents_offset_pages_count_every_change() {
+    let w = world().await;
+    let lv = &w.admin;
+    for i in 0..9 {
+        w.native.post("/api/v1/agents", json!({"loginId": format!("p{i}"), "firstName": "P", "lastName": format!("Page{i}")})).await.expect(201);
+    }
+    let store = w.srv.dir.store();
+    eventually("name index ready", || async { json!(store.name_index_ready()) }, |v| v == true).await;
+    let ids_of = |v: Value| v["agent"].as_array().unwrap().iter().map(|a| a["id"].as_i64().unwrap()).collect::<Vec<_>>();
+    let page = |offset: usize| async move { ids_of(lv.get(&format!("/configuration/agents?count=3&offset={offset}")).await.json()) };
+    let check = |all: Vec<i64>, when: &'static str| async move {
+        for offset in 1..=all.len() {
+            assert_eq!(page(offset).await, all[offset..(offset + 3).min(all.len())], "offset {offset}, {when}");
+        }
+    };
+    // Offset 0 is the database's (an index walk from the start).
+    let all = ids_of(lv.get("/configuration/agents?count=1000&offset=0").await.json());
+    assert_eq!(all.len(), 9);
+    // Once the index has re-read the creations (a few milliseconds).
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    check(all.clone(), "index built").await;
+    lv.delete(&format!("/configuration/agents/{}", all[4])).await.is(204, "");
+    let mut fewer = all.clone();
+    fewer.remove(4);
+    check(fewer.clone(), "right after a deletion").await;
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    check(fewer.clone(), "once re-read").await;
+    let late = w.native.post("/api/v1/agents", json!({"loginId": "late", "firstName": "P", "lastName": "Late"})).await.expect(201).id();
+    fewer.push(late);
+    check(fewer.clone(), "right after a creation").await;
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    check(fewer, "once re-read").await;
+}
