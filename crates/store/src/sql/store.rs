@@ -73,6 +73,12 @@ impl SqlStore {
     }
 }
 
+/// What an agent update changes for the caches: its row for the name index
+/// only if it sets a last name (the index then re-reads it).
+fn agent_change(id: Id, c: &AgentChanges) -> crate::cache::Change {
+    if c.last_name.is_some() { crate::cache::Change::AgentRow(id) } else { crate::cache::Change::Agent(id) }
+}
+
 async fn commit(tx: DbTx) -> Result<()> {
     tx.commit().await.map_err(db_err)
 }
@@ -732,7 +738,7 @@ impl Store for SqlStore {
     }
 
     async fn update_agent(&self, ctx: &WriteCtx, id: Id, c: AgentChanges, expected_version: Option<i64>) -> Result<AgentDetail> {
-        let _forget = self.forgets(crate::cache::Change::AgentRow(id));
+        let _forget = self.forgets(agent_change(id, &c));
         if let Some(d) = &self.direct {
             return d.update_agent(ctx, id, c, expected_version).await;
         }
@@ -952,7 +958,7 @@ impl Store for SqlStore {
         a: &switchboard_domain::AgentAssignments,
         expected_version: Option<i64>,
     ) -> Result<AgentDetail> {
-        let _forget = self.forgets(crate::cache::Change::AgentRow(id));
+        let _forget = self.forgets(agent_change(id, &c));
         const SKILL_BY_NAME: &str = "SELECT id FROM skills WHERE tenant_id = $1 AND lower(name) = lower($2)";
         const GROUP_BY_NAME: &str = "SELECT id FROM agent_group_defs WHERE tenant_id = $1 AND lower(name) = lower($2)";
         let mut tx = self.write().await?;
