@@ -28,12 +28,10 @@ use std::time::{Duration, Instant};
 
 use switchboard_domain::{AgentDetail, Id, Principal};
 
-pub(crate) use names::contains_lower;
-
 mod names;
 mod packed;
 
-pub(crate) use names::{build as names_build, NameIndex, NameQuery, Names};
+pub(crate) use names::{build as names_build, contains_lower, NameIndex, NameQuery, Names};
 
 const SHARDS: usize = 64;
 /// Generations per shard: a forget moves one slot's, so a fetch (above all a

@@ -908,6 +908,12 @@ impl QueryBuilder {
         self.sql.push_str(s);
     }
 
+    /// `(p1, p2, …)`: the ids, bound, for an `IN` list.
+    fn push_ids(&mut self, ids: &[Id]) {
+        let params: Vec<String> = ids.iter().map(|&id| self.arg(Arg::Int(id))).collect();
+        self.push(&format!("({})", params.join(", ")));
+    }
+
     fn build(self) -> sqlx::query::Query<'static, Db, <Db as sqlx::Database>::Arguments> {
         let mut q = sqlx::query(sqlx::AssertSqlSafe(self.sql));
         for a in self.args {

@@ -1861,27 +1861,30 @@ async fn preload_agents(pool: DbPool, cache: std::sync::Arc<crate::cache::ReadCa
 // ---- the name index (cache/names.rs) ---------------------------------------------------
 
 impl SqlStore {
+    /// The name index's cache, and whether the order is descending, where
+    /// the index can serve `sort` (id order) now.
+    fn index_in_id_order(&self, sort: switchboard_domain::AgentSort) -> Result<Option<(&crate::cache::ReadCache, bool)>> {
+        use switchboard_domain::AgentSort;
+        let descending = match sort {
+            AgentSort::IdAsc => false,
+            AgentSort::IdDesc => true,
+            _ => return Ok(None),
+        };
+        Ok(self.fresh_cache()?.filter(|c| c.is_live()).map(|c| (c, descending)))
+    }
+
     /// A last-name search in id order, answered by the name index (only the
     /// page's rows are read, from the agent cache or by id), or None where
     /// the database's text indexes must answer: other filters, another
     /// order, a text shorter than a trigram, an index not ready.
     async fn list_agents_by_name(&self, tenant: Id, filter: &AgentFilter, page: PageRequest) -> Result<Option<Page<Agent>>> {
-        use switchboard_domain::AgentSort;
         let blank = |s: &Option<String>| s.as_deref().is_none_or(|s| s.trim().is_empty());
         let Some(text) = filter.last_name_contains.as_deref().map(str::trim).filter(|t| !t.is_empty()) else { return Ok(None) };
         let only_name = blank(&filter.q) && blank(&filter.login_id_contains) && blank(&filter.phone_contains);
         if !only_name || filter.active.is_some() || filter.skill_id.is_some() || filter.service_id.is_some() || filter.group_id.is_some() {
             return Ok(None);
         }
-        let descending = match filter.sort {
-            AgentSort::IdAsc => false,
-            AgentSort::IdDesc => true,
-            _ => return Ok(None),
-        };
-        let Some(cache) = self.fresh_cache()? else { return Ok(None) };
-        if !cache.is_live() {
-            return Ok(None);
-        }
+        let Some((cache, descending)) = self.index_in_id_order(filter.sort)? else { return Ok(None) };
         let skip = usize::try_from(page.offset).unwrap_or(usize::MAX);
         let need = skip.saturating_add(page.limit as usize + 1);
         let mut query = crate::cache::NameQuery { tenant, text, descending, after: page.after, resume: None, known_pending: &[], want: need.min(1_000) };
@@ -1927,20 +1930,11 @@ impl SqlStore {
     /// LiveVox's random-offset paging ran at 153/s on SQLite, 66/s on
     /// PostgreSQL). None where the database answers.
     async fn list_agents_by_rank(&self, tenant: Id, filter: &AgentFilter, page: PageRequest) -> Result<Option<Page<Agent>>> {
-        use switchboard_domain::AgentSort;
         let unfiltered = AgentFilter { sort: filter.sort, ..AgentFilter::default() };
         if page.offset == 0 || *filter != unfiltered {
             return Ok(None);
         }
-        let descending = match filter.sort {
-            AgentSort::IdAsc => false,
-            AgentSort::IdDesc => true,
-            _ => return Ok(None),
-        };
-        let Some(cache) = self.fresh_cache()? else { return Ok(None) };
-        if !cache.is_live() {
-            return Ok(None);
-        }
+        let Some((cache, descending)) = self.index_in_id_order(filter.sort)? else { return Ok(None) };
         let Some(ids) = cache.names.page(tenant, descending, page.after, page.offset, page.limit as usize + 1) else { return Ok(None) };
         // An agent deleted since leaves its page one short: as if read a moment earlier.
         Ok(Some(page_of(self.agent_rows(cache, tenant, &ids).await?, page.limit)))
@@ -1971,13 +1965,8 @@ impl SqlStore {
         let mut qb = QueryBuilder::new(concat!("SELECT ", agent_cols!(), " FROM agents a WHERE a.tenant_id = "));
         let p = qb.arg(Arg::Int(tenant));
         qb.push(&p);
-        qb.push(" AND a.id IN (");
-        for (i, &id) in ids.iter().enumerate() {
-            let p = qb.arg(Arg::Int(id));
-            qb.push(if i == 0 { "" } else { ", " });
-            qb.push(&p);
-        }
-        qb.push(")");
+        qb.push(" AND a.id IN ");
+        qb.push_ids(ids);
         if let Some(d) = &self.direct {
             return d.list_agents(qb.sql, &qb.args).await;
         }
@@ -2060,13 +2049,8 @@ async fn build_names(pool: &DbPool, cache: &crate::cache::ReadCache) -> Result<b
 async fn name_rows(pool: &DbPool, ids: &[Id]) -> Result<std::collections::HashMap<Id, (Id, String)>> {
     let mut found = std::collections::HashMap::new();
     for chunk in ids.chunks(500) {
-        let mut qb = QueryBuilder::new("SELECT id, tenant_id, last_name FROM agents WHERE id IN (");
-        for (i, &id) in chunk.iter().enumerate() {
-            let p = qb.arg(Arg::Int(id));
-            qb.push(if i == 0 { "" } else { ", " });
-            qb.push(&p);
-        }
-        qb.push(")");
+        let mut qb = QueryBuilder::new("SELECT id, tenant_id, last_name FROM agents WHERE id IN ");
+        qb.push_ids(chunk);
         for r in qb.build().fetch_all(pool).await.map_err(db_err)? {
             found.insert(col(&r, "id")?, (col(&r, "tenant_id")?, col(&r, "last_name")?));
         }
