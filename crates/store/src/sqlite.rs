@@ -70,6 +70,35 @@ fn text_index_match(qb: &mut QueryBuilder, texts: &[(&[&str], String)]) -> Optio
     Some(format!("agents_fts f CROSS JOIN agents a ON a.id = f.rowid WHERE f.agents_fts MATCH {p}"))
 }
 
+/// Applies the agent changes queued by the triggers of migration 0006 to the
+/// FTS5 index, then empties the queue. Each agent's changes go in the order
+/// they were made (a delete names the values it removes); the agents go in
+/// id order, because FTS5 writes out what it holds in memory whenever a
+/// change comes for a lower rowid than the last. Run in every write
+/// transaction that queued something, just before its COMMIT: one FTS5
+/// segment per transaction, however many writes it holds.
+pub(crate) const APPLY_SEARCH_QUEUE_SQL: [&str; 2] = [
+    "INSERT INTO agents_fts (agents_fts, rowid, login_id, first_name, last_name, display_name, email, phone) \
+     SELECT CASE WHEN is_delete THEN 'delete' END, agent_id, login_id, first_name, last_name, display_name, email, phone \
+     FROM agents_fts_queue ORDER BY agent_id, seq",
+    "DELETE FROM agents_fts_queue",
+];
+/// Whether the transaction queued any (one B-tree page read; emptying an
+/// empty queue would still write its root page).
+pub(crate) const SEARCH_QUEUED_SQL: &str = "SELECT EXISTS (SELECT 1 FROM agents_fts_queue)";
+
+/// The last step of a write transaction before COMMIT: the search index
+/// catches up with the agents it changed (migration 0006).
+async fn before_commit(tx: &mut DbTx) -> Result<()> {
+    let queued: bool = sqlx::query_scalar(SEARCH_QUEUED_SQL).fetch_one(&mut **tx).await.map_err(db_err)?;
+    if queued {
+        for sql in APPLY_SEARCH_QUEUE_SQL {
+            sqlx::query(sql).execute(&mut **tx).await.map_err(db_err)?;
+        }
+    }
+    Ok(())
+}
+
 /// `after_bulk_agent_load`'s statement (`synthetic` runs it after its loads too).
 pub(crate) const OPTIMIZE_AGENT_SEARCH_SQL: &str = "INSERT INTO agents_fts (agents_fts) VALUES ('optimize')";
 

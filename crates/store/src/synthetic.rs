@@ -212,6 +212,17 @@ impl Conn {
     async fn begin(&mut self) -> Result<()> {
         self.exec(if matches!(self, Conn::Sqlite(_)) { "BEGIN IMMEDIATE" } else { "BEGIN" }).await.map(|_| ())
     }
+
+    /// As every store write ends: on SQLite, the search index takes in the
+    /// agents queued for it (migration 0006) first.
+    async fn commit(&mut self) -> Result<()> {
+        if matches!(self, Conn::Sqlite(_)) {
+            for sql in crate::sqlite::APPLY_SEARCH_QUEUE_SQL {
+                self.exec(sql).await?;
+            }
+        }
+        self.exec("COMMIT").await.map(|_| ())
+    }
 }
 
 /// Creates `spec.tenants` tenants with their data in the database at `url`
@@ -341,7 +352,7 @@ async fn load_tenants(store: &dyn switchboard_domain::Store, conn: &mut Conn, d:
             ))
             .await?;
         }
-        conn.exec("COMMIT").await?;
+        conn.commit().await?;
 
         // Agents and their assignments, a batch per transaction.
         let first_name = pick(&FIRST_NAMES, "(h / 1000) % 64");
@@ -388,7 +399,7 @@ async fn load_tenants(store: &dyn switchboard_domain::Store, conn: &mut Conn, d:
                 agents = agents.replacen("FROM agents a", "FROM agents a JOIN (SELECT 0 AS k UNION ALL SELECT 1) k ON k.k <= a.id % 2", 1),
             ))
             .await?;
-            conn.exec("COMMIT").await?;
+            conn.commit().await?;
             tracing::info!(tenant = tid, agents = hi, "synthetic agents loaded");
             lo = hi + 1;
         }

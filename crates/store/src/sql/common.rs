@@ -845,6 +845,14 @@ impl SqlStore {
             if rows != ["ok"] {
                 problems.extend(rows);
             }
+            // The search index against the agents (FTS5 compares the two
+            // when rank is 1), once it has taken in what is queued for it.
+            let mut tx = begin_write(&self.writer).await?;
+            before_commit(&mut tx).await?;
+            if let Err(e) = sqlx::query("INSERT INTO agents_fts (agents_fts, rank) VALUES ('integrity-check', 1)").execute(&mut *tx).await {
+                problems.push(format!("agent search index: {e}"));
+            }
+            commit(tx).await?;
         }
         // Links whose parent is gone (foreign keys are on, so none expected).
         for (what, sql) in [

@@ -79,7 +79,8 @@ fn agent_change(id: Id, c: &AgentChanges) -> crate::cache::Change {
     if c.last_name.is_some() { crate::cache::Change::AgentRow(id) } else { crate::cache::Change::Agent(id) }
 }
 
-async fn commit(tx: DbTx) -> Result<()> {
+async fn commit(mut tx: DbTx) -> Result<()> {
+    before_commit(&mut tx).await?;
     tx.commit().await.map_err(db_err)
 }
 

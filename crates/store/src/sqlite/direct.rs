@@ -12,6 +12,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
@@ -24,7 +25,7 @@ use crate::duplicate_of;
 use super::{
     agent_detail_from, check_version, key_principal, Arg, API_KEY_LAST_USED_SQL, API_KEY_PRINCIPAL_SQL, expect_one, from_json, to_json, Unique, ADD_PASSWORD_HISTORY_SQL,
     AUDIT_SQL, DELETE_AGENT_SKILL_SQL, GROUP_EXISTS_SQL, MARK_LIST_SQL, SET_PASSWORD_SQL,
-    SKILL_EXISTS_SQL, TOUCH_AGENT_SQL, BUMP_CACHE_EPOCH_SQL, CACHE_EPOCH_SQL, UPSERT_AGENT_GROUP_SQL, UPSERT_AGENT_SKILL_SQL, WRITE_AGENT_SQL,
+    SKILL_EXISTS_SQL, TOUCH_AGENT_SQL, APPLY_SEARCH_QUEUE_SQL, SEARCH_QUEUED_SQL, BUMP_CACHE_EPOCH_SQL, CACHE_EPOCH_SQL, UPSERT_AGENT_GROUP_SQL, UPSERT_AGENT_SKILL_SQL, WRITE_AGENT_SQL,
 };
 
 /// Memory-mapped bytes of the file per connection: reads of mapped pages
@@ -33,10 +34,16 @@ const MMAP_BYTES: i64 = 1 << 30;
 
 /// The least time the writer waits for another connection's write lock.
 const WRITER_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
-/// SQLite's own checkpoint, as a bound on the WAL under unbroken load.
-const WAL_CHECKPOINT_PAGES: i64 = 8000;
-/// Commits after which the writer checkpoints when its queue is empty.
-const IDLE_CHECKPOINT_AFTER: u32 = 100;
+/// How long the checkpointer lets commits gather before it copies them.
+const CHECKPOINT_PAUSE: Duration = Duration::from_millis(100);
+/// WAL pages past which the WAL is started over (see `checkpointer_loop`).
+const WAL_RESTART_PAGES: i64 = 8000;
+/// A checkpoint pass that copied fewer pages than this leaves the writer
+/// little to copy before it restarts the WAL.
+const CAUGHT_UP_PAGES: i64 = 500;
+/// SQLite's own checkpoint on the writer thread, at commit: only a bound,
+/// should the checkpointer not keep up (it stalls every write queued).
+const WAL_AUTOCHECKPOINT_PAGES: i64 = 64000;
 
 /// Most writes committed together (see `writer_loop`).
 const MAX_GROUP: usize = 64;
@@ -89,12 +96,13 @@ impl Direct {
             "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;"
         })
         .map_err(err)?;
-        // Checkpoints by SQLite's own rule (every 1,000 WAL pages) cost the
-        // committing writer a fifth of its time at 1M agents, fsyncs
-        // included. The writer checkpoints when it has nothing queued
-        // instead, and SQLite only as a bound, at 8,000 pages, when it never
-        // has a pause. A WAL grown past 64 MB is cut back after it restarts.
-        conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES).map_err(err)?;
+        // Checkpoints on the writer thread (SQLite's rule: every 1,000 WAL
+        // pages) cost it a fifth to a quarter of its time at 1M agents,
+        // fsyncs included, while the other core idled; and every write
+        // queued meanwhile waited 100 ms and more. A thread of its own copies
+        // the commits instead (`checkpointer_loop`). A WAL grown past 64 MB
+        // is cut back after it restarts.
+        conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES).map_err(err)?;
         conn.pragma_update(None, "journal_size_limit", 64 << 20).map_err(err)?;
         // Pages changed since the last checkpoint are read from the WAL with
         // a system call each unless cached: 64 MB (the default is 2 MB).
@@ -102,10 +110,22 @@ impl Direct {
         // Each write's savepoint journals the pages it changes first, in a
         // temporary file by default: a write(2) per page.
         conn.pragma_update(None, "temp_store", "MEMORY").map_err(err)?;
+        let checkpoints = Checkpointer {
+            conn: connect(&path, busy_timeout)?,
+            database: std::fs::File::open(&path).map_err(|e| Error::Storage(format!("cannot open the database file: {e}")))?,
+        };
+        let (committed, commits) = mpsc::channel::<()>();
+        let restart_due = Arc::new(AtomicBool::new(false));
+        let due = restart_due.clone();
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || checkpointer_loop(&checkpoints, &commits, &due))
+            .map_err(|e| Error::Storage(format!("cannot start the SQLite checkpoint thread: {e}")))?;
         let (tx, rx) = mpsc::channel::<Job>();
+        let wal = Wal { committed, restart_due };
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || writer_loop(&conn, &rx, announce))
+            .spawn(move || writer_loop(&conn, &rx, &wal, announce))
             .map_err(|e| Error::Storage(format!("cannot start the SQLite writer thread: {e}")))?;
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let max_readers = max_readers.max(1);
@@ -118,26 +138,17 @@ impl Direct {
 /// in one transaction, each in a savepoint of its own, so that one that
 /// fails rolls back alone; all are answered after the COMMIT, which makes
 /// each durable (or none, and all are told). Under load, 64 writers' commits
-/// cost one WAL append and fsync schedule instead of 64. Ends when the store
-/// (the last sender) is dropped.
-fn writer_loop(conn: &Connection, jobs: &mpsc::Receiver<Job>, announce: bool) {
-    let mut commits = 0u32;
+/// cost one WAL append instead of 64. Each commit is told to the
+/// checkpointer. Ends when the store (the last sender) is dropped.
+fn writer_loop(conn: &Connection, jobs: &mpsc::Receiver<Job>, wal: &Wal, announce: bool) {
     let mut group: Vec<Job> = Vec::with_capacity(MAX_GROUP);
-    loop {
-        match jobs.try_recv() {
-            Ok(job) => group.push(job),
-            Err(mpsc::TryRecvError::Empty) => {
-                if commits >= IDLE_CHECKPOINT_AFTER {
-                    checkpoint(conn);
-                    commits = 0;
-                }
-                match jobs.recv() {
-                    Ok(job) => group.push(job),
-                    Err(_) => break,
-                }
-            }
-            Err(mpsc::TryRecvError::Disconnected) => break,
+    while let Ok(job) = jobs.recv() {
+        if wal.restart_due.swap(false, Ordering::AcqRel) {
+            // The last few commits, which the checkpointer left: then the
+            // next write starts the WAL over.
+            checkpoint(conn);
         }
+        group.push(job);
         while group.len() < MAX_GROUP {
             match jobs.try_recv() {
                 Ok(job) => group.push(job),
@@ -162,7 +173,10 @@ fn writer_loop(conn: &Connection, jobs: &mpsc::Receiver<Job>, announce: bool) {
                 }
             })
             .collect();
-        let outcome = begun.and_then(|()| run_sql(conn, "COMMIT"));
+        // Outside every write's savepoint: the group's search index changes
+        // make one FTS5 segment (migration 0006). If they fail, so does the
+        // group.
+        let outcome = begun.and_then(|()| apply_search_queue(conn)).and_then(|()| run_sql(conn, "COMMIT"));
         let failure = outcome.err().map(|e| {
             if !conn.is_autocommit() {
                 let _ = run_sql(conn, "ROLLBACK");
@@ -172,9 +186,79 @@ fn writer_loop(conn: &Connection, jobs: &mpsc::Receiver<Job>, announce: bool) {
         for answer in answers {
             answer(failure.as_deref());
         }
-        commits = commits.saturating_add(1);
+        let _ = wal.committed.send(());
     }
     checkpoint(conn);
+}
+
+/// What the writer and the checkpointer tell each other.
+struct Wal {
+    /// Each commit (to the checkpointer).
+    committed: mpsc::Sender<()>,
+    /// The checkpointer has caught up with a long WAL (to the writer).
+    restart_due: Arc<AtomicBool>,
+}
+
+/// The checkpointer thread: after a commit, waits `CHECKPOINT_PAUSE` for
+/// more, then copies what the WAL holds into the database file (PASSIVE:
+/// without stopping the writer or readers), fsyncs included, on the core
+/// the writer leaves idle. At rest, the WAL is copied 100 ms after the last
+/// write, and the next write starts it over.
+///
+/// Under unbroken load the WAL would only grow: SQLite starts it over when
+/// a write begins with every page of it copied, and there is always a
+/// commit newer than the last copy. So once it is long, the checkpointer
+/// copies again until a pass finds little new, and asks the writer to copy
+/// that little itself between two groups (a few milliseconds' pause rather
+/// than the 100+ ms of a whole checkpoint). Ends with the writer.
+fn checkpointer_loop(c: &Checkpointer, commits: &mpsc::Receiver<()>, restart_due: &AtomicBool) {
+    while commits.recv().is_ok() {
+        std::thread::sleep(CHECKPOINT_PAUSE);
+        while commits.try_recv().is_ok() {}
+        let Some((wal_pages, mut copied)) = c.pass() else { continue };
+        if wal_pages < WAL_RESTART_PAGES {
+            continue;
+        }
+        for _ in 0..8 {
+            let Some((_, now)) = c.pass() else { break };
+            let new = now - copied;
+            copied = now;
+            if new < CAUGHT_UP_PAGES {
+                break;
+            }
+        }
+        restart_due.store(true, Ordering::Release);
+    }
+}
+
+/// The checkpointer's connection, and the database file to fsync.
+struct Checkpointer {
+    conn: Connection,
+    database: std::fs::File,
+}
+
+impl Checkpointer {
+    /// A PASSIVE checkpoint, then an fsync of the database file: the WAL's
+    /// length in pages and how many of them are copied (`None` if it
+    /// failed, logged). SQLite syncs the file only when a checkpoint copies
+    /// the WAL to its end, which under load only the writer's does: it then
+    /// waited for the write-back of every page copied since (50–100 ms at
+    /// 8,000 pages). Here the write-back happens as the pages are copied.
+    fn pass(&self) -> Option<(i64, i64)> {
+        let counts = self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)));
+        let synced = self.database.sync_data();
+        match (counts, synced) {
+            (Ok(counts), Ok(())) => Some(counts),
+            (Err(e), _) => {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
+                None
+            }
+            (_, Err(e)) => {
+                tracing::warn!(error = %e, "fsync of the database file failed");
+                None
+            }
+        }
+    }
 }
 
 /// A connection to the (existing, migrated) file, memory-mapped.
@@ -187,6 +271,17 @@ fn connect(path: &std::path::Path, busy_timeout: Duration) -> Result<Connection>
 
 fn run_sql(conn: &Connection, sql: &str) -> Result<()> {
     prepare(conn, sql)?.execute([]).map(|_| ()).map_err(err)
+}
+
+/// `before_commit` of the sqlx writes, on this connection.
+fn apply_search_queue(conn: &Connection) -> Result<()> {
+    let queued: bool = prepare(conn, SEARCH_QUEUED_SQL)?.query_row([], |r| r.get(0)).map_err(err)?;
+    if queued {
+        for sql in APPLY_SEARCH_QUEUE_SQL {
+            run_sql(conn, sql)?;
+        }
+    }
+    Ok(())
 }
 
 /// Copies committed pages from the WAL into the database file, without
