@@ -54,7 +54,7 @@ async fn announce_write(_: &mut DbTx) -> Result<()> {
 }
 
 /// Nothing to catch up: the trigram indexes are written with the rows.
-async fn before_commit(_: &mut DbTx) -> Result<()> {
+async fn before_commit(_: &mut DbConn) -> Result<()> {
     Ok(())
 }
 

@@ -77,7 +77,7 @@ fn text_index_match(qb: &mut QueryBuilder, texts: &[(&[&str], String)]) -> Optio
 /// change comes for a lower rowid than the last. Run in every write
 /// transaction that queued something, just before its COMMIT: one FTS5
 /// segment per transaction, however many writes it holds.
-pub(crate) const APPLY_SEARCH_QUEUE_SQL: [&str; 2] = [
+const APPLY_SEARCH_QUEUE_SQL: [&str; 2] = [
     "INSERT INTO agents_fts (agents_fts, rowid, login_id, first_name, last_name, display_name, email, phone) \
      SELECT CASE WHEN is_delete THEN 'delete' END, agent_id, login_id, first_name, last_name, display_name, email, phone \
      FROM agents_fts_queue ORDER BY agent_id, seq",
@@ -85,15 +85,16 @@ pub(crate) const APPLY_SEARCH_QUEUE_SQL: [&str; 2] = [
 ];
 /// Whether the transaction queued any (one B-tree page read; emptying an
 /// empty queue would still write its root page).
-pub(crate) const SEARCH_QUEUED_SQL: &str = "SELECT EXISTS (SELECT 1 FROM agents_fts_queue)";
+const SEARCH_QUEUED_SQL: &str = "SELECT EXISTS (SELECT 1 FROM agents_fts_queue)";
 
-/// The last step of a write transaction before COMMIT: the search index
-/// catches up with the agents it changed (migration 0006).
-async fn before_commit(tx: &mut DbTx) -> Result<()> {
-    let queued: bool = sqlx::query_scalar(SEARCH_QUEUED_SQL).fetch_one(&mut **tx).await.map_err(db_err)?;
+/// The last step of a write transaction before COMMIT (the store's, and the
+/// synthetic loader's): the search index catches up with the agents it
+/// changed (migration 0006).
+pub(crate) async fn before_commit(c: &mut DbConn) -> Result<()> {
+    let queued: bool = sqlx::query_scalar(SEARCH_QUEUED_SQL).fetch_one(&mut *c).await.map_err(db_err)?;
     if queued {
         for sql in APPLY_SEARCH_QUEUE_SQL {
-            sqlx::query(sql).execute(&mut **tx).await.map_err(db_err)?;
+            sqlx::query(sql).execute(&mut *c).await.map_err(db_err)?;
         }
     }
     Ok(())

@@ -216,10 +216,8 @@ impl Conn {
     /// As every store write ends: on SQLite, the search index takes in the
     /// agents queued for it (migration 0006) first.
     async fn commit(&mut self) -> Result<()> {
-        if matches!(self, Conn::Sqlite(_)) {
-            for sql in crate::sqlite::APPLY_SEARCH_QUEUE_SQL {
-                self.exec(sql).await?;
-            }
+        if let Conn::Sqlite(c) = self {
+            crate::sqlite::before_commit(c).await?;
         }
         self.exec("COMMIT").await.map(|_| ())
     }
