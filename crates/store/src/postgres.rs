@@ -69,6 +69,27 @@ async fn begin_write(pool: &DbPool) -> Result<DbTx> {
     pool.begin().await.map_err(db_err)
 }
 
+/// Under READ COMMITTED another write to the same row can commit between a
+/// transaction's read and its version-checked UPDATE, which would then answer
+/// `version_mismatch` to a client that sent no precondition. Writers lock the
+/// row first; `NO KEY UPDATE` because the foreign-key checks of rows inserted
+/// beside it (an agent's skills, groups…) need not wait on it.
+fn row_lock_sql(entity: Entity) -> Option<&'static str> {
+    Some(match entity {
+        Entity::Tenant => "SELECT 1 FROM tenants WHERE id = $1 FOR NO KEY UPDATE",
+        Entity::User => "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE",
+        Entity::ApiKey => "SELECT 1 FROM api_keys WHERE id = $1 FOR NO KEY UPDATE",
+        Entity::Agent => "SELECT 1 FROM agents WHERE id = $1 FOR NO KEY UPDATE",
+        Entity::Skill => "SELECT 1 FROM skills WHERE id = $1 FOR NO KEY UPDATE",
+        Entity::CallCenter => "SELECT 1 FROM call_centers WHERE id = $1 FOR NO KEY UPDATE",
+        Entity::Service => "SELECT 1 FROM services WHERE id = $1 FOR NO KEY UPDATE",
+        Entity::Group => "SELECT 1 FROM agent_group_defs WHERE id = $1 FOR NO KEY UPDATE",
+        Entity::Phone => "SELECT 1 FROM phones WHERE id = $1 FOR NO KEY UPDATE",
+        Entity::Did => "SELECT 1 FROM dids WHERE id = $1 FOR NO KEY UPDATE",
+        Entity::Campaign => "SELECT 1 FROM campaigns WHERE id = $1 FOR NO KEY UPDATE",
+    })
+}
+
 /// Agents whose `columns` contain `text`, case-insensitively; the
 /// `lower(col) LIKE` form is what the pg_trgm GIN indexes serve.
 fn agent_contains(qb: &mut QueryBuilder, columns: &[&str], text: &str) -> String {

@@ -40,6 +40,12 @@ async fn begin_write(pool: &DbPool) -> Result<DbTx> {
     pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)
 }
 
+/// Nothing to lock: `BEGIN IMMEDIATE` holds the database's write lock, so
+/// no other write commits between a transaction's read and its write.
+fn row_lock_sql(_: Entity) -> Option<&'static str> {
+    None
+}
+
 /// Agents whose `columns` contain `text`, case-insensitively: through the
 /// FTS5 trigram index when the text has the 3 characters a trigram needs,
 /// by scanning otherwise.

@@ -246,6 +246,17 @@ fn check_version(entity: Entity, id: Id, current: i64, expected: Option<i64>) ->
     }
 }
 
+/// Locks the row a write transaction is about to read and then change, on a
+/// backend whose isolation would otherwise let another write commit in
+/// between (`row_lock_sql`); a row that is not there is not an error here
+/// (the read that follows answers 404).
+async fn lock_row(c: &mut DbConn, entity: Entity, id: Id) -> Result<()> {
+    if let Some(sql) = row_lock_sql(entity) {
+        sqlx::query(sql).bind(id).execute(&mut *c).await.map_err(db_err)?;
+    }
+    Ok(())
+}
+
 /// After an `UPDATE … WHERE id = $ AND version = $` touched no row: someone
 /// else changed (or deleted) the row since it was read in this transaction.
 fn lost_update(entity: Entity, id: Id, read_version: i64) -> Error {

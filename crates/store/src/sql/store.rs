@@ -46,6 +46,14 @@ impl SqlStore {
         Ok(tx)
     }
 
+    /// A write transaction that will read, then change or delete, one row:
+    /// the row is locked first where the backend needs it (`lock_row`).
+    async fn write_locking(&self, entity: Entity, id: Id) -> Result<DbTx> {
+        let mut tx = self.write().await?;
+        lock_row(&mut tx, entity, id).await?;
+        Ok(tx)
+    }
+
     async fn read(&self) -> Result<DbTx> {
         self.reader.begin().await.map_err(db_err)
     }
@@ -372,7 +380,7 @@ impl Store for SqlStore {
     }
 
     async fn update_tenant_settings(&self, ctx: &WriteCtx, settings: TenantSettings, expected_version: Option<i64>) -> Result<Tenant> {
-        let mut tx = self.write().await?;
+        let mut tx = self.write_locking(Entity::Tenant, ctx.tenant_id).await?;
         let before = tenant_or_404(&mut tx, ctx.tenant_id).await?;
         check_version(Entity::Tenant, before.id, before.version, expected_version)?;
         let done = sqlx::query("UPDATE tenants SET settings = $1, updated_at = $2, version = version + 1 WHERE id = $3 AND version = $4")
@@ -442,7 +450,7 @@ impl Store for SqlStore {
 
     async fn update_user(&self, ctx: &WriteCtx, id: Id, c: UserChanges, expected_version: Option<i64>) -> Result<User> {
         let _forget = self.forgets(crate::cache::Change::Principals);
-        let mut tx = self.write().await?;
+        let mut tx = self.write_locking(Entity::User, id).await?;
         let before = user_or_404(&mut tx, ctx.tenant_id, id).await?;
         check_version(Entity::User, id, before.version, expected_version)?;
         let role = c.role.unwrap_or(before.role);
@@ -470,7 +478,7 @@ impl Store for SqlStore {
 
     async fn delete_user(&self, ctx: &WriteCtx, id: Id, expected_version: Option<i64>) -> Result<()> {
         let _forget = self.forgets(crate::cache::Change::Principals);
-        let mut tx = self.write().await?;
+        let mut tx = self.write_locking(Entity::User, id).await?;
         let before = user_or_404(&mut tx, ctx.tenant_id, id).await?;
         check_version(Entity::User, id, before.version, expected_version)?;
         sqlx::query("DELETE FROM api_keys WHERE user_id = $1").bind(id).execute(&mut *tx).await.map_err(db_err)?;
@@ -743,7 +751,7 @@ impl Store for SqlStore {
         if let Some(d) = &self.direct {
             return d.update_agent(ctx, id, c, expected_version).await;
         }
-        let mut tx = self.write().await?;
+        let mut tx = self.write_locking(Entity::Agent, id).await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, id).await?;
         check_version(Entity::Agent, id, before.agent.version, expected_version)?;
         let mut a = before.agent.clone();
@@ -769,7 +777,7 @@ impl Store for SqlStore {
 
     async fn delete_agent(&self, ctx: &WriteCtx, id: Id, expected_version: Option<i64>) -> Result<()> {
         let _forget = self.forgets(crate::cache::Change::AgentRow(id));
-        let mut tx = self.write().await?;
+        let mut tx = self.write_locking(Entity::Agent, id).await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, id).await?;
         check_version(Entity::Agent, id, before.agent.version, expected_version)?;
         for sql in [
@@ -795,7 +803,7 @@ impl Store for SqlStore {
 
     async fn record_agent_login(&self, tenant: Id, id: Id, success: bool, ip: Option<&str>, lock_after: i64, now: Millis) -> Result<Agent> {
         let _forget = self.forgets(crate::cache::Change::Agent(id));
-        let mut tx = self.write().await?;
+        let mut tx = self.write_locking(Entity::Agent, id).await?;
         let before = agent_or_404(&mut tx, tenant, id).await?;
         if success && before.locked {
             // The caller refuses the login; a locked agent's record stays as it is.
@@ -833,7 +841,7 @@ impl Store for SqlStore {
         if let Some(d) = &self.direct {
             return d.assign_skill(ctx, agent, skill, proficiency).await;
         }
-        let mut tx = self.write().await?;
+        let mut tx = self.write_locking(Entity::Agent, agent).await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, agent).await?;
         if !skill_exists(&mut tx, ctx.tenant_id, skill).await? {
             return Err(Error::not_found(Entity::Skill, skill));
@@ -853,7 +861,7 @@ impl Store for SqlStore {
         if let Some(d) = &self.direct {
             return d.remove_skill(ctx, agent, skill).await;
         }
-        let mut tx = self.write().await?;
+        let mut tx = self.write_locking(Entity::Agent, agent).await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, agent).await?;
         if !skill_exists(&mut tx, ctx.tenant_id, skill).await? {
             return Err(Error::not_found(Entity::Skill, skill));
@@ -872,7 +880,7 @@ impl Store for SqlStore {
 
     async fn assign_service(&self, ctx: &WriteCtx, agent: Id, service: Id) -> Result<AgentDetail> {
         let _forget = self.forgets(crate::cache::Change::Agent(agent));
-        let mut tx = self.write().await?;
+        let mut tx = self.write_locking(Entity::Agent, agent).await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, agent).await?;
         match service_acd(&mut tx, ctx.tenant_id, service).await? {
             None => return Err(Error::not_found(Entity::Service, service)),
@@ -891,7 +899,7 @@ impl Store for SqlStore {
 
     async fn remove_service(&self, ctx: &WriteCtx, agent: Id, service: Id) -> Result<AgentDetail> {
         let _forget = self.forgets(crate::cache::Change::Agent(agent));
-        let mut tx = self.write().await?;
+        let mut tx = self.write_locking(Entity::Agent, agent).await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, agent).await?;
         if service_acd(&mut tx, ctx.tenant_id, service).await?.is_none() {
             return Err(Error::not_found(Entity::Service, service));
@@ -913,7 +921,7 @@ impl Store for SqlStore {
         if let Some(d) = &self.direct {
             return d.set_group_memberships(ctx, agent, groups).await;
         }
-        let mut tx = self.write().await?;
+        let mut tx = self.write_locking(Entity::Agent, agent).await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, agent).await?;
         for g in groups {
             if !group_exists(&mut tx, ctx.tenant_id, g.group_id).await? {
@@ -934,7 +942,7 @@ impl Store for SqlStore {
 
     async fn remove_group_membership(&self, ctx: &WriteCtx, agent: Id, group: Id) -> Result<AgentDetail> {
         let _forget = self.forgets(crate::cache::Change::Agent(agent));
-        let mut tx = self.write().await?;
+        let mut tx = self.write_locking(Entity::Agent, agent).await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, agent).await?;
         if !group_exists(&mut tx, ctx.tenant_id, group).await? {
             return Err(Error::not_found(Entity::Group, group));
@@ -962,7 +970,7 @@ impl Store for SqlStore {
         let _forget = self.forgets(agent_change(id, &c));
         const SKILL_BY_NAME: &str = "SELECT id FROM skills WHERE tenant_id = $1 AND lower(name) = lower($2)";
         const GROUP_BY_NAME: &str = "SELECT id FROM agent_group_defs WHERE tenant_id = $1 AND lower(name) = lower($2)";
-        let mut tx = self.write().await?;
+        let mut tx = self.write_locking(Entity::Agent, id).await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, id).await?;
         check_version(Entity::Agent, id, before.agent.version, expected_version)?;
         let mut add_skills = Vec::with_capacity(a.assign_skills.len());
@@ -1113,7 +1121,7 @@ impl Store for SqlStore {
     }
 
     async fn update_skill(&self, ctx: &WriteCtx, id: Id, s: SkillInput, expected_version: Option<i64>) -> Result<Skill> {
-        let mut tx = self.write().await?;
+        let mut tx = self.write_locking(Entity::Skill, id).await?;
         let before = skill_or_404(&mut tx, ctx.tenant_id, id).await?;
         check_version(Entity::Skill, id, before.version, expected_version)?;
         let name = s.name.unwrap_or_else(|| before.name.clone());
@@ -1140,7 +1148,7 @@ impl Store for SqlStore {
 
     async fn delete_skill(&self, ctx: &WriteCtx, id: Id, expected_version: Option<i64>) -> Result<()> {
         let _forget = self.forgets(crate::cache::Change::Agents);
-        let mut tx = self.write().await?;
+        let mut tx = self.write_locking(Entity::Skill, id).await?;
         let before = skill_or_404(&mut tx, ctx.tenant_id, id).await?;
         check_version(Entity::Skill, id, before.version, expected_version)?;
         bump_linked_agents(
@@ -1214,7 +1222,7 @@ impl Store for SqlStore {
 
     async fn rename_named(&self, ctx: &WriteCtx, kind: Entity, id: Id, name: String, expected_version: Option<i64>) -> Result<Named> {
         let sql = named_sql(kind)?;
-        let mut tx = self.write().await?;
+        let mut tx = self.write_locking(kind, id).await?;
         let before = named_or_404(&mut tx, &sql, kind, ctx.tenant_id, id).await?;
         check_version(kind, id, before.version, expected_version)?;
         let done = sqlx::query(sql.rename)
@@ -1236,7 +1244,7 @@ impl Store for SqlStore {
     async fn delete_named(&self, ctx: &WriteCtx, kind: Entity, id: Id, expected_version: Option<i64>) -> Result<()> {
         let _forget = self.forgets(crate::cache::Change::Agents);
         let sql = named_sql(kind)?;
-        let mut tx = self.write().await?;
+        let mut tx = self.write_locking(kind, id).await?;
         let before = named_or_404(&mut tx, &sql, kind, ctx.tenant_id, id).await?;
         check_version(kind, id, before.version, expected_version)?;
         if kind == Entity::CallCenter {
@@ -1322,7 +1330,7 @@ impl Store for SqlStore {
     }
 
     async fn update_service(&self, ctx: &WriteCtx, id: Id, s: ServiceInput, expected_version: Option<i64>) -> Result<Service> {
-        let mut tx = self.write().await?;
+        let mut tx = self.write_locking(Entity::Service, id).await?;
         let before = service_or_404(&mut tx, ctx.tenant_id, id).await?;
         check_version(Entity::Service, id, before.version, expected_version)?;
         let name = s.name.unwrap_or_else(|| before.name.clone());
@@ -1364,7 +1372,7 @@ impl Store for SqlStore {
 
     async fn delete_service(&self, ctx: &WriteCtx, id: Id, expected_version: Option<i64>) -> Result<()> {
         let _forget = self.forgets(crate::cache::Change::Agents);
-        let mut tx = self.write().await?;
+        let mut tx = self.write_locking(Entity::Service, id).await?;
         let before = service_or_404(&mut tx, ctx.tenant_id, id).await?;
         check_version(Entity::Service, id, before.version, expected_version)?;
         bump_linked_agents(
@@ -1455,7 +1463,7 @@ impl Store for SqlStore {
     }
 
     async fn update_phone(&self, ctx: &WriteCtx, id: Id, p: PhoneInput, expected_version: Option<i64>) -> Result<Phone> {
-        let mut tx = self.write().await?;
+        let mut tx = self.write_locking(Entity::Phone, id).await?;
         let before = phone_or_404(&mut tx, ctx.tenant_id, id).await?;
         check_version(Entity::Phone, id, before.version, expected_version)?;
         let number = p.number.unwrap_or_else(|| before.number.clone());
@@ -1489,7 +1497,7 @@ impl Store for SqlStore {
     }
 
     async fn delete_phone(&self, ctx: &WriteCtx, id: Id, expected_version: Option<i64>) -> Result<()> {
-        let mut tx = self.write().await?;
+        let mut tx = self.write_locking(Entity::Phone, id).await?;
         let before = phone_or_404(&mut tx, ctx.tenant_id, id).await?;
         check_version(Entity::Phone, id, before.version, expected_version)?;
         sqlx::query("DELETE FROM phone_skills WHERE phone_id = $1").bind(id).execute(&mut *tx).await.map_err(db_err)?;
@@ -1546,7 +1554,7 @@ impl Store for SqlStore {
     }
 
     async fn update_did(&self, ctx: &WriteCtx, id: Id, number: String, expected_version: Option<i64>) -> Result<Did> {
-        let mut tx = self.write().await?;
+        let mut tx = self.write_locking(Entity::Did, id).await?;
         let before = did_or_404(&mut tx, ctx.tenant_id, id).await?;
         check_version(Entity::Did, id, before.version, expected_version)?;
         let done = sqlx::query("UPDATE dids SET number = $1, updated_at = $2, version = version + 1 WHERE id = $3 AND version = $4")
@@ -1566,7 +1574,7 @@ impl Store for SqlStore {
     }
 
     async fn delete_did(&self, ctx: &WriteCtx, id: Id, expected_version: Option<i64>) -> Result<()> {
-        let mut tx = self.write().await?;
+        let mut tx = self.write_locking(Entity::Did, id).await?;
         let before = did_or_404(&mut tx, ctx.tenant_id, id).await?;
         check_version(Entity::Did, id, before.version, expected_version)?;
         let used: Option<i64> = sqlx::query_scalar("SELECT campaign_id FROM campaign_dids WHERE did_id = $1 LIMIT 1")
@@ -1639,7 +1647,7 @@ impl Store for SqlStore {
     }
 
     async fn update_campaign(&self, ctx: &WriteCtx, id: Id, c: CampaignInput, expected_version: Option<i64>) -> Result<Campaign> {
-        let mut tx = self.write().await?;
+        let mut tx = self.write_locking(Entity::Campaign, id).await?;
         let before = campaign_or_404(&mut tx, ctx.tenant_id, id).await?;
         check_version(Entity::Campaign, id, before.version, expected_version)?;
         let dynamic = match &c.dynamic_dids {
@@ -1674,7 +1682,7 @@ impl Store for SqlStore {
     }
 
     async fn delete_campaign(&self, ctx: &WriteCtx, id: Id, expected_version: Option<i64>) -> Result<()> {
-        let mut tx = self.write().await?;
+        let mut tx = self.write_locking(Entity::Campaign, id).await?;
         let before = campaign_or_404(&mut tx, ctx.tenant_id, id).await?;
         check_version(Entity::Campaign, id, before.version, expected_version)?;
         sqlx::query("DELETE FROM campaign_dids WHERE campaign_id = $1").bind(id).execute(&mut *tx).await.map_err(db_err)?;

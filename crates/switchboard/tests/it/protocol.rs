@@ -45,6 +45,50 @@ async fn etag_and_if_match_prevent_lost_updates() {
     c.send(Method::DELETE, &sp, None, &[("if-match", "\"v2\"")]).await.expect(204);
 }
 
+/// Without a precondition a write applies to whatever version it finds: many
+/// clients changing the same agent and skill at once all succeed, and every
+/// change is counted in the version (none lost, none refused with 412).
+#[tokio::test]
+async fn writes_without_if_match_never_conflict() {
+    let srv = Server::start().await;
+    let t = srv.tenant("acme").await;
+    let c = srv.client(&t.key);
+    let id = c.agent("busy").await;
+    let path = format!("/api/v1/agents/{id}");
+    let (writers, rounds, shared) = (8usize, 6usize, 2usize);
+    let mut skills = vec![];
+    // One skill per writer to assign (each assignment a change), and a few
+    // the writers rename between them (skills the agent does not hold).
+    for k in 0..writers + shared {
+        skills.push(c.post("/api/v1/skills", json!({"name": format!("S{k}")})).await.expect(201).id());
+    }
+    let mut tasks = vec![];
+    for w in 0..writers {
+        let (c, path, skills) = (c.clone(), path.clone(), skills.clone());
+        tasks.push(tokio::spawn(async move {
+            for k in 0..rounds {
+                if k % 2 == 0 {
+                    c.patch(&path, json!({"firstName": format!("W{w}k{k}")})).await.expect(200);
+                } else {
+                    let p = 1 + k % 5;
+                    c.put(&format!("{path}/skills/{}", skills[w]), json!({"proficiency": p})).await.expect(200);
+                }
+                let sp = format!("/api/v1/skills/{}", skills[writers + w % shared]);
+                c.patch(&sp, json!({"description": format!("by {w} in {k}")})).await.expect(200);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let agent = c.get(&path).await.expect(200);
+    assert_eq!(agent.header("etag").unwrap(), format!("\"v{}\"", 1 + writers * rounds), "every write counted once");
+    for k in 0..shared {
+        let skill = c.get(&format!("/api/v1/skills/{}", skills[writers + k])).await.expect(200);
+        assert_eq!(skill.header("etag").unwrap(), format!("\"v{}\"", 1 + writers / shared * rounds), "skill {k}");
+    }
+}
+
 #[tokio::test]
 async fn idempotency_keys_make_retries_safe() {
     let srv = Server::start().await;
