@@ -147,6 +147,16 @@ fn connect_options(target: &str, opts: &crate::StoreOptions) -> Result<SqliteCon
         .synchronous(if opts.synchronous_full { SqliteSynchronous::Full } else { SqliteSynchronous::Normal }))
 }
 
+/// The page size of a database file this process creates (a file's page
+/// size is fixed when its first table is written; an existing file keeps its
+/// own). 1 KiB rather than SQLite's 4 KiB because the writes that matter
+/// change a row here and an index entry there on many random pages (a
+/// DeepCall mapping of 10 groups dirties ten leaves of the group index): each
+/// dirty page is written to the WAL and checkpointed back whole, so smaller
+/// pages mean a quarter of the bytes. At 1M agents: DeepCall mappings +17%,
+/// write p99 halved; reads by id, search and paging no slower (bench/README).
+const NEW_FILE_PAGE_SIZE: u32 = 1024;
+
 pub(crate) async fn open(target: &str, opts: &crate::StoreOptions) -> Result<SqlStore> {
     let base = connect_options(target, opts)?;
     // An in-memory database lives in its one connection: the writer is then
@@ -164,7 +174,7 @@ pub(crate) async fn open(target: &str, opts: &crate::StoreOptions) -> Result<Sql
         .min_connections(1)
         .idle_timeout(None)
         .max_lifetime(None)
-        .connect_with(base.clone().create_if_missing(true).journal_mode(SqliteJournalMode::Wal))
+        .connect_with(base.clone().create_if_missing(true).page_size(NEW_FILE_PAGE_SIZE).journal_mode(SqliteJournalMode::Wal))
         .await
         .map_err(db_err)?;
     if opts.migrate {

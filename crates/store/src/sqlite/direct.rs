@@ -105,8 +105,14 @@ impl Direct {
         conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES).map_err(err)?;
         conn.pragma_update(None, "journal_size_limit", 64 << 20).map_err(err)?;
         // Pages changed since the last checkpoint are read from the WAL with
-        // a system call each unless cached: 64 MB (the default is 2 MB).
-        conn.pragma_update(None, "cache_size", -65536).map_err(err)?;
+        // a system call each unless cached (others come from the memory map):
+        // 16 MB holds a WAL's worth (`WAL_RESTART_PAGES`) and the B-trees'
+        // interior pages. Not more: B-tree balancing parks a page at the
+        // lock-byte page's number (1 GiB in), so every COMMIT of a file under
+        // 1 GiB has SQLite scan the cache's whole hash table to drop pages
+        // past the end. With 64 MB that scan was a quarter of the writer's
+        // time; with 16 MB writes at 1M agents ran 15-25% faster.
+        conn.pragma_update(None, "cache_size", -16384).map_err(err)?;
         // Each write's savepoint journals the pages it changes first, in a
         // temporary file by default: a write(2) per page.
         conn.pragma_update(None, "temp_store", "MEMORY").map_err(err)?;
