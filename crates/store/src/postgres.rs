@@ -12,6 +12,13 @@ type Db = sqlx::Postgres;
 
 mod listen;
 
+/// `row_lock_sql` for agents, as a clause of the read that starts their writes.
+macro_rules! agent_row_lock {
+    () => {
+        " FOR NO KEY UPDATE OF agents"
+    };
+}
+
 include!("sql/common.rs");
 include!("sql/store.rs");
 include!("sql/import.rs");

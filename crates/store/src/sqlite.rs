@@ -11,6 +11,13 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 type Db = sqlx::Sqlite;
 
+/// Writers are serialised (`row_lock_sql`): no clause.
+macro_rules! agent_row_lock {
+    () => {
+        ""
+    };
+}
+
 include!("sql/common.rs");
 include!("sql/store.rs");
 include!("sql/import.rs");

@@ -445,8 +445,13 @@ fn agent_detail_from(agent: Agent, skill_list: Option<String>, service_list: Opt
     Ok(AgentDetail { agent, skills, service_ids, groups })
 }
 
+/// `AGENT_DETAIL_SQL` that also locks the agent's row where the backend needs
+/// it (`row_lock_sql`; one round trip instead of two on the hottest writes).
+const AGENT_DETAIL_FOR_WRITE_SQL: &str = concat!(agent_detail_select!(), " WHERE tenant_id = $1 AND id = $2", agent_row_lock!());
+
+/// The agent a write transaction is about to change, its row locked.
 async fn agent_detail_or_404(c: &mut DbConn, tenant: Id, id: Id) -> Result<AgentDetail> {
-    let row = sqlx::query(AGENT_DETAIL_SQL)
+    let row = sqlx::query(AGENT_DETAIL_FOR_WRITE_SQL)
         .bind(tenant)
         .bind(id)
         .fetch_optional(&mut *c)

@@ -249,7 +249,6 @@ async fn import_agent(c: &mut DbConn, ctx: &WriteCtx, refs: &mut ImportRefs, row
         OnConflict::Skip => return Ok((change(row, key, RowAction::Skip, vec![]), None)),
         OnConflict::Update => {}
     }
-    lock_row(c, Entity::Agent, id).await?;
     let before = agent_detail_or_404(c, tenant, id).await?;
     let (diff, changes) = switchboard_domain::agent_update(&before, &refs.names, &canon);
     if diff.is_empty() {
@@ -302,7 +301,6 @@ async fn import_assignment(
         .existing
         .get(&a.login_id.to_lowercase())
         .ok_or_else(|| switchboard_domain::unknown("loginId", Entity::Agent, &a.login_id))?;
-    lock_row(c, Entity::Agent, agent).await?;
     let before = agent_detail_or_404(c, ctx.tenant_id, agent).await?;
     let (current, wanted): (Option<String>, String) = match a.kind {
         AssignmentType::Skill => {

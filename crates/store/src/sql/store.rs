@@ -751,7 +751,7 @@ impl Store for SqlStore {
         if let Some(d) = &self.direct {
             return d.update_agent(ctx, id, c, expected_version).await;
         }
-        let mut tx = self.write_locking(Entity::Agent, id).await?;
+        let mut tx = self.write().await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, id).await?;
         check_version(Entity::Agent, id, before.agent.version, expected_version)?;
         let mut a = before.agent.clone();
@@ -777,7 +777,7 @@ impl Store for SqlStore {
 
     async fn delete_agent(&self, ctx: &WriteCtx, id: Id, expected_version: Option<i64>) -> Result<()> {
         let _forget = self.forgets(crate::cache::Change::AgentRow(id));
-        let mut tx = self.write_locking(Entity::Agent, id).await?;
+        let mut tx = self.write().await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, id).await?;
         check_version(Entity::Agent, id, before.agent.version, expected_version)?;
         for sql in [
@@ -841,7 +841,7 @@ impl Store for SqlStore {
         if let Some(d) = &self.direct {
             return d.assign_skill(ctx, agent, skill, proficiency).await;
         }
-        let mut tx = self.write_locking(Entity::Agent, agent).await?;
+        let mut tx = self.write().await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, agent).await?;
         if !skill_exists(&mut tx, ctx.tenant_id, skill).await? {
             return Err(Error::not_found(Entity::Skill, skill));
@@ -861,7 +861,7 @@ impl Store for SqlStore {
         if let Some(d) = &self.direct {
             return d.remove_skill(ctx, agent, skill).await;
         }
-        let mut tx = self.write_locking(Entity::Agent, agent).await?;
+        let mut tx = self.write().await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, agent).await?;
         if !skill_exists(&mut tx, ctx.tenant_id, skill).await? {
             return Err(Error::not_found(Entity::Skill, skill));
@@ -880,7 +880,7 @@ impl Store for SqlStore {
 
     async fn assign_service(&self, ctx: &WriteCtx, agent: Id, service: Id) -> Result<AgentDetail> {
         let _forget = self.forgets(crate::cache::Change::Agent(agent));
-        let mut tx = self.write_locking(Entity::Agent, agent).await?;
+        let mut tx = self.write().await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, agent).await?;
         match service_acd(&mut tx, ctx.tenant_id, service).await? {
             None => return Err(Error::not_found(Entity::Service, service)),
@@ -899,7 +899,7 @@ impl Store for SqlStore {
 
     async fn remove_service(&self, ctx: &WriteCtx, agent: Id, service: Id) -> Result<AgentDetail> {
         let _forget = self.forgets(crate::cache::Change::Agent(agent));
-        let mut tx = self.write_locking(Entity::Agent, agent).await?;
+        let mut tx = self.write().await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, agent).await?;
         if service_acd(&mut tx, ctx.tenant_id, service).await?.is_none() {
             return Err(Error::not_found(Entity::Service, service));
@@ -921,7 +921,7 @@ impl Store for SqlStore {
         if let Some(d) = &self.direct {
             return d.set_group_memberships(ctx, agent, groups).await;
         }
-        let mut tx = self.write_locking(Entity::Agent, agent).await?;
+        let mut tx = self.write().await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, agent).await?;
         for g in groups {
             if !group_exists(&mut tx, ctx.tenant_id, g.group_id).await? {
@@ -942,7 +942,7 @@ impl Store for SqlStore {
 
     async fn remove_group_membership(&self, ctx: &WriteCtx, agent: Id, group: Id) -> Result<AgentDetail> {
         let _forget = self.forgets(crate::cache::Change::Agent(agent));
-        let mut tx = self.write_locking(Entity::Agent, agent).await?;
+        let mut tx = self.write().await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, agent).await?;
         if !group_exists(&mut tx, ctx.tenant_id, group).await? {
             return Err(Error::not_found(Entity::Group, group));
@@ -970,7 +970,7 @@ impl Store for SqlStore {
         let _forget = self.forgets(agent_change(id, &c));
         const SKILL_BY_NAME: &str = "SELECT id FROM skills WHERE tenant_id = $1 AND lower(name) = lower($2)";
         const GROUP_BY_NAME: &str = "SELECT id FROM agent_group_defs WHERE tenant_id = $1 AND lower(name) = lower($2)";
-        let mut tx = self.write_locking(Entity::Agent, id).await?;
+        let mut tx = self.write().await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, id).await?;
         check_version(Entity::Agent, id, before.agent.version, expected_version)?;
         let mut add_skills = Vec::with_capacity(a.assign_skills.len());
