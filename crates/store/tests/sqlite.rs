@@ -630,6 +630,34 @@ async fn reopening_keeps_data() {
     assert!(again.authenticate_api_key("hash-acme").await.unwrap().is_some());
 }
 
+fn page_size(path: &str) -> i64 {
+    rusqlite::Connection::open(path).unwrap().query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap()
+}
+
+/// A file the store creates gets 1 KiB pages; a file made elsewhere keeps its
+/// own page size and works the same.
+#[tokio::test]
+async fn new_files_get_small_pages_existing_ones_keep_theirs() {
+    let f = fixture().await;
+    f.store.create_agent(&f.ctx(), agent("small")).await.unwrap();
+    assert_eq!(page_size(&f.path), 1024);
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("made-elsewhere.db").to_str().unwrap().to_string();
+    rusqlite::Connection::open(&path).unwrap().execute_batch("PRAGMA page_size = 4096; CREATE TABLE notes (x); INSERT INTO notes VALUES (1);").unwrap();
+    let store = open(&path, &StoreOptions::default()).await.unwrap();
+    let (t, admin) = tenant(&store, "Elsewhere", "hash-elsewhere").await;
+    let ctx = WriteCtx { tenant_id: t.id, actor: Actor { user_id: Some(admin.id), api_key_id: None, label: "user:admin".into() }, now: 2000 };
+    for i in 0..300 {
+        store.create_agent(&ctx, agent(&format!("big{i}"))).await.unwrap();
+    }
+    drop(store);
+    assert_eq!(page_size(&path), 4096);
+    let again = open(&path, &StoreOptions::default()).await.unwrap();
+    assert_eq!(again.agent_list_info(t.id).await.unwrap().size, 300);
+    assert_eq!(switchboard_store::integrity_check(&path, &StoreOptions::default()).await.unwrap(), "ok");
+}
+
 #[tokio::test]
 async fn named_objects_and_services() {
     let f = fixture().await;
