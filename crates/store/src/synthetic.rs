@@ -346,7 +346,7 @@ async fn load_tenants(store: &dyn switchboard_domain::Store, conn: &mut Conn, d:
         for entity in ["agent", "skill"] {
             conn.exec(&format!(
                 "INSERT INTO list_marks (tenant_id, entity, modified_at) VALUES ({tid}, '{entity}', {now}) \
-                 ON CONFLICT (tenant_id, entity) DO UPDATE SET modified_at = excluded.modified_at"
+                 ON CONFLICT (tenant_id, entity, shard) DO UPDATE SET modified_at = excluded.modified_at"
             ))
             .await?;
         }

@@ -558,10 +558,22 @@ async fn list_info_moves_on_every_change() {
     assert_eq!(f.store.agent_list_info(f.tenant.id).await.unwrap(), ListInfo { size: 2, last_modified: Some(20) });
     f.store.delete_agent(&f.ctx_at(30), a.agent.id, None).await.unwrap();
     assert_eq!(f.store.agent_list_info(f.tenant.id).await.unwrap(), ListInfo { size: 1, last_modified: Some(30) });
+    // The mark is spread over rows by the changed agent's id: the latest
+    // change of any agent counts, and a change stamped earlier (another
+    // process's clock) does not move it back.
+    let mut ids = vec![];
+    for (i, at) in [(0, 60), (1, 45), (2, 55), (3, 40)] {
+        ids.push(f.store.create_agent(&f.ctx_at(at), agent(&format!("s{i}"))).await.unwrap().agent.id);
+    }
+    assert_eq!(f.store.agent_list_info(f.tenant.id).await.unwrap(), ListInfo { size: 5, last_modified: Some(60) });
+    let changes = AgentChanges { first_name: Some("Later".into()), ..Default::default() };
+    f.store.update_agent(&f.ctx_at(70), ids[3], changes, None).await.unwrap();
+    assert_eq!(f.store.agent_list_info(f.tenant.id).await.unwrap().last_modified, Some(70));
     assert_eq!(f.store.skill_list_info(f.tenant.id).await.unwrap().last_modified, None);
     let s = f.store.create_skill(&f.ctx_at(40), SkillInput { name: Some("x".into()), description: Some(String::new()) }).await.unwrap();
     f.store.delete_skill(&f.ctx_at(50), s.id, None).await.unwrap();
     assert_eq!(f.store.skill_list_info(f.tenant.id).await.unwrap(), ListInfo { size: 0, last_modified: Some(50) });
+    assert_eq!(f.store.agent_list_info(f.tenant.id).await.unwrap().last_modified, Some(70), "lists are marked apart");
 }
 
 #[tokio::test]

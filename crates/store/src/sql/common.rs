@@ -315,15 +315,26 @@ async fn audit_ctx<B: serde::Serialize, A: serde::Serialize>(
     audit(c, ctx.tenant_id, &ctx.actor, ctx.now, entity, entity_id, action, before, after).await
 }
 
-const MARK_LIST_SQL: &str = "INSERT INTO list_marks (tenant_id, entity, modified_at) VALUES ($1, $2, $3) \
-     ON CONFLICT (tenant_id, entity) DO UPDATE SET modified_at = \
+const MARK_LIST_SQL: &str = "INSERT INTO list_marks (tenant_id, entity, shard, modified_at) VALUES ($1, $2, $3, $4) \
+     ON CONFLICT (tenant_id, entity, shard) DO UPDATE SET modified_at = \
      CASE WHEN excluded.modified_at > list_marks.modified_at THEN excluded.modified_at ELSE list_marks.modified_at END";
 
-/// Records that a list (agents, skills) changed at `now`.
-async fn mark_list(c: &mut DbConn, tenant: Id, entity: Entity, now: Millis) -> Result<()> {
+/// Rows a list's mark is spread over (migration 0007): writes of different
+/// objects seldom stamp the same row, so on PostgreSQL they do not queue on
+/// its lock until each other's COMMIT.
+const LIST_MARK_SHARDS: Id = 16;
+
+fn list_mark_shard(object: Id) -> i64 {
+    object.rem_euclid(LIST_MARK_SHARDS)
+}
+
+/// Records that a list (agents, skills) changed at `now`, by a write of
+/// `object` (its id picks the mark's row; 0 where there is none).
+async fn mark_list(c: &mut DbConn, tenant: Id, entity: Entity, object: Id, now: Millis) -> Result<()> {
     sqlx::query(MARK_LIST_SQL)
     .bind(tenant)
     .bind(entity.as_str())
+    .bind(list_mark_shard(object))
     .bind(now)
     .execute(&mut *c)
     .await
@@ -339,10 +350,10 @@ async fn list_info(c: &mut DbConn, tenant: Id, entity: Entity) -> Result<switchb
     };
     let size: i64 = sqlx::query_scalar(count_sql).bind(tenant).fetch_one(&mut *c).await.map_err(db_err)?;
     let last_modified: Option<i64> =
-        sqlx::query_scalar("SELECT modified_at FROM list_marks WHERE tenant_id = $1 AND entity = $2")
+        sqlx::query_scalar("SELECT MAX(modified_at) FROM list_marks WHERE tenant_id = $1 AND entity = $2")
             .bind(tenant)
             .bind(entity.as_str())
-            .fetch_optional(&mut *c)
+            .fetch_one(&mut *c)
             .await
             .map_err(db_err)?;
     Ok(switchboard_domain::ListInfo { size, last_modified })
@@ -513,7 +524,7 @@ async fn touch_agent(c: &mut DbConn, id: Id, read_version: i64, now: Millis) -> 
 /// Finishes an assignment change: version bump, list mark, audit; returns the new detail.
 async fn finish_agent_change(c: &mut DbConn, ctx: &WriteCtx, before: &AgentDetail) -> Result<AgentDetail> {
     touch_agent(c, before.agent.id, before.agent.version, ctx.now).await?;
-    mark_list(c, ctx.tenant_id, Entity::Agent, ctx.now).await?;
+    mark_list(c, ctx.tenant_id, Entity::Agent, before.agent.id, ctx.now).await?;
     let after = agent_detail_or_404(c, ctx.tenant_id, before.agent.id).await?;
     audit_ctx(c, ctx, Entity::Agent, after.agent.id, AuditAction::Update, Some(before), Some(&after)).await?;
     Ok(after)
@@ -525,7 +536,7 @@ async fn finish_agent_change(c: &mut DbConn, ctx: &WriteCtx, before: &AgentDetai
 async fn bump_linked_agents(c: &mut DbConn, tenant: Id, now: Millis, sql: &'static str, object: Id) -> Result<()> {
     let n = sqlx::query(sql).bind(now).bind(object).execute(&mut *c).await.map_err(db_err)?.rows_affected();
     if n > 0 {
-        mark_list(c, tenant, Entity::Agent, now).await?;
+        mark_list(c, tenant, Entity::Agent, object, now).await?;
     }
     Ok(())
 }

@@ -638,7 +638,7 @@ async fn import_one(c: &mut DbConn, ctx: &WriteCtx, refs: &mut ImportRefs, kind:
 async fn flush_marks(c: &mut DbConn, ctx: &WriteCtx, refs: &mut ImportRefs) -> Result<()> {
     for m in refs.marks.drain() {
         let entity = if m == "agent" { Entity::Agent } else { Entity::Skill };
-        mark_list(c, ctx.tenant_id, entity, ctx.now).await?;
+        mark_list(c, ctx.tenant_id, entity, 0, ctx.now).await?;
     }
     Ok(())
 }

@@ -658,7 +658,7 @@ impl Store for SqlStore {
         for g in &a.groups {
             upsert_agent_group(&mut tx, id, g.group_id, g.receive_call).await?;
         }
-        mark_list(&mut tx, tenant, Entity::Agent, ctx.now).await?;
+        mark_list(&mut tx, tenant, Entity::Agent, id, ctx.now).await?;
         let detail = agent_detail_or_404(&mut tx, tenant, id).await?;
         audit_ctx(&mut tx, ctx, Entity::Agent, id, AuditAction::Create, none(), Some(&detail)).await?;
         commit(tx).await?;
@@ -768,7 +768,7 @@ impl Store for SqlStore {
                 .map_err(db_err)?;
             add_password_history(&mut tx, id, h, ctx.now).await?;
         }
-        mark_list(&mut tx, ctx.tenant_id, Entity::Agent, ctx.now).await?;
+        mark_list(&mut tx, ctx.tenant_id, Entity::Agent, id, ctx.now).await?;
         let after = agent_detail_or_404(&mut tx, ctx.tenant_id, id).await?;
         audit_ctx(&mut tx, ctx, Entity::Agent, id, AuditAction::Update, Some(&before), Some(&after)).await?;
         commit(tx).await?;
@@ -796,7 +796,7 @@ impl Store for SqlStore {
             .map_err(db_err)?
             .rows_affected();
         expect_one(done, Entity::Agent, id, before.agent.version)?;
-        mark_list(&mut tx, ctx.tenant_id, Entity::Agent, ctx.now).await?;
+        mark_list(&mut tx, ctx.tenant_id, Entity::Agent, id, ctx.now).await?;
         audit_ctx(&mut tx, ctx, Entity::Agent, id, AuditAction::Delete, Some(&before), none()).await?;
         commit(tx).await
     }
@@ -824,7 +824,7 @@ impl Store for SqlStore {
         a.updated_at = now;
         a.version = before.version + 1;
         write_agent(&mut tx, &a, before.version).await?;
-        mark_list(&mut tx, tenant, Entity::Agent, now).await?;
+        mark_list(&mut tx, tenant, Entity::Agent, id, now).await?;
         if a.locked && !before.locked {
             let before_d = agent_detail(&mut tx, before).await?;
             let after_d = agent_detail(&mut tx, a.clone()).await?;
@@ -1035,7 +1035,7 @@ impl Store for SqlStore {
             .await
             .map_err(db_err)?;
         }
-        mark_list(&mut tx, ctx.tenant_id, Entity::Agent, ctx.now).await?;
+        mark_list(&mut tx, ctx.tenant_id, Entity::Agent, id, ctx.now).await?;
         let after = agent_detail_or_404(&mut tx, ctx.tenant_id, id).await?;
         audit_ctx(&mut tx, ctx, Entity::Agent, id, AuditAction::Update, Some(&before), Some(&after)).await?;
         commit(tx).await?;
@@ -1073,7 +1073,7 @@ impl Store for SqlStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| unique_err(e, &[Unique { index: "ux_skills_name", entity: Entity::Skill, field: "name", value: &name }]))?;
-        mark_list(&mut tx, ctx.tenant_id, Entity::Skill, ctx.now).await?;
+        mark_list(&mut tx, ctx.tenant_id, Entity::Skill, id, ctx.now).await?;
         let skill = skill_or_404(&mut tx, ctx.tenant_id, id).await?;
         audit_ctx(&mut tx, ctx, Entity::Skill, id, AuditAction::Create, none(), Some(&skill)).await?;
         commit(tx).await?;
@@ -1139,7 +1139,7 @@ impl Store for SqlStore {
         .map_err(|e| unique_err(e, &[Unique { index: "ux_skills_name", entity: Entity::Skill, field: "name", value: &name }]))?
         .rows_affected();
         expect_one(done, Entity::Skill, id, before.version)?;
-        mark_list(&mut tx, ctx.tenant_id, Entity::Skill, ctx.now).await?;
+        mark_list(&mut tx, ctx.tenant_id, Entity::Skill, id, ctx.now).await?;
         let after = skill_or_404(&mut tx, ctx.tenant_id, id).await?;
         audit_ctx(&mut tx, ctx, Entity::Skill, id, AuditAction::Update, Some(&before), Some(&after)).await?;
         commit(tx).await?;
@@ -1176,7 +1176,7 @@ impl Store for SqlStore {
             .map_err(db_err)?
             .rows_affected();
         expect_one(done, Entity::Skill, id, before.version)?;
-        mark_list(&mut tx, ctx.tenant_id, Entity::Skill, ctx.now).await?;
+        mark_list(&mut tx, ctx.tenant_id, Entity::Skill, id, ctx.now).await?;
         audit_ctx(&mut tx, ctx, Entity::Skill, id, AuditAction::Delete, Some(&before), none()).await?;
         commit(tx).await
     }

@@ -24,7 +24,7 @@ use switchboard_domain::{
 use crate::duplicate_of;
 use super::{
     agent_detail_from, check_version, key_principal, Arg, API_KEY_LAST_USED_SQL, API_KEY_PRINCIPAL_SQL, expect_one, from_json, to_json, Unique, ADD_PASSWORD_HISTORY_SQL,
-    AUDIT_SQL, DELETE_AGENT_SKILL_SQL, GROUP_EXISTS_SQL, MARK_LIST_SQL, SET_PASSWORD_SQL,
+    AUDIT_SQL, DELETE_AGENT_SKILL_SQL, GROUP_EXISTS_SQL, list_mark_shard, MARK_LIST_SQL, SET_PASSWORD_SQL,
     SKILL_EXISTS_SQL, TOUCH_AGENT_SQL, APPLY_SEARCH_QUEUE_SQL, SEARCH_QUEUED_SQL, BUMP_CACHE_EPOCH_SQL, CACHE_EPOCH_SQL, UPSERT_AGENT_GROUP_SQL, UPSERT_AGENT_SKILL_SQL, WRITE_AGENT_SQL,
 };
 
@@ -412,7 +412,7 @@ impl Direct {
                 run(t, SET_PASSWORD_SQL, &[&h.as_str(), &id])?;
                 run(t, ADD_PASSWORD_HISTORY_SQL, &[&id, &h.as_str(), &ctx.now])?;
             }
-            mark_agents(t, &ctx)?;
+            mark_agents(t, &ctx, id)?;
             let after = detail_or_404(t, ctx.tenant_id, id)?;
             audit(t, &ctx, id, &before, &after)?;
             Ok(after)
@@ -626,8 +626,8 @@ fn unique_login(e: rusqlite::Error, login_id: &str) -> Error {
     err(e)
 }
 
-fn mark_agents(c: &Connection, ctx: &WriteCtx) -> Result<()> {
-    run(c, MARK_LIST_SQL, &[&ctx.tenant_id, &Entity::Agent.as_str(), &ctx.now])?;
+fn mark_agents(c: &Connection, ctx: &WriteCtx, agent: Id) -> Result<()> {
+    run(c, MARK_LIST_SQL, &[&ctx.tenant_id, &Entity::Agent.as_str(), &list_mark_shard(agent), &ctx.now])?;
     Ok(())
 }
 
@@ -657,7 +657,7 @@ fn finish_agent_change(c: &Connection, ctx: &WriteCtx, before: &AgentDetail) -> 
     let id = before.agent.id;
     let done = run(c, TOUCH_AGENT_SQL, &[&ctx.now, &id, &before.agent.version])?;
     expect_one(done as u64, Entity::Agent, id, before.agent.version)?;
-    mark_agents(c, ctx)?;
+    mark_agents(c, ctx, id)?;
     let after = detail_or_404(c, ctx.tenant_id, id)?;
     audit(c, ctx, id, before, &after)?;
     Ok(after)
