@@ -564,6 +564,40 @@ async fn group_exists(c: &mut DbConn, tenant: Id, id: Id) -> Result<bool> {
     Ok(found.is_some())
 }
 
+/// Which of `ids` are groups of the tenant: one statement for a whole mapping.
+async fn existing_groups(c: &mut DbConn, tenant: Id, ids: &[Id]) -> Result<std::collections::HashSet<Id>> {
+    let mut qb = QueryBuilder::new("SELECT id FROM agent_group_defs WHERE tenant_id = ");
+    let t = qb.arg(Arg::Int(tenant));
+    qb.push(&t);
+    qb.push(" AND id IN ");
+    qb.push_ids(ids);
+    let rows = qb.build().fetch_all(&mut *c).await.map_err(db_err)?;
+    rows.iter().map(|r| col(r, "id")).collect()
+}
+
+/// An agent's memberships of `groups`, added or changed in one statement (a
+/// group given twice: the last one counts, as one upsert after another did).
+async fn upsert_agent_groups(c: &mut DbConn, agent: Id, groups: &[GroupMembership]) -> Result<()> {
+    let mut last: Vec<&GroupMembership> = Vec::with_capacity(groups.len());
+    for g in groups.iter().rev() {
+        if !last.iter().any(|l| l.group_id == g.group_id) {
+            last.push(g);
+        }
+    }
+    if last.is_empty() {
+        return Ok(());
+    }
+    let mut qb = QueryBuilder::new("INSERT INTO agent_groups (agent_id, group_id, receive_call) VALUES ");
+    let a = qb.arg(Arg::Int(agent));
+    for (i, g) in last.iter().rev().enumerate() {
+        let (id, rc) = (qb.arg(Arg::Int(g.group_id)), qb.arg(Arg::Bool(g.receive_call)));
+        qb.push(&format!("{}({a}, {id}, {rc})", if i == 0 { "" } else { ", " }));
+    }
+    qb.push(" ON CONFLICT (agent_id, group_id) DO UPDATE SET receive_call = excluded.receive_call");
+    qb.build().execute(&mut *c).await.map_err(db_err)?;
+    Ok(())
+}
+
 /// `None` if the service does not exist in the tenant, else whether it is ACD.
 async fn service_acd(c: &mut DbConn, tenant: Id, id: Id) -> Result<Option<bool>> {
     sqlx::query_scalar("SELECT acd FROM services WHERE tenant_id = $1 AND id = $2")

@@ -923,8 +923,10 @@ impl Store for SqlStore {
         }
         let mut tx = self.write().await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, agent).await?;
-        for g in groups {
-            if !group_exists(&mut tx, ctx.tenant_id, g.group_id).await? {
+        if !groups.is_empty() {
+            let ids: Vec<Id> = groups.iter().map(|g| g.group_id).collect();
+            let known = existing_groups(&mut tx, ctx.tenant_id, &ids).await?;
+            if let Some(g) = groups.iter().find(|g| !known.contains(&g.group_id)) {
                 return Err(switchboard_domain::unknown("groups", Entity::Group, g.group_id));
             }
         }
@@ -932,9 +934,8 @@ impl Store for SqlStore {
             commit(tx).await?;
             return Ok(before);
         }
-        for g in groups.iter().filter(|g| !before.groups.contains(g)) {
-            upsert_agent_group(&mut tx, agent, g.group_id, g.receive_call).await?;
-        }
+        let new: Vec<GroupMembership> = groups.iter().filter(|g| !before.groups.contains(g)).cloned().collect();
+        upsert_agent_groups(&mut tx, agent, &new).await?;
         let after = finish_agent_change(&mut tx, ctx, &before).await?;
         commit(tx).await?;
         Ok(after)
