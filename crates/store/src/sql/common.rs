@@ -564,15 +564,23 @@ async fn group_exists(c: &mut DbConn, tenant: Id, id: Id) -> Result<bool> {
     Ok(found.is_some())
 }
 
-/// Which of `ids` are groups of the tenant: one statement for a whole mapping.
-async fn existing_groups(c: &mut DbConn, tenant: Id, ids: &[Id]) -> Result<std::collections::HashSet<Id>> {
+/// That every group of `groups` is one of the tenant's, in one statement for
+/// the whole list; else `unknown` for the first that is not.
+async fn ensure_groups_exist(c: &mut DbConn, tenant: Id, groups: &[GroupMembership]) -> Result<()> {
+    if groups.is_empty() {
+        return Ok(());
+    }
     let mut qb = QueryBuilder::new("SELECT id FROM agent_group_defs WHERE tenant_id = ");
     let t = qb.arg(Arg::Int(tenant));
     qb.push(&t);
     qb.push(" AND id IN ");
-    qb.push_ids(ids);
+    qb.push_ids(&groups.iter().map(|g| g.group_id).collect::<Vec<_>>());
     let rows = qb.build().fetch_all(&mut *c).await.map_err(db_err)?;
-    rows.iter().map(|r| col(r, "id")).collect()
+    let known = rows.iter().map(|r| col(r, "id")).collect::<Result<std::collections::HashSet<Id>>>()?;
+    match groups.iter().find(|g| !known.contains(&g.group_id)) {
+        Some(g) => Err(switchboard_domain::unknown("groups", Entity::Group, g.group_id)),
+        None => Ok(()),
+    }
 }
 
 /// An agent's memberships of `groups`, added or changed in one statement (a

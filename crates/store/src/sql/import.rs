@@ -208,9 +208,7 @@ async fn import_agent(c: &mut DbConn, ctx: &WriteCtx, refs: &mut ImportRefs, row
         for sid in &service_ids {
             insert_agent_service(c, id, *sid).await?;
         }
-        for g in &groups {
-            upsert_agent_group(c, id, g.group_id, g.receive_call).await?;
-        }
+        upsert_agent_groups(c, id, &groups).await?;
         // The stored agent, built from what was just inserted (no read back).
         let detail = AgentDetail {
             agent: Agent {
@@ -277,9 +275,7 @@ async fn import_agent(c: &mut DbConn, ctx: &WriteCtx, refs: &mut ImportRefs, row
     }
     if let Some(list) = groups.filter(|l| *l != before.groups) {
         sqlx::query("DELETE FROM agent_groups WHERE agent_id = $1").bind(id).execute(&mut *c).await.map_err(db_err)?;
-        for g in &list {
-            upsert_agent_group(c, id, g.group_id, g.receive_call).await?;
-        }
+        upsert_agent_groups(c, id, &list).await?;
     }
     let after = agent_detail_or_404(c, tenant, id).await?;
     audit_ctx(c, ctx, Entity::Agent, id, AuditAction::Update, Some(&before), Some(&after)).await?;

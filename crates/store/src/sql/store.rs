@@ -617,11 +617,7 @@ impl Store for SqlStore {
                 Some(true) => {}
             }
         }
-        for g in &a.groups {
-            if !group_exists(&mut tx, tenant, g.group_id).await? {
-                return Err(switchboard_domain::unknown("groups", Entity::Group, g.group_id));
-            }
-        }
+        ensure_groups_exist(&mut tx, tenant, &a.groups).await?;
         let id: Id = sqlx::query_scalar(
             "INSERT INTO agents (tenant_id, login_id, first_name, last_name, display_name, email, phone, wrap_up_time, \
              home_agent, active, locked, failed_logins, last_login, last_login_ip, password_last_modified, password_hash, \
@@ -655,9 +651,7 @@ impl Store for SqlStore {
         for &sid in &a.service_ids {
             insert_agent_service(&mut tx, id, sid).await?;
         }
-        for g in &a.groups {
-            upsert_agent_group(&mut tx, id, g.group_id, g.receive_call).await?;
-        }
+        upsert_agent_groups(&mut tx, id, &a.groups).await?;
         mark_list(&mut tx, tenant, Entity::Agent, id, ctx.now).await?;
         let detail = agent_detail_or_404(&mut tx, tenant, id).await?;
         audit_ctx(&mut tx, ctx, Entity::Agent, id, AuditAction::Create, none(), Some(&detail)).await?;
@@ -923,13 +917,7 @@ impl Store for SqlStore {
         }
         let mut tx = self.write().await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, agent).await?;
-        if !groups.is_empty() {
-            let ids: Vec<Id> = groups.iter().map(|g| g.group_id).collect();
-            let known = existing_groups(&mut tx, ctx.tenant_id, &ids).await?;
-            if let Some(g) = groups.iter().find(|g| !known.contains(&g.group_id)) {
-                return Err(switchboard_domain::unknown("groups", Entity::Group, g.group_id));
-            }
-        }
+        ensure_groups_exist(&mut tx, ctx.tenant_id, groups).await?;
         if groups.iter().all(|g| before.groups.contains(g)) {
             commit(tx).await?;
             return Ok(before);

@@ -106,8 +106,9 @@ impl Direct {
         conn.pragma_update(None, "journal_size_limit", 64 << 20).map_err(err)?;
         // Pages changed since the last checkpoint are read from the WAL with
         // a system call each unless cached (others come from the memory map):
-        // 16 MB holds a WAL's worth (`WAL_RESTART_PAGES`) and the B-trees'
-        // interior pages. Not more: B-tree balancing parks a page at the
+        // 16 MB holds the WAL up to where the checkpointer asks for a
+        // restart (`WAL_RESTART_PAGES` of 1 KiB) and the B-trees' interior
+        // pages. Not more: B-tree balancing parks a page at the
         // lock-byte page's number (1 GiB in), so every COMMIT of a file under
         // 1 GiB has SQLite scan the cache's whole hash table to drop pages
         // past the end. With 64 MB that scan was a quarter of the writer's
