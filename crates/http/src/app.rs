@@ -22,15 +22,6 @@ use tower_http::timeout::TimeoutLayer;
 /// Largest request body accepted; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// Password logins (LiveVox, native sessions) allowed per minute for one
-/// user name of one tenant: generous for real clients, a wall for guessing.
-pub const LOGIN_ATTEMPTS_PER_MINUTE: u32 = 30;
-
-/// Takes one login attempt of `tenant`'s `username` budget; `Err` is the wait.
-pub(crate) async fn login_attempt(s: &AppState, tenant: i64, username: &str) -> Result<(), Duration> {
-    s.limiter.check(&format!("login:{tenant}:{}", username.to_lowercase()), LOGIN_ATTEMPTS_PER_MINUTE).await
-}
-
 /// Settings of the HTTP front (the dialects add theirs here).
 #[derive(Debug, Clone)]
 pub struct HttpConfig {

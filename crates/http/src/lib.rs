@@ -6,6 +6,7 @@ mod app;
 pub mod console;
 pub mod deepcall;
 pub mod livevox;
+mod login;
 pub mod native;
 mod ozonetel;
 mod telemetry;

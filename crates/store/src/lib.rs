@@ -50,6 +50,11 @@ pub struct StoreOptions {
     /// Keep agents' last names in an in-memory trigram index
     /// (`cache/names.rs`) that answers last-name searches; needs the cache.
     pub name_index: bool,
+    /// SQLite: create the database file when it does not exist (`serve`,
+    /// `admin migrate`, `admin create-tenant`). Off, a missing file is an
+    /// error: a command that only reads must not leave an empty database
+    /// behind a mistyped path.
+    pub create: bool,
 }
 
 impl Default for StoreOptions {
@@ -66,6 +71,7 @@ impl Default for StoreOptions {
             agent_cache_entries: 0,
             agent_cache_preload: false,
             name_index: false,
+            create: true,
         }
     }
 }
@@ -73,7 +79,8 @@ impl Default for StoreOptions {
 /// Opens the database at `url` and applies pending migrations.
 ///
 /// `sqlite:…` URLs and bare file paths (`./switchboard.db`, `/tmp/x.db`) open
-/// SQLite, creating the file if missing; `postgres://` and `postgresql://`
+/// SQLite, creating the file (mode 0600) if missing and `opts.create` allows
+/// it; `postgres://` and `postgresql://`
 /// open PostgreSQL.
 pub async fn open(url: &str, opts: &StoreOptions) -> Result<Arc<dyn Store>> {
     let url = url.trim();

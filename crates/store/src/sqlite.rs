@@ -164,31 +164,90 @@ fn connect_options(target: &str, opts: &crate::StoreOptions) -> Result<SqliteCon
 /// write p99 halved; reads by id, search and paging no slower (bench/README).
 const NEW_FILE_PAGE_SIZE: u32 = 1024;
 
+/// Makes sure the database file exists before SQLite opens it, private to
+/// this user: it holds password and API-key hashes. SQLite gives its `-wal`
+/// and `-shm` files the database file's permissions, so they are private
+/// too. Without `create`, a missing file is an error (commands that only
+/// read must not leave an empty database behind a mistyped path).
+fn prepare_file(path: &std::path::Path, create: bool) -> Result<()> {
+    use std::io::ErrorKind;
+    match std::fs::metadata(path) {
+        Ok(meta) => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                if meta.permissions().mode() & 0o077 != 0 {
+                    tracing::warn!(path = %path.display(), mode = format!("{:o}", meta.permissions().mode() & 0o777), "the database file is readable by other users; it holds password and API-key hashes (chmod 600 it)");
+                }
+            }
+            #[cfg(not(unix))]
+            let _ = meta;
+            Ok(())
+        }
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            if !create {
+                return Err(Error::Storage(format!("database file {} does not exist (serve, admin migrate and admin create-tenant create one)", path.display())));
+            }
+            let mut o = std::fs::OpenOptions::new();
+            o.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+            match o.open(path) {
+                Ok(_) => Ok(()),
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
+                Err(e) => Err(Error::Storage(format!("cannot create database file {}: {e}{}", path.display(), dir_hint(path)))),
+            }
+        }
+        Err(e) => Err(Error::Storage(format!("cannot open database file {}: {e}", path.display()))),
+    }
+}
+
+/// Why a file could not be made in its directory, when that is the reason.
+fn dir_hint(path: &std::path::Path) -> String {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    match std::fs::metadata(dir) {
+        Err(_) => format!(" (the directory {} does not exist)", dir.display()),
+        Ok(m) if m.permissions().readonly() => format!(" (the directory {} is not writable)", dir.display()),
+        Ok(_) => String::new(),
+    }
+}
+
 pub(crate) async fn open(target: &str, opts: &crate::StoreOptions) -> Result<SqlStore> {
     let base = connect_options(target, opts)?;
     // An in-memory database lives in its one connection: the writer is then
     // also the reader (meant for tests and demos only).
     let in_memory = target.contains(":memory:") || target.contains("mode=memory");
+    if !in_memory {
+        prepare_file(base.get_filename(), opts.create)?;
+    }
     // The writer sets WAL (a property of the file, kept once set) and creates
     // the file. Its single connection is never recycled.
     // No `test_before_acquire` ping on either pool: a SQLite connection is a
     // file handle that cannot go stale, and the ping is one more round trip
     // to the connection's worker thread on every acquire (issue 8: it cost
     // about a third of a read's time).
-    let writer = SqlitePoolOptions::new()
-        .test_before_acquire(false)
-        .max_connections(1)
-        .min_connections(1)
-        .idle_timeout(None)
-        .max_lifetime(None)
-        .connect_with(base.clone().create_if_missing(true).page_size(NEW_FILE_PAGE_SIZE).journal_mode(SqliteJournalMode::Wal))
-        .await
-        .map_err(db_err)?;
+    let writer_pool = || {
+        SqlitePoolOptions::new()
+            .test_before_acquire(false)
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(base.clone().create_if_missing(opts.create).page_size(NEW_FILE_PAGE_SIZE).journal_mode(SqliteJournalMode::Wal))
+    };
+    let mut writer = writer_pool().await.map_err(db_err)?;
     if opts.migrate {
         MIGRATOR.run(&writer).await.map_err(|e| {
             tracing::error!(error = %e, "migration failed");
             Error::Storage(format!("migration failed: {e}"))
         })?;
+        // A migration may amend a table's definition in place (0008), which
+        // the connection that made the change does not re-read: the writer
+        // starts afresh. (An in-memory database lives in its connection.)
+        if !in_memory {
+            writer.close().await;
+            writer = writer_pool().await.map_err(db_err)?;
+        }
     }
     if in_memory {
         return Ok(SqlStore { reader: writer.clone(), writer, direct: None, cache: None });

@@ -130,6 +130,24 @@ fn progress() -> Arc<dyn Fn(&'static str, usize, usize) + Send + Sync> {
     }
 }
 
+/// A file this command writes (import report, rejected rows, export): they
+/// hold directory data (an export of agents carries password hashes), so
+/// only this user may read them, like the database itself. An existing file
+/// is truncated and made private too.
+fn private_file(path: &Path) -> Result<std::fs::File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    let f = o.open(path).with_context(|| format!("writing {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600)).with_context(|| format!("making {} private", path.display()))?;
+    }
+    Ok(f)
+}
+
 pub async fn import(a: ImportArgs) -> Result<i32> {
     let format = match a.format.or_else(|| Format::of_path(&a.file)) {
         Some(f) => f,
@@ -159,16 +177,16 @@ pub async fn import(a: ImportArgs) -> Result<i32> {
     let report = dir.import(None, tenant, opts, rows, ctl).await?;
     let json = serde_json::to_string_pretty(&report)?;
     let report_path = beside(&a.file, "report.json");
-    std::fs::write(&report_path, &json).with_context(|| format!("writing {}", report_path.display()))?;
+    std::io::Write::write_all(&mut private_file(&report_path)?, json.as_bytes()).with_context(|| format!("writing {}", report_path.display()))?;
     let errors_path = beside(&a.file, "errors.csv");
     if !report.errors.is_empty() {
         // The failed rows come from the file again (it was read before, so it parses).
         let data = std::fs::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
         let rows = switchboard_bulk::read(a.kind, format, &data).map_err(|e| anyhow::anyhow!("{}: {e}", a.file.display()))?;
-        let f = std::fs::File::create(&errors_path).with_context(|| format!("writing {}", errors_path.display()))?;
+        let f = private_file(&errors_path)?;
         switchboard_bulk::write_errors(a.kind, &rows, &report.errors, f)?;
     }
-    println!("{json}");
+    crate::print_out(&json)?;
     let verb = if report.dry_run { "would be " } else { "" };
     eprintln!(
         "{} rows: {} {verb}created, {} {verb}updated, {} unchanged, {} skipped, {} failed. {}.",
@@ -187,7 +205,7 @@ pub async fn export(a: ExportArgs) -> Result<()> {
     let rows = dir.export(None, tenant, a.kind).await?;
     match &a.output {
         Some(p) => {
-            let f = std::fs::File::create(p).with_context(|| format!("writing {}", p.display()))?;
+            let f = private_file(p)?;
             switchboard_bulk::write(a.kind, a.format, &rows, std::io::BufWriter::new(f))?;
             eprintln!("exported {} {} to {}", rows.len(), a.kind.as_str(), p.display());
         }

@@ -60,8 +60,11 @@ struct DbArgs {
 }
 
 impl DbArgs {
+    /// For commands that work on an existing database: a missing SQLite file
+    /// is an error, not a new empty database.
     fn options(&self) -> StoreOptions {
         StoreOptions {
+            create: false,
             pg_schema: self.db_schema.clone(),
             max_connections: self.db_max_connections,
             statement_timeout: std::time::Duration::from_secs(self.db_statement_timeout_secs),
@@ -69,6 +72,12 @@ impl DbArgs {
             migration_lock: !self.db_no_migration_lock,
             ..StoreOptions::default()
         }
+    }
+
+    /// For the commands that may start a database (`serve`, `admin migrate`,
+    /// `admin create-tenant`).
+    fn creating_options(&self) -> StoreOptions {
+        StoreOptions { create: true, ..self.options() }
     }
 }
 
@@ -213,7 +222,18 @@ fn load_secret_files() -> Result<()> {
     Ok(())
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // One line, causes joined ("opening database x: …"), no backtrace.
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
     load_secret_files()?;
     let cli = Cli::parse();
     init_logging();
@@ -255,7 +275,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         agent_cache_entries: args.agent_cache_entries,
         agent_cache_preload: !args.no_agent_cache_preload,
         name_index: !args.no_name_index,
-        ..args.db.options()
+        ..args.db.creating_options()
     };
     let dir = open(&args.db, opts).await?;
     let shutdown = shutdown_signal()?;
@@ -309,7 +329,7 @@ fn shutdown_signal() -> Result<impl std::future::Future<Output = ()> + Send + 's
 async fn admin(cmd: AdminCommand) -> Result<()> {
     let out = match cmd {
         AdminCommand::CreateTenant { name, client_id, db } => {
-            let dir = open(&db, db.options()).await?;
+            let dir = open(&db, db.creating_options()).await?;
             let issued = dir.create_tenant(&name, client_id).await?;
             let (t, u) = issued.value;
             json!({
@@ -342,7 +362,7 @@ async fn admin(cmd: AdminCommand) -> Result<()> {
         }
         AdminCommand::Migrate { mut db } => {
             db.db_no_migrate = false;
-            open(&db, db.options()).await?;
+            open(&db, db.creating_options()).await?;
             serde_json::json!({ "migrated": true })
         }
         AdminCommand::ListTenants { db } => {
@@ -350,6 +370,16 @@ async fn admin(cmd: AdminCommand) -> Result<()> {
             serde_json::to_value(dir.store().list_tenants().await?)?
         }
     };
-    println!("{}", serde_json::to_string_pretty(&out)?);
-    Ok(())
+    print_out(&serde_json::to_string_pretty(&out)?)
+}
+
+/// Prints a command's output; a reader that went away (`| head`) is not an
+/// error worth a panic.
+fn print_out(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|_| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
 }

@@ -1,11 +1,14 @@
 //! Signing in and out. A user signs in with the tenant's name, a username
-//! and a password (`Directory::login_user`); the console session is an
+//! and a password (`login::password_login`, throttled like every password
+//! login); the console session is an
 //! ordinary session (kind `console`) with the configured idle timeout.
 
 use super::ui::{self, Errs, Field, Input};
 use super::{cookie, secure, set_cookie, Console, FormData, CSRF_FIELD, LOGIN_COOKIE, SESSION_COOKIE};
+use crate::login::{password_login, retry_secs, Account, LoginAttempt, LoginRefused, Surface};
 use crate::AppState;
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
+use std::net::SocketAddr;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -63,7 +66,7 @@ fn form(token: &str, tenant: &str, username: &str, next: Option<&str>, errs: &Er
     )
 }
 
-async fn login(State(s): State<AppState>, headers: HeaderMap, form_data: FormData) -> Response {
+async fn login(State(s): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, form_data: FormData) -> Response {
     let token = form_data.get(CSRF_FIELD).unwrap_or_default().to_string();
     let tenant = form_data.text("tenant").unwrap_or_default();
     let username = form_data.raw("username").unwrap_or_default();
@@ -75,15 +78,18 @@ async fn login(State(s): State<AppState>, headers: HeaderMap, form_data: FormDat
             return again(Errs::from_error(&Error::invalid(name, switchboard_domain::Rule::Required), &["tenant", "username", "password"]), StatusCode::UNPROCESSABLE_ENTITY);
         }
     }
-    let denied = || Errs { fields: vec![], general: Some("Unknown tenant, username or password.".into()) };
-    // An unknown tenant fails like a wrong password.
-    let Ok(t) = s.dir.store().find_tenant_by_name(&tenant).await else {
-        return again(denied(), StatusCode::UNAUTHORIZED);
-    };
-    let principal = match s.dir.login_user(t.id, &username, &password).await {
-        Ok(p) => p,
-        Err(Error::Unauthenticated) => return again(denied(), StatusCode::UNAUTHORIZED),
-        Err(e) => return ui::error_page(None, e),
+    let denied = |text: String| Errs { fields: vec![], general: Some(text) };
+    let attempt = LoginAttempt { surface: Surface::Console, account: Account::User, tenant: &tenant, username: &username, password: &password, client: peer.ip(), bound_to: None };
+    let principal = match password_login(&s, attempt).await {
+        Ok((_, p)) => p,
+        Err(LoginRefused::BadCredentials | LoginRefused::Locked) => return again(denied("Unknown tenant, username or password.".into()), StatusCode::UNAUTHORIZED),
+        Err(LoginRefused::Throttled(wait)) => {
+            let secs = retry_secs(wait);
+            let mut r = again(denied(format!("Too many sign-in attempts for this user. Try again in {secs} s.")), StatusCode::TOO_MANY_REQUESTS);
+            r.headers_mut().insert(header::RETRY_AFTER, secs.into());
+            return r;
+        }
+        Err(LoginRefused::Failed(e)) => return ui::error_page(None, e),
     };
     let terms = SessionTerms { kind: "console", idle_ttl: s.config.session_idle.as_millis() as i64, lifetime: None, reuse_key: None };
     let session = match s.dir.open_session(principal, terms).await {

@@ -4,6 +4,7 @@
 
 use super::error::{LvError, LvResult};
 use super::wire::{Fields, LvJson, PathParams, QueryParams};
+use crate::login::{password_login, retry_secs, Account, LoginAttempt, LoginRefused, Surface};
 use crate::AppState;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
@@ -112,22 +113,14 @@ pub async fn login(State(s): State<AppState>, ConnectInfo(peer): ConnectInfo<Soc
     };
     // The token must be a key of the client named in the body.
     let key_owner = s.dir.authenticate_key(&token).await.map_err(|_| LvError::AccessDenied)?;
-    let tenant = s.dir.store().find_tenant_by_name(&client_name).await.map_err(|_| LvError::AccessDenied)?;
-    if tenant.id != key_owner.tenant_id {
-        return Err(LvError::AccessDenied);
-    }
-    if let Err(wait) = crate::app::login_attempt(&s, tenant.id, &user_name).await {
-        return Err(LvError::TooManyLogins(wait.as_secs().max(1)));
-    }
-    let principal = if is_agent {
-        let ip = peer.ip().to_string();
-        s.dir.login_agent(tenant.id, &user_name, &password, Some(&ip)).await.map_err(|e| match e {
-            switchboard_domain::Error::Locked => LvError::AccountLocked,
-            _ => LvError::AccessDenied,
-        })?
-    } else {
-        s.dir.login_user(tenant.id, &user_name, &password).await.map_err(|_| LvError::AccessDenied)?
-    };
+    let account = if is_agent { Account::Agent } else { Account::User };
+    let attempt = LoginAttempt { surface: Surface::LiveVox, account, tenant: &client_name, username: &user_name, password: &password, client: peer.ip(), bound_to: Some(key_owner.tenant_id) };
+    let (tenant, principal) = password_login(&s, attempt).await.map_err(|refused| match refused {
+        LoginRefused::BadCredentials => LvError::AccessDenied,
+        LoginRefused::Locked => LvError::AccountLocked,
+        LoginRefused::Throttled(wait) => LvError::TooManyLogins(retry_secs(wait)),
+        LoginRefused::Failed(e) => LvError::from(e),
+    })?;
     let who = principal.agent_id.map_or(format!("user:{}", principal.user_id), |a| format!("agent:{a}"));
     let reuse_key = format!("livevox:{}:{who}:{}", tenant.id, hex::encode(Sha256::digest(token.as_bytes())));
     let terms = SessionTerms { kind: "livevox", idle_ttl: s.config.session_idle.as_millis() as i64, lifetime: None, reuse_key: Some(reuse_key) };

@@ -30,6 +30,9 @@ pub struct Problem {
     /// For `version_mismatch`: the version the object has now.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_version: Option<i64>,
+    /// For 429: seconds until a retry may succeed (sent as `Retry-After`).
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
 }
 
 impl Problem {
@@ -43,6 +46,7 @@ impl Problem {
             field: None,
             rule: None,
             current_version: None,
+            retry_after: None,
         }
     }
 
@@ -94,12 +98,16 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = self.status();
         let unauthenticated = status == StatusCode::UNAUTHORIZED;
+        let retry_after = self.retry_after;
         let body = serde_json::to_vec(&self).unwrap_or_default();
         let mut resp = (status, body).into_response();
         let h = resp.headers_mut();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if unauthenticated {
             h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"switchboard\""));
+        }
+        if let Some(secs) = retry_after {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         resp
     }

@@ -4,8 +4,10 @@
 
 use super::extract::{json, no_content, JsonBody};
 use super::problem::{ApiResult, Problem};
+use crate::login::{password_login, retry_secs, Account, LoginAttempt, LoginRefused, Surface};
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
+use std::net::SocketAddr;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
@@ -41,19 +43,23 @@ pub struct SessionOut {
 /// Logs a user in with username and password. No API key needed.
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions", request_body = LoginBody, security(()),
     responses((status = 201, body = SessionOut), (status = "default", body = Problem, content_type = "application/problem+json")))]
-async fn login(State(s): State<AppState>, JsonBody(b): JsonBody<LoginBody>) -> ApiResult<Response> {
+async fn login(State(s): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, JsonBody(b): JsonBody<LoginBody>) -> ApiResult<Response> {
     let required = |v: Option<String>, f: &str| v.filter(|x| !x.is_empty()).ok_or_else(|| Problem::from(Error::invalid(f, Rule::Required)));
     let tenant = required(b.tenant, "tenant")?;
     let username = required(b.username, "username")?;
     let password = required(b.password, "password")?;
-    // An unknown tenant is the same failure as a wrong password.
-    let tenant = s.dir.store().find_tenant_by_name(&tenant).await.map_err(|_| Problem::from(Error::Unauthenticated))?;
-    if let Err(wait) = crate::app::login_attempt(&s, tenant.id, &username).await {
-        let mut p = Problem::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", format!("too many login attempts for this user; retry in {} s", wait.as_secs().max(1)));
-        p.field = Some("username".into());
-        return Err(p);
-    }
-    let principal = s.dir.login_user(tenant.id, &username, &password).await?;
+    let attempt = LoginAttempt { surface: Surface::Native, account: Account::User, tenant: &tenant, username: &username, password: &password, client: peer.ip(), bound_to: None };
+    let (tenant, principal) = password_login(&s, attempt).await.map_err(|refused| match refused {
+        LoginRefused::BadCredentials | LoginRefused::Locked => Problem::from(Error::Unauthenticated),
+        LoginRefused::Throttled(wait) => {
+            let secs = retry_secs(wait);
+            let mut p = Problem::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", format!("too many login attempts for this user; retry in {secs} s"));
+            p.field = Some("username".into());
+            p.retry_after = Some(secs);
+            p
+        }
+        LoginRefused::Failed(e) => Problem::from(e),
+    })?;
     let idle = s.config.session_idle;
     let terms = SessionTerms { kind: "native", idle_ttl: idle.as_millis() as i64, lifetime: None, reuse_key: None };
     let session = s.dir.open_session(principal, terms).await?;

@@ -9,6 +9,7 @@ mod cli;
 mod deepcall;
 mod hostile;
 mod import;
+mod integrity;
 mod isolation;
 mod ozonetel;
 mod livevox;
