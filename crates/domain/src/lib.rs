@@ -10,7 +10,7 @@ mod ops_ozonetel;
 pub mod ratelimit;
 pub mod secret;
 pub mod session;
-mod store;
+pub mod store;
 pub mod validate;
 
 pub use error::{Entity, Error, Result, Rule};
@@ -22,4 +22,4 @@ pub use ops_import::*;
 pub use session::{MemorySessions, Session, SessionStore};
 pub use ratelimit::RateLimiter;
 pub use secret::PasswordPolicy;
-pub use store::{Credentials, IdempotentResponse, Named, Store, WriteCtx};
+pub use store::{AccountStore, AgentStore, AuditStore, CatalogStore, Credentials, IdempotencyStore, IdempotentResponse, ImportStore, Named, Store, TelephonyStore, WriteCtx};

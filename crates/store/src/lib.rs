@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use switchboard_domain::{Entity, Error, Result, Store};
 
+mod backend;
 mod cache;
 mod postgres;
 mod shared;

@@ -664,6 +664,38 @@ fn finish_agent_change(c: &Connection, ctx: &WriteCtx, before: &AgentDetail) -> 
     Ok(after)
 }
 
+/// The shared store defers to these (`crate::backend::FastPath`).
+#[async_trait::async_trait]
+impl crate::backend::FastPath for Direct {
+    fn get_agent(&self, tenant: Id, id: Id) -> Result<AgentDetail> {
+        Direct::get_agent(self, tenant, id)
+    }
+    fn authenticate_api_key(&self, key_hash: &str) -> Result<Option<Principal>> {
+        Direct::authenticate_api_key(self, key_hash)
+    }
+    fn api_key_last_used(&self, id: Id) -> Result<Option<Option<i64>>> {
+        Direct::api_key_last_used(self, id)
+    }
+    fn cache_epoch(&self) -> Result<i64> {
+        Direct::cache_epoch(self)
+    }
+    async fn list_agents(&self, sql: String, args: &[Arg]) -> Result<Vec<Agent>> {
+        Direct::list_agents(self, sql, args).await
+    }
+    async fn update_agent(&self, ctx: &WriteCtx, id: Id, c: AgentChanges, expected: Option<i64>) -> Result<AgentDetail> {
+        Direct::update_agent(self, ctx, id, c, expected).await
+    }
+    async fn assign_skill(&self, ctx: &WriteCtx, agent: Id, skill: Id, proficiency: i64) -> Result<AgentDetail> {
+        Direct::assign_skill(self, ctx, agent, skill, proficiency).await
+    }
+    async fn remove_skill(&self, ctx: &WriteCtx, agent: Id, skill: Id) -> Result<AgentDetail> {
+        Direct::remove_skill(self, ctx, agent, skill).await
+    }
+    async fn set_group_memberships(&self, ctx: &WriteCtx, agent: Id, groups: &[GroupMembership]) -> Result<AgentDetail> {
+        Direct::set_group_memberships(self, ctx, agent, groups).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

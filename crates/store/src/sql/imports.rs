@@ -1,5 +1,5 @@
-// Shared SQL, part 3: bulk import and export (the domain's `ops_import`).
-// `include!`d after `store.rs`; uses its helpers and `SqlStore::write`.
+// Bulk import and export (the domain's `ops_import`) and `ImportStore`.
+// `include!`d last; uses the other concerns' helpers and `SqlStore::write`.
 //
 // How rows run:
 // - atomic: one transaction; a row that fails its checks is reported and the
@@ -9,12 +9,6 @@
 // - best-effort: a transaction per batch of rows and a savepoint per row,
 //   so a bad row never half-applies and a cancel stops at a row boundary.
 // Every object written gets its audit event in the same transaction.
-
-use std::collections::{HashMap, HashSet};
-use switchboard_domain::{
-    AgentImport, AssignmentType, ImportControl, ImportJob, ImportJobUpdate, ImportKind, ImportMode, ImportOptions, ImportRecord, ImportRow,
-    ImportRun, ImportRunOptions, NameBook, OnConflict, RowAction, RowChange, RowError, RowOutcome,
-};
 
 /// Rows per transaction in best-effort mode.
 const IMPORT_BATCH: usize = 500;
@@ -748,7 +742,7 @@ impl SqlStore {
             run.applied_through_row = last_row;
             if kind == ImportKind::Agents && total >= BULK_LOAD_ROWS {
                 // Done and committed: a failure here only costs speed.
-                if let Err(e) = after_bulk_agent_load(&self.writer).await {
+                if let Err(e) = This::after_bulk_agent_load(&self.writer).await {
                     tracing::warn!(error = %e, "tidying the search index after a bulk load failed");
                 }
             }
@@ -896,5 +890,36 @@ fn conflict_str(c: OnConflict) -> &'static str {
         OnConflict::Skip => "skip",
         OnConflict::Update => "update",
         OnConflict::Fail => "fail",
+    }
+}
+
+#[async_trait::async_trait]
+impl ImportStore for SqlStore {
+    async fn import_rows(
+        &self,
+        ctx: &WriteCtx,
+        kind: switchboard_domain::ImportKind,
+        rows: Vec<switchboard_domain::ImportRow>,
+        opts: switchboard_domain::ImportRunOptions,
+        ctl: switchboard_domain::ImportControl,
+    ) -> Result<switchboard_domain::ImportRun> {
+        let _forget = self.forgets(crate::cache::Change::AgentRows);
+        self.import_rows_impl(ctx, kind, rows, opts, ctl).await
+    }
+
+    async fn export_agents(&self, tenant: Id) -> Result<Vec<AgentDetail>> {
+        self.export_agents_impl(tenant).await
+    }
+
+    async fn create_import_job(&self, ctx: &WriteCtx, opts: switchboard_domain::ImportOptions, rows: usize) -> Result<switchboard_domain::ImportJob> {
+        self.create_import_job_impl(ctx, opts, rows).await
+    }
+
+    async fn get_import_job(&self, tenant: Id, id: Id) -> Result<switchboard_domain::ImportJob> {
+        self.get_import_job_impl(tenant, id).await
+    }
+
+    async fn update_import_job(&self, tenant: Id, id: Id, u: switchboard_domain::ImportJobUpdate) -> Result<()> {
+        self.update_import_job_impl(tenant, id, u).await
     }
 }
