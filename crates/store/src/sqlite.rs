@@ -272,6 +272,9 @@ pub(crate) async fn open(target: &str, opts: &crate::StoreOptions) -> Result<Sql
         .connect_with(base.clone().pragma("query_only", "ON"))
         .await
         .map_err(db_err)?;
+    if !opts.sqlite_fast_path {
+        return Ok(SqlStore { writer, reader, direct: None, cache: None });
+    }
     // Without a cache of its own, this process's writes must reach the
     // cache of a server on the same file (migration 0005).
     let announce = opts.agent_cache_entries == 0;

@@ -154,6 +154,11 @@ async fn agent_detail_or_404(c: &mut DbConn, tenant: Id, id: Id) -> Result<Agent
     agent_detail_of(&row)
 }
 
+const INSERT_AGENT_SQL: &str = "INSERT INTO agents (tenant_id, login_id, first_name, last_name, display_name, email, phone, wrap_up_time, \
+     home_agent, active, locked, failed_logins, last_login, last_login_ip, password_last_modified, password_hash, \
+     attributes, created_at, updated_at, version) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, NULL, NULL, $12, $13, $14, $15, $15, 1) RETURNING id";
+
 const WRITE_AGENT_SQL: &str = "UPDATE agents SET login_id = $1, first_name = $2, last_name = $3, display_name = $4, email = $5, phone = $6, \
      wrap_up_time = $7, home_agent = $8, active = $9, locked = $10, failed_logins = $11, last_login = $12, \
      last_login_ip = $13, password_last_modified = $14, attributes = $15, updated_at = $16, version = $17 \
@@ -253,13 +258,23 @@ async fn ensure_groups_exist(c: &mut DbConn, tenant: Id, groups: &[GroupMembersh
     if groups.is_empty() {
         return Ok(());
     }
+    let rows = known_groups_query(tenant, groups).build().fetch_all(&mut *c).await.map_err(db_err)?;
+    let known = rows.iter().map(|r| col(r, "id")).collect::<Result<std::collections::HashSet<Id>>>()?;
+    first_unknown_group(groups, &known)
+}
+
+/// Which of `groups` exist in the tenant: one statement (both write paths).
+fn known_groups_query(tenant: Id, groups: &[GroupMembership]) -> QueryBuilder {
     let mut qb = QueryBuilder::new("SELECT id FROM agent_group_defs WHERE tenant_id = ");
     let t = qb.arg(Arg::Int(tenant));
     qb.push(&t);
     qb.push(" AND id IN ");
     qb.push_ids(&groups.iter().map(|g| g.group_id).collect::<Vec<_>>());
-    let rows = qb.build().fetch_all(&mut *c).await.map_err(db_err)?;
-    let known = rows.iter().map(|r| col(r, "id")).collect::<Result<std::collections::HashSet<Id>>>()?;
+    qb
+}
+
+/// The error for the first of `groups` (in the order given) not `known`.
+fn first_unknown_group(groups: &[GroupMembership], known: &std::collections::HashSet<Id>) -> Result<()> {
     match groups.iter().find(|g| !known.contains(&g.group_id)) {
         Some(g) => Err(switchboard_domain::unknown("groups", Entity::Group, g.group_id)),
         None => Ok(()),
@@ -352,6 +367,91 @@ async fn add_password_history(c: &mut DbConn, agent: Id, hash: &str, now: Millis
         .await
         .map_err(db_err)?;
     Ok(())
+}
+
+/// Inserts an agent with its password history and assignments: the one
+/// INSERT of an agent, for every surface and the importer. The references
+/// (skills, services, groups) must have been checked in this transaction.
+async fn insert_agent(c: &mut DbConn, ctx: &WriteCtx, a: &AgentRecord) -> Result<Id> {
+    let id: Id = sqlx::query_scalar(INSERT_AGENT_SQL)
+        .bind(ctx.tenant_id)
+        .bind(a.login_id.as_str())
+        .bind(a.first_name.as_str())
+        .bind(a.last_name.as_str())
+        .bind(a.display_name.as_deref())
+        .bind(a.email.as_deref())
+        .bind(a.phone.as_str())
+        .bind(a.wrap_up_time)
+        .bind(a.home_agent)
+        .bind(a.active)
+        .bind(false)
+        .bind(a.password_hash.as_ref().map(|_| ctx.now))
+        .bind(a.password_hash.as_deref())
+        .bind(to_json(&a.attributes)?)
+        .bind(ctx.now)
+        .fetch_one(&mut *c)
+        .await
+        .map_err(|e| unique_err(e, &[Unique { index: "ux_agents_login_id", entity: Entity::Agent, field: "loginId", value: &a.login_id }]))?;
+    if let Some(h) = &a.password_hash {
+        add_password_history(c, id, h, ctx.now).await?;
+    }
+    for s in &a.skills {
+        upsert_agent_skill(c, id, s.skill_id, s.proficiency).await?;
+    }
+    for &sid in &a.service_ids {
+        insert_agent_service(c, id, sid).await?;
+    }
+    upsert_agent_groups(c, id, &a.groups).await?;
+    Ok(id)
+}
+
+/// The agent `insert_agent` stored, as a read would return it (for callers
+/// that need not read it back).
+fn inserted_agent(id: Id, ctx: &WriteCtx, a: AgentRecord) -> AgentDetail {
+    AgentDetail {
+        agent: Agent {
+            id,
+            tenant_id: ctx.tenant_id,
+            login_id: a.login_id,
+            first_name: a.first_name,
+            last_name: a.last_name,
+            display_name: a.display_name,
+            email: a.email,
+            phone: a.phone,
+            wrap_up_time: a.wrap_up_time,
+            home_agent: a.home_agent,
+            active: a.active,
+            locked: false,
+            failed_logins: 0,
+            last_login: None,
+            last_login_ip: None,
+            password_last_modified: a.password_hash.as_ref().map(|_| ctx.now),
+            has_password: a.password_hash.is_some(),
+            attributes: a.attributes,
+            created_at: ctx.now,
+            updated_at: ctx.now,
+            version: 1,
+        },
+        skills: a.skills,
+        service_ids: a.service_ids,
+        groups: a.groups,
+    }
+}
+
+/// Applies field changes to an agent read in this transaction (`before`):
+/// the one UPDATE of an agent's own columns, with its password and history,
+/// for every surface and the importer. Returns the agent as written.
+async fn change_agent(c: &mut DbConn, ctx: &WriteCtx, before: &Agent, changes: &AgentChanges) -> Result<Agent> {
+    let mut a = before.clone();
+    changes.apply(&mut a, ctx.now);
+    a.updated_at = ctx.now;
+    a.version = before.version + 1;
+    write_agent(c, &a, before.version).await?;
+    if let Some(h) = &changes.password_hash {
+        sqlx::query(SET_PASSWORD_SQL).bind(h.as_str()).bind(a.id).execute(&mut *c).await.map_err(db_err)?;
+        add_password_history(c, a.id, h, ctx.now).await?;
+    }
+    Ok(a)
 }
 
 /// Builds a query whose *shape* varies (which filters apply); every value is
@@ -774,40 +874,7 @@ impl AgentStore for SqlStore {
             }
         }
         ensure_groups_exist(&mut tx, tenant, &a.groups).await?;
-        let id: Id = sqlx::query_scalar(
-            "INSERT INTO agents (tenant_id, login_id, first_name, last_name, display_name, email, phone, wrap_up_time, \
-             home_agent, active, locked, failed_logins, last_login, last_login_ip, password_last_modified, password_hash, \
-             attributes, created_at, updated_at, version) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, NULL, NULL, $12, $13, $14, $15, $15, 1) RETURNING id",
-        )
-        .bind(tenant)
-        .bind(a.login_id.as_str())
-        .bind(a.first_name.as_str())
-        .bind(a.last_name.as_str())
-        .bind(a.display_name.as_deref())
-        .bind(a.email.as_deref())
-        .bind(a.phone.as_str())
-        .bind(a.wrap_up_time)
-        .bind(a.home_agent)
-        .bind(a.active)
-        .bind(false)
-        .bind(a.password_hash.as_ref().map(|_| ctx.now))
-        .bind(a.password_hash.as_deref())
-        .bind(to_json(&a.attributes)?)
-        .bind(ctx.now)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| unique_err(e, &[Unique { index: "ux_agents_login_id", entity: Entity::Agent, field: "loginId", value: &a.login_id }]))?;
-        if let Some(h) = &a.password_hash {
-            add_password_history(&mut tx, id, h, ctx.now).await?;
-        }
-        for s in &a.skills {
-            upsert_agent_skill(&mut tx, id, s.skill_id, s.proficiency).await?;
-        }
-        for &sid in &a.service_ids {
-            insert_agent_service(&mut tx, id, sid).await?;
-        }
-        upsert_agent_groups(&mut tx, id, &a.groups).await?;
+        let id = insert_agent(&mut tx, ctx, &a).await?;
         mark_list(&mut tx, tenant, Entity::Agent, id, ctx.now).await?;
         let detail = agent_detail_or_404(&mut tx, tenant, id).await?;
         audit_ctx(&mut tx, ctx, Entity::Agent, id, AuditAction::Create, none(), Some(&detail)).await?;
@@ -904,20 +971,7 @@ impl AgentStore for SqlStore {
         let mut tx = self.write().await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, id).await?;
         check_version(Entity::Agent, id, before.agent.version, expected_version)?;
-        let mut a = before.agent.clone();
-        c.apply(&mut a, ctx.now);
-        a.updated_at = ctx.now;
-        a.version = before.agent.version + 1;
-        write_agent(&mut tx, &a, before.agent.version).await?;
-        if let Some(h) = &c.password_hash {
-            sqlx::query(SET_PASSWORD_SQL)
-                .bind(h.as_str())
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            add_password_history(&mut tx, id, h, ctx.now).await?;
-        }
+        change_agent(&mut tx, ctx, &before.agent, &c).await?;
         mark_list(&mut tx, ctx.tenant_id, Entity::Agent, id, ctx.now).await?;
         let after = agent_detail_or_404(&mut tx, ctx.tenant_id, id).await?;
         audit_ctx(&mut tx, ctx, Entity::Agent, id, AuditAction::Update, Some(&before), Some(&after)).await?;
@@ -1134,20 +1188,7 @@ impl AgentStore for SqlStore {
         for name in &a.unassign_groups {
             remove_groups.push(id_by_name(&mut tx, GROUP_BY_NAME, ctx.tenant_id, "unAssignAgentGroups", Entity::Group, name).await?);
         }
-        let mut agent = before.agent.clone();
-        c.apply(&mut agent, ctx.now);
-        agent.updated_at = ctx.now;
-        agent.version = before.agent.version + 1;
-        write_agent(&mut tx, &agent, before.agent.version).await?;
-        if let Some(h) = &c.password_hash {
-            sqlx::query(SET_PASSWORD_SQL)
-                .bind(h.as_str())
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            add_password_history(&mut tx, id, h, ctx.now).await?;
-        }
+        change_agent(&mut tx, ctx, &before.agent, &c).await?;
         for skill in remove_skills {
             sqlx::query(DELETE_AGENT_SKILL_SQL)
                 .bind(id)
