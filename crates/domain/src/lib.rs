@@ -20,6 +20,6 @@ pub use ops::{Clock, Directory, Issued, SessionTerms, SystemClock};
 pub use ops_ozonetel::*;
 pub use ops_import::*;
 pub use session::{MemorySessions, Session, SessionStore};
-pub use ratelimit::RateLimiter;
+pub use ratelimit::{RateLimiter, WindowLog};
 pub use secret::PasswordPolicy;
 pub use store::{Credentials, IdempotentResponse, Named, Store, WriteCtx};

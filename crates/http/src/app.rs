@@ -26,6 +26,12 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// user name of one tenant: generous for real clients, a wall for guessing.
 pub const LOGIN_ATTEMPTS_PER_MINUTE: u32 = 30;
 
+/// A rate limiter's wait as `Retry-After` seconds: rounded up, so that a
+/// client that waits that long is let in.
+pub(crate) fn retry_secs(wait: Duration) -> u64 {
+    u64::try_from(wait.as_millis().div_ceil(1000)).unwrap_or(u64::MAX).max(1)
+}
+
 /// Takes one login attempt of `tenant`'s `username` budget; `Err` is the wait.
 pub(crate) async fn login_attempt(s: &AppState, tenant: i64, username: &str) -> Result<(), Duration> {
     s.limiter.check(&format!("login:{tenant}:{}", username.to_lowercase()), LOGIN_ATTEMPTS_PER_MINUTE).await

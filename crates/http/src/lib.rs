@@ -12,6 +12,7 @@ mod telemetry;
 
 pub use app::{router, serve, AppState, HttpConfig};
 pub use telemetry::metrics_handle;
+pub use ozonetel::rate_limit::LocalRateLimiter;
 
 /// Entry points for the fuzz targets (`fuzz/`): each dialect's request parsing
 /// on arbitrary bytes. Only with the `fuzzing` feature.

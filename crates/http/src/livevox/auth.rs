@@ -117,7 +117,7 @@ pub async fn login(State(s): State<AppState>, ConnectInfo(peer): ConnectInfo<Soc
         return Err(LvError::AccessDenied);
     }
     if let Err(wait) = crate::app::login_attempt(&s, tenant.id, &user_name).await {
-        return Err(LvError::TooManyLogins(wait.as_secs().max(1)));
+        return Err(LvError::TooManyLogins(crate::app::retry_secs(wait)));
     }
     let principal = if is_agent {
         let ip = peer.ip().to_string();

@@ -49,7 +49,7 @@ async fn login(State(s): State<AppState>, JsonBody(b): JsonBody<LoginBody>) -> A
     // An unknown tenant is the same failure as a wrong password.
     let tenant = s.dir.store().find_tenant_by_name(&tenant).await.map_err(|_| Problem::from(Error::Unauthenticated))?;
     if let Err(wait) = crate::app::login_attempt(&s, tenant.id, &username).await {
-        let mut p = Problem::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", format!("too many login attempts for this user; retry in {} s", wait.as_secs().max(1)));
+        let mut p = Problem::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", format!("too many login attempts for this user; retry in {} s", crate::app::retry_secs(wait)));
         p.field = Some("username".into());
         return Err(p);
     }

@@ -133,7 +133,7 @@ pub fn rate_limited(api: Api, retry_after: Duration) -> Response {
         Api::UpdateAgent | Api::Token => reply(StatusCode::TOO_MANY_REQUESTS, MAX_LIMIT),
         _ => message(api, StatusCode::TOO_MANY_REQUESTS, "Max limit exceeded"),
     };
-    let secs = retry_after.as_millis().div_ceil(1000).max(1);
+    let secs = crate::app::retry_secs(retry_after);
     if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
         resp.headers_mut().insert(header::RETRY_AFTER, v);
     }

@@ -245,8 +245,9 @@ async fn update_agent_rate_limit_is_per_tenant_and_configurable() {
     }
     let r = update_agent(&b, Some(&t.key), valid_update()).await;
     r.is(429, MAX_LIMIT);
+    // Until the first of the five is a minute old (a sliding window).
     let wait: u64 = r.retry_after.as_deref().unwrap().parse().unwrap();
-    assert!((1..=12).contains(&wait), "{wait}");
+    assert!((50..=60).contains(&wait), "{wait}");
     // Another tenant has its own budget; bad credentials do not spend one.
     let other = srv.tenant("globex").await;
     srv.client(&other.key).agent("jdoe").await;
@@ -471,4 +472,85 @@ async fn dynamic_dids_answer_every_documented_case() {
     let after = read().await;
     assert_eq!(after["dynamicDids"], json!(["18005550101", "+918005550102"]));
     assert_eq!(after["fallbackDids"], json!(["18005550100"]));
+}
+
+// ---- issue 23: dialect fidelity, second pass ------------------------------------
+
+/// "Up to 5 requests per minute": at most 5 accepted in any 60 seconds, so
+/// after a burst of 5 the next one waits for the first to be a minute old
+/// (a token bucket refilled one every 12 s let 9 through in the first minute).
+#[tokio::test]
+async fn update_agent_rate_limit_is_5_in_any_60_seconds() {
+    let srv = Server::start().await;
+    let b = base(&srv);
+    let t = srv.tenant("acme").await;
+    srv.client(&t.key).agent("jdoe").await;
+    let first = std::time::Instant::now();
+    for _ in 0..5 {
+        update_agent(&b, Some(&t.key), valid_update()).await.is(200, AGENT_UPDATED);
+    }
+    for _ in 0..2 {
+        let r = update_agent(&b, Some(&t.key), valid_update()).await;
+        r.is(429, MAX_LIMIT);
+        // Exact: until the first accepted request is 60 s old, rounded up.
+        let wait: u64 = r.retry_after.as_deref().unwrap().parse().unwrap();
+        let left = 60.0 - first.elapsed().as_secs_f64();
+        assert!((left.floor() as u64..=left.ceil() as u64 + 1).contains(&wait) && wait >= 58, "Retry-After {wait}, {left:.1} s left");
+    }
+}
+
+/// The window slides: with a window of 3 s (the same code as the minute),
+/// 5 pass, then nothing until the first of them leaves the window; what
+/// Retry-After says is enough, and not more than needed. `nodes`: each
+/// instance's address and the key its tenant (id 1 on every one) has there.
+async fn window_slides(nodes: &[(String, String)]) {
+    let call = |i: usize| {
+        let (b, k) = &nodes[i % nodes.len()];
+        update_agent(b, Some(k), valid_update())
+    };
+    call(0).await.is(200, AGENT_UPDATED);
+    // The first accepted request was counted before its answer came.
+    let first = std::time::Instant::now();
+    for i in 1..5 {
+        call(i).await.is(200, AGENT_UPDATED);
+    }
+    let r = call(5).await;
+    r.is(429, MAX_LIMIT);
+    assert_eq!(r.retry_after.as_deref(), Some("3"));
+    // A token bucket would have refilled one by now (every 0.6 s); not so here.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let r = call(6).await;
+    r.is(429, MAX_LIMIT);
+    let wait: u64 = r.retry_after.as_deref().unwrap().parse().unwrap();
+    assert!(wait <= 2, "{wait}");
+    // The first accepted request leaves the window 3 s after it was made.
+    let until = first + Duration::from_millis(3050);
+    tokio::time::sleep(until.saturating_duration_since(std::time::Instant::now())).await;
+    call(7).await.is(200, AGENT_UPDATED);
+}
+
+/// A server with the rate limiter `limiter`, tenant `acme` (id 1) and its agent jdoe.
+async fn limited_node(limiter: std::sync::Arc<dyn switchboard_domain::RateLimiter>) -> (Server, String) {
+    let srv = Server::start_on_with_limiter(std::sync::Arc::new(TestDb::new()), HttpConfig::default(), limiter).await;
+    let t = srv.tenant("acme").await;
+    assert_eq!(t.id, 1);
+    srv.client(&t.key).agent("jdoe").await;
+    (srv, t.key)
+}
+
+#[tokio::test]
+async fn the_rate_limit_window_slides_in_process() {
+    let (srv, key) = limited_node(std::sync::Arc::new(switchboard_http::LocalRateLimiter::with_window(Duration::from_secs(3)))).await;
+    window_slides(&[(base(&srv), key)]).await;
+}
+
+/// Two instances sharing Redis share one window, with the same semantics.
+#[tokio::test]
+async fn the_rate_limit_window_slides_across_instances_in_redis() {
+    let url = std::env::var("SWITCHBOARD_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let redis = switchboard_store::connect_redis(&url, &format!("sbtest_window_{}_{nanos}", std::process::id())).await.expect("Redis");
+    let a = limited_node(redis.rate_limiter_with_window(Duration::from_secs(3))).await;
+    let b = limited_node(redis.rate_limiter_with_window(Duration::from_secs(3))).await;
+    window_slides(&[(base(&a.0), a.1.clone()), (base(&b.0), b.1.clone())]).await;
 }
