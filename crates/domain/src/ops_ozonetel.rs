@@ -226,7 +226,8 @@ fn known_skills(list: &Option<String>, catalog: &[String]) -> (Vec<String>, bool
 
 impl OzonetelPhoneRequest {
     /// Checks in Ozonetel's documented order: action, phoneNumber numeric,
-    /// phoneName present, phoneNumber present; then the new values.
+    /// phoneName present, phoneNumber present; then the new values (an
+    /// edit's `phoneNumberNew` is mandatory, marked `*` like the others).
     pub fn validate(&self) -> Result<(PhoneAction, String, String)> {
         let action = match text(&self.action).to_ascii_lowercase().as_str() {
             "create" | "add" => PhoneAction::Create,
@@ -243,9 +244,7 @@ impl OzonetelPhoneRequest {
             return Err(Error::invalid("phoneNumber", Rule::Required));
         }
         if action == PhoneAction::Edit {
-            if !text(&self.phone_number_new).is_empty() {
-                v::phone_number("phoneNumberNew", text(&self.phone_number_new))?;
-            }
+            v::phone_number("phoneNumberNew", text(&self.phone_number_new))?;
             if !text(&self.phone_name_new).is_empty() {
                 v::name("phoneNameNew", self.phone_name_new.as_deref())?;
             }
@@ -404,10 +403,7 @@ impl Directory {
                     None
                 };
                 let input = PhoneInput {
-                    number: Some(match text(&r.phone_number_new) {
-                        "" => phone.number.clone(),
-                        n => n.to_string(),
-                    }),
+                    number: Some(text(&r.phone_number_new).to_string()),
                     name: Some(match text(&r.phone_name_new) {
                         "" => phone.name.clone(),
                         n => n.to_string(),
@@ -558,6 +554,12 @@ mod tests {
         assert!(matches!(r.validate(), Err(Error::Invalid { field, rule: Rule::Required }) if field == "phoneNumber"));
         let r = OzonetelPhoneRequest { action: Some("move".into()), ..Default::default() };
         assert!(matches!(r.validate(), Err(Error::Invalid { field, .. }) if field == "action"));
+        let r = OzonetelPhoneRequest { action: Some("edit".into()), phone_number: Some("123".into()), phone_name: Some("d".into()), ..Default::default() };
+        assert!(matches!(r.validate(), Err(Error::Invalid { field, rule: Rule::Required }) if field == "phoneNumberNew"));
+        let r = OzonetelPhoneRequest { phone_number_new: Some("12".into()), ..r };
+        assert!(matches!(r.validate(), Err(Error::Invalid { field, rule: Rule::Format { expected: v::PHONE_LENGTH } }) if field == "phoneNumberNew"));
+        let r = OzonetelPhoneRequest { action: Some("delete".into()), phone_number_new: None, ..r };
+        assert!(r.validate().is_ok(), "only an edit names the new number");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 mod app;
 pub mod console;
 pub mod deepcall;
+mod lenient_json;
 pub mod livevox;
 pub mod native;
 mod ozonetel;
@@ -20,10 +21,10 @@ pub use ozonetel::rate_limit::LocalRateLimiter;
 pub mod fuzzing {
     use axum::body::Bytes;
 
-    /// LiveVox: lenient JSON (trailing commas), then typed field access.
+    /// LiveVox: lenient JSON (trailing and missing commas), then typed field access.
     pub fn livevox_body(data: &[u8]) {
-        let cleaned = crate::livevox::wire::strip_trailing_commas(data);
-        assert!(cleaned.len() <= data.len());
+        let cleaned = crate::lenient_json::repair(data);
+        assert!(cleaned.len() <= 2 * data.len());
         if let Ok(serde_json::Value::Object(m)) = serde_json::from_slice::<serde_json::Value>(&cleaned) {
             if let Ok(f) = crate::livevox::wire::Fields::new(m, &["loginId", "lastName", "phoneNumber", "unlock", "clientId", "wrapUpTime"]) {
                 let _ = f.get::<String>("loginId");
@@ -49,7 +50,7 @@ pub mod fuzzing {
 
     /// Ozonetel: body map, text fields, `%2B` decoding.
     pub fn ozonetel_body(data: &[u8]) {
-        let m = crate::ozonetel::body_map(&Bytes::copy_from_slice(data));
+        let Ok(m) = crate::ozonetel::body_map(&Bytes::copy_from_slice(data)) else { return };
         for k in ["userName", "agentId", "agentName", "password", "email", "phoneNumber", "dynamicDIDs"] {
             let t = crate::ozonetel::text(&m, k);
             let _ = crate::ozonetel::plus_decoded(t);
