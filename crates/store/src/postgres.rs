@@ -126,6 +126,10 @@ fn text_filters_first(texts: &[(&[&str], String)]) -> bool {
 
 const EXPLAIN: &str = "EXPLAIN ";
 
+/// Text compared byte by byte, whatever the database's collation (UTF-8
+/// bytes and code points sort alike); ix_agents_tenant_login_order has it.
+const BYTE_ORDER: &str = " COLLATE \"C\"";
+
 async fn prepare_explain(_tx: &mut DbTx) -> Result<()> {
     Ok(())
 }

@@ -131,6 +131,9 @@ fn text_filters_first(_: &[(&[&str], String)]) -> bool {
 
 const EXPLAIN: &str = "EXPLAIN QUERY PLAN ";
 
+/// Text compared byte by byte: SQLite's default (BINARY) collation already is.
+const BYTE_ORDER: &str = "";
+
 async fn prepare_explain(_tx: &mut DbTx) -> Result<()> {
     Ok(())
 }

@@ -829,6 +829,12 @@ fn agent_list_query(tenant: Id, filter: &AgentFilter, page: PageRequest) -> Quer
             texts.push((column, t));
         }
     }
+    // A whole phone number: its digits are also a text the phone holds, so
+    // that the text indexes find the candidates; the exact test is below.
+    let phone_number = filter.phone_number.as_deref().map(switchboard_domain::validate::phone_digits);
+    if let Some(d) = phone_number.as_ref().filter(|d| !d.is_empty()) {
+        texts.push((&["phone"], d.clone()));
+    }
     // In id order, a backend with a full-text index (SQLite's FTS5) walks the
     // index's matches in id order and stops at the page's end, instead of
     // collecting every match and sorting them (at 1M agents: 0.5 ms instead
@@ -857,6 +863,11 @@ fn agent_list_query(tenant: Id, filter: &AgentFilter, page: PageRequest) -> Quer
         let clause = agent_contains(&mut qb, columns, t);
         qb.push(&format!(" AND {clause}"));
     }
+    if let Some(d) = &phone_number {
+        // Stored numbers are digits with an optional leading `+`.
+        let (bare, plus) = (qb.arg(Arg::Text(d.clone())), qb.arg(Arg::Text(format!("+{d}"))));
+        qb.push(&format!(" AND a.phone IN ({bare}, {plus})"));
+    }
     if let Some(active) = filter.active {
         let p = qb.arg(Arg::Bool(active));
         qb.push(&format!(" AND a.active = {p}"));
@@ -875,13 +886,16 @@ fn agent_list_query(tenant: Id, filter: &AgentFilter, page: PageRequest) -> Quer
     }
     let lim = qb.arg(Arg::Int(fetch_limit(page.limit)));
     let off = qb.arg(Arg::Int(offset_of(page.offset)));
-    // Each order is an index walk: ix_agents_tenant (id), ux_agents_login_id
-    // (lower(login_id), unique) and ix_agents_tenant_last_name (lower(last_name), id).
+    // Each order is an index walk: ix_agents_tenant (id),
+    // ix_agents_tenant_login_order (the stored loginId's bytes, id; LiveVox's
+    // List Agents) and ix_agents_tenant_last_name (lower(last_name), id).
+    let by_login = format!("a.login_id{BYTE_ORDER}, a.id");
+    let by_login_desc = format!("a.login_id{BYTE_ORDER} DESC, a.id DESC");
     let order = match filter.sort {
         AgentSort::IdAsc => "a.id",
         AgentSort::IdDesc => "a.id DESC",
-        AgentSort::LoginIdAsc => "lower(a.login_id)",
-        AgentSort::LoginIdDesc => "lower(a.login_id) DESC",
+        AgentSort::LoginIdAsc => by_login.as_str(),
+        AgentSort::LoginIdDesc => by_login_desc.as_str(),
         AgentSort::LastNameAsc => "lower(a.last_name), a.id",
         AgentSort::LastNameDesc => "lower(a.last_name) DESC, a.id DESC",
     };

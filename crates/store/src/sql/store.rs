@@ -1878,7 +1878,7 @@ impl SqlStore {
     async fn list_agents_by_name(&self, tenant: Id, filter: &AgentFilter, page: PageRequest) -> Result<Option<Page<Agent>>> {
         let blank = |s: &Option<String>| s.as_deref().is_none_or(|s| s.trim().is_empty());
         let Some(text) = filter.last_name_contains.as_deref().map(str::trim).filter(|t| !t.is_empty()) else { return Ok(None) };
-        let only_name = blank(&filter.q) && blank(&filter.login_id_contains) && blank(&filter.phone_contains);
+        let only_name = blank(&filter.q) && blank(&filter.login_id_contains) && blank(&filter.phone_contains) && filter.phone_number.is_none();
         if !only_name || filter.active.is_some() || filter.skill_id.is_some() || filter.service_id.is_some() || filter.group_id.is_some() {
             return Ok(None);
         }
