@@ -470,6 +470,7 @@ fn parse_row(kind: ImportKind, r: &SourceRow) -> Result<(ImportRecord, Option<St
                 password: filled(r, "password").map(str::to_string),
                 locked: None,
                 attributes: Default::default(),
+                unchanged: None,
             };
             if patch.login_id.as_deref().unwrap_or("").trim().is_empty() {
                 return Err(Error::invalid("loginId", Rule::Required));
@@ -817,6 +818,7 @@ pub fn agent_update(before: &AgentDetail, names: &NameBook, a: &AgentImport) -> 
         password_hash: a.password_hash.clone(),
         locked: None,
         attributes,
+        unchanged: None,
     };
     (diff, changes)
 }

@@ -748,6 +748,7 @@ impl Store for SqlStore {
         let mut tx = self.write().await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, id).await?;
         check_version(Entity::Agent, id, before.agent.version, expected_version)?;
+        c.check_unchanged(&before)?;
         let mut a = before.agent.clone();
         c.apply(&mut a, ctx.now);
         a.updated_at = ctx.now;
@@ -962,6 +963,7 @@ impl Store for SqlStore {
         let mut tx = self.write().await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, id).await?;
         check_version(Entity::Agent, id, before.agent.version, expected_version)?;
+        c.check_unchanged(&before)?;
         let mut add_skills = Vec::with_capacity(a.assign_skills.len());
         for (name, proficiency) in &a.assign_skills {
             add_skills.push((id_by_name(&mut tx, SKILL_BY_NAME, ctx.tenant_id, "assignSkills", Entity::Skill, name).await?, *proficiency));
