@@ -29,8 +29,8 @@ pub mod fuzzing {
             if let Ok(f) = crate::livevox::wire::Fields::new(m, &["loginId", "lastName", "phoneNumber", "unlock", "clientId", "wrapUpTime"]) {
                 let _ = f.get::<String>("loginId");
                 let _ = f.flag("unlock");
-                let _ = f.required::<i64>("clientId");
-                let _ = f.get::<i64>("wrapUpTime");
+                let _ = f.required_int("clientId");
+                let _ = f.int("wrapUpTime");
             }
         }
     }
