@@ -287,6 +287,8 @@ impl Directory {
     // ---- users and keys -------------------------------------------------
 
     /// Creates a user with a generated password and, if asked, an API key.
+    // Each argument is a field of the request (the CLI and the API each pass them).
+    #[allow(clippy::too_many_arguments)]
     pub async fn create_user(
         &self,
         p: Option<&Principal>,

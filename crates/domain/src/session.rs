@@ -88,7 +88,7 @@ impl SessionStore for MemorySessions {
         let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         g.inserts += 1;
         // Expired sessions are dropped now and then, so memory stays bounded.
-        if g.inserts % 1024 == 0 {
+        if g.inserts.is_multiple_of(1024) {
             g.purge(s.created_at);
         }
         if let Some(k) = &s.reuse_key {

@@ -338,6 +338,8 @@ impl Process {
         args.extend(db.cli_args());
         args.extend(extra.iter().map(|s| s.to_string()));
         let file = std::fs::File::create(log).expect("log file");
+        // Waited for by `Process`'s Drop (or kill/terminate).
+        #[allow(clippy::zombie_processes)]
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
             .args(&args)
             .current_dir(cwd)
