@@ -3,7 +3,7 @@
 
 use super::audit;
 use super::ui::{self, Errs, Field, Input, Nav};
-use super::{Console, FormData};
+use super::{query, Console, FormData};
 use crate::AppState;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -31,10 +31,6 @@ pub fn routes() -> Router<AppState> {
         .route("/agents/{id}/groups", post(set_group))
         .route("/agents/{id}/groups/{group}/remove", post(remove_group))
         .route("/agents/{id}/delete", get(confirm_delete).post(delete))
-}
-
-pub(super) fn query(raw: Option<String>) -> FormData {
-    FormData(raw.and_then(|q| serde_urlencoded::from_str(&q).ok()).unwrap_or_default())
 }
 
 // ---- the list ------------------------------------------------------------

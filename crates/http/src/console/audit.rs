@@ -1,7 +1,7 @@
 //! The audit trail: a timeline of changes, newest first, filterable by kind
 //! of object and object id, each with its before and after values.
 
-use super::agents::query;
+use super::query;
 use super::ui::{self, Errs, Field, Input, Nav};
 use super::Console;
 use crate::AppState;

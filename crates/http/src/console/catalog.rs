@@ -2,7 +2,7 @@
 //! list page (with a create form), one edit page and a delete confirmation
 //! for each, described by [`Kind`].
 
-use super::agents::query;
+use super::query;
 use super::ui::{self, Errs, Field, Input, Nav};
 use super::{Console, FormData};
 use crate::AppState;

@@ -55,6 +55,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route(CSS_PATH, get(css))
 }
 
+/// A page's query string as form fields (filters, sort, `done` notices).
+pub(super) fn query(raw: Option<String>) -> FormData {
+    FormData(raw.and_then(|q| serde_urlencoded::from_str(&q).ok()).unwrap_or_default())
+}
+
 async fn home(c: Option<Console>) -> Redirect {
     match c {
         Some(_) => Redirect::to("/agents"),

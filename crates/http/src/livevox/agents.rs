@@ -3,28 +3,14 @@
 
 use super::auth::{LvAdmin, LvCaller};
 use super::error::{LvError, LvResult};
+use super::reply::{deleted, json, no_content, IdOnly, InfoOut};
 use super::wire::{lenient_int, next_link, page_request, Fields, LvJson, PathParams, QueryParams};
 use crate::AppState;
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde::Serialize;
-use switchboard_domain::{Agent, AgentFilter, AgentPatch, AgentSort, Error, Id, ListInfo, Millis, NewAgent, ReadOnlyFields, Rule, SkillAssignment};
-
-pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
-    let mut resp = (status, serde_json::to_vec(body).unwrap_or_default()).into_response();
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    resp
-}
-
-pub fn no_content() -> Response {
-    StatusCode::NO_CONTENT.into_response()
-}
-
-#[derive(Serialize)]
-pub struct IdOnly {
-    pub id: Id,
-}
+use switchboard_domain::{Agent, AgentFilter, AgentPatch, AgentSort, Error, Id, Millis, NewAgent, ReadOnlyFields, Rule, SkillAssignment};
 
 #[derive(Serialize)]
 struct SkillRef {
@@ -97,20 +83,6 @@ struct SearchPage {
     agent: Vec<AgentEntry>,
     #[serde(skip_serializing_if = "Option::is_none")]
     next: Option<String>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct InfoOut {
-    size: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    last_modified: Option<Millis>,
-}
-
-impl From<ListInfo> for InfoOut {
-    fn from(i: ListInfo) -> Self {
-        InfoOut { size: i.size, last_modified: i.last_modified }
-    }
 }
 
 const AGENT: &str = "Agent";
@@ -284,14 +256,7 @@ fn read_back(f: &Fields) -> LvResult<ReadOnlyFields> {
 
 pub async fn delete(State(s): State<AppState>, LvAdmin(caller): LvAdmin, path: PathParams) -> LvResult<Response> {
     let id = path.id("id", AGENT).map_err(|_| LvError::NotFoundEmpty)?;
-    match s.dir.delete_agent(&caller.0, id, None).await {
-        Ok(()) => Ok(no_content()),
-        Err(e @ Error::NotFound { .. }) => match caller.refusal(&s, e).await {
-            LvError::AccessDenied => Err(LvError::AccessDenied),
-            _ => Err(LvError::NotFoundEmpty),
-        },
-        Err(e) => Err(e.into()),
-    }
+    deleted(&s, &caller, s.dir.delete_agent(&caller.0, id, None).await).await
 }
 
 /// In loginId order, as the document's example page is (its ids are not in

@@ -5,6 +5,7 @@
 mod agents;
 mod auth;
 pub mod error;
+mod reply;
 mod skills;
 pub mod wire;
 

@@ -2,7 +2,7 @@
 //! [`LvAdmin`]), and the call centers and services that Get Agent Related
 //! Objects points to (readable by whoever may call that: [`LvCaller`]).
 
-use super::agents::{json, no_content, IdOnly, InfoOut};
+use super::reply::{deleted, json, no_content, IdOnly, InfoOut};
 use super::auth::{LvAdmin, LvCaller};
 use super::error::{LvError, LvResult};
 use super::wire::{next_link, page_request, Fields, LvJson, PathParams, QueryParams};
@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Serialize;
-use switchboard_domain::{Entity, Error, Id, SkillInput};
+use switchboard_domain::{Entity, Id, SkillInput};
 
 const SKILL: &str = "Agent skill";
 
@@ -61,14 +61,7 @@ pub async fn update(State(s): State<AppState>, LvAdmin(caller): LvAdmin, path: P
 
 pub async fn delete(State(s): State<AppState>, LvAdmin(caller): LvAdmin, path: PathParams) -> LvResult<Response> {
     let id = path.id("id", SKILL).map_err(|_| LvError::NotFoundEmpty)?;
-    match s.dir.delete_skill(&caller.0, id, None).await {
-        Ok(()) => Ok(no_content()),
-        Err(e @ Error::NotFound { .. }) => match caller.refusal(&s, e).await {
-            LvError::AccessDenied => Err(LvError::AccessDenied),
-            _ => Err(LvError::NotFoundEmpty),
-        },
-        Err(e) => Err(e.into()),
-    }
+    deleted(&s, &caller, s.dir.delete_skill(&caller.0, id, None).await).await
 }
 
 #[derive(Serialize)]
