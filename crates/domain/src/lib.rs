@@ -22,4 +22,4 @@ pub use ops_import::*;
 pub use session::{MemorySessions, Session, SessionStore};
 pub use ratelimit::RateLimiter;
 pub use secret::PasswordPolicy;
-pub use store::{Credentials, IdempotentResponse, Named, Store, WriteCtx};
+pub use store::{Credentials, IdempotentResponse, Named, PoolStats, Store, StoreStats, WriteCtx};

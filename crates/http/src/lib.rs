@@ -11,8 +11,8 @@ pub mod native;
 mod ozonetel;
 mod telemetry;
 
-pub use app::{router, serve, AppState, HttpConfig};
-pub use telemetry::metrics_handle;
+pub use app::{router, serve, serve_metrics, AppState, HttpConfig};
+pub use telemetry::{metrics_handle, set_build_commit};
 
 /// Entry points for the fuzz targets (`fuzz/`): each dialect's request parsing
 /// on arbitrary bytes. Only with the `fuzzing` feature.

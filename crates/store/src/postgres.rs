@@ -124,6 +124,18 @@ fn text_filters_first(texts: &[(&[&str], String)]) -> bool {
     texts.iter().any(|(_, t)| t.chars().count() >= 5)
 }
 
+/// Pool and cache figures for `/metrics`.
+fn stats_of(store: &SqlStore) -> switchboard_domain::StoreStats {
+    let pool = |name, p: &DbPool| {
+        let idle = p.num_idle() as u32;
+        switchboard_domain::PoolStats { name, in_use: p.size().saturating_sub(idle), idle, max: p.options().get_max_connections() }
+    };
+    switchboard_domain::StoreStats {
+        pools: [("pool", &store.reader)].into_iter().map(|(n, p)| pool(n, p)).collect(),
+        cache: store.cache().map(|c| c.counts()).unwrap_or_default(),
+    }
+}
+
 const EXPLAIN: &str = "EXPLAIN ";
 
 async fn prepare_explain(_tx: &mut DbTx) -> Result<()> {
@@ -141,6 +153,14 @@ fn connect_options(url: &str, opts: &crate::StoreOptions) -> Result<PgConnectOpt
         settings.push(("search_path", schema.clone()));
     }
     o = o.options(settings);
+    // TLS: `sslmode` (and `sslrootcert`) come with the URL; a CA file of
+    // the flags' takes the URL's place.
+    if let Some(ca) = &opts.pg_ca_file {
+        if !ca.is_file() {
+            return Err(Error::Storage(format!("CA file {} not found", ca.display())));
+        }
+        o = o.ssl_root_cert(ca);
+    }
     // Statements are logged at debug only, and never with their bound values.
     Ok(o.log_statements(tracing::log::LevelFilter::Debug))
 }

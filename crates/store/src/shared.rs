@@ -16,9 +16,19 @@ pub struct Redis {
     prefix: String,
 }
 
-/// Connects (and checks the connection with a PING).
-pub async fn connect_redis(url: &str, prefix: &str) -> Result<Redis> {
-    let client = redis::Client::open(url).map_err(|e| Error::Storage(format!("invalid Redis URL: {e}")))?;
+/// Connects (and checks the connection with a PING). `rediss://` URLs
+/// connect over TLS, verifying the server's certificate against the CAs in
+/// `ca_file` (PEM) if given, else the system's.
+pub async fn connect_redis(url: &str, prefix: &str, ca_file: Option<&std::path::Path>) -> Result<Redis> {
+    crate::install_tls_provider();
+    let client = match ca_file {
+        Some(path) => {
+            let pem = std::fs::read(path).map_err(|e| Error::Storage(format!("reading Redis CA file {}: {e}", path.display())))?;
+            redis::Client::build_with_tls(url, redis::TlsCertificates { client_tls: None, root_cert: Some(pem) })
+        }
+        None => redis::Client::open(url),
+    }
+    .map_err(|e| Error::Storage(format!("invalid Redis URL: {e}")))?;
     let mut conn = client.get_connection_manager().await.map_err(redis_err)?;
     let _: String = redis::cmd("PING").query_async(&mut conn).await.map_err(redis_err)?;
     Ok(Redis { conn, prefix: prefix.to_string() })
