@@ -128,7 +128,7 @@ async fn access(req: Request, next: Next) -> Response {
     tracing::info!(
         target: "switchboard::access",
         request_id = %id,
-        tenant = tenant.map(tracing::field::display),
+        tenant,
         method = %method,
         route,
         status,

@@ -14,6 +14,7 @@ mod isolation;
 mod ozonetel;
 mod livevox;
 mod matrix;
+mod ops;
 mod protocol;
 mod reliability;
 mod scale;
