@@ -171,6 +171,12 @@ fn db_err(e: sqlx::Error) -> Error {
     Error::Storage(e.to_string())
 }
 
+/// Maps an error of opening the database (connecting, migrating): not
+/// logged here, as the caller reports it (the CLI in its one error line).
+fn open_err(e: sqlx::Error) -> Error {
+    Error::Storage(e.to_string())
+}
+
 /// A unique index a statement may violate, and how to report it.
 struct Unique<'a> {
     index: &'static str,

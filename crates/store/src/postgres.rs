@@ -173,28 +173,25 @@ pub(crate) async fn open(url: &str, opts: &crate::StoreOptions) -> Result<SqlSto
         }
         // Instances starting together would race on CREATE SCHEMA IF NOT
         // EXISTS; a transaction-scoped advisory lock serialises them.
-        let mut conn = base.connect().await.map_err(db_err)?;
-        let mut tx = sqlx::Connection::begin(&mut conn).await.map_err(db_err)?;
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('switchboard:create-schema'))").execute(&mut *tx).await.map_err(db_err)?;
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {schema}"))).execute(&mut *tx).await.map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
+        let mut conn = base.connect().await.map_err(crate::open_err)?;
+        let mut tx = sqlx::Connection::begin(&mut conn).await.map_err(crate::open_err)?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('switchboard:create-schema'))").execute(&mut *tx).await.map_err(crate::open_err)?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {schema}"))).execute(&mut *tx).await.map_err(crate::open_err)?;
+        tx.commit().await.map_err(crate::open_err)?;
     }
     let pool = PgPoolOptions::new()
         .max_connections(opts.max_connections.max(2))
         .acquire_timeout(opts.busy_timeout)
         .connect_with(base.clone())
         .await
-        .map_err(db_err)?;
+        .map_err(crate::open_err)?;
     if opts.migrate {
         // The migrator's advisory lock makes instances that start together
         // apply each migration once; it can be turned off for poolers that
         // do not keep session-level locks (e.g. PgBouncer in transaction mode).
         let mut migrator = sqlx::migrate!("./migrations/postgres");
         migrator.set_locking(opts.migration_lock);
-        migrator.run(&pool).await.map_err(|e| {
-            tracing::error!(error = %e, "migration failed");
-            Error::Storage(format!("migration failed: {e}"))
-        })?;
+        migrator.run(&pool).await.map_err(|e| Error::Storage(format!("migration failed: {e}")))?;
     }
     let cache = match opts.agent_cache_entries {
         0 => None,

@@ -29,8 +29,10 @@ pub async fn connect_redis(url: &str, prefix: &str, ca_file: Option<&std::path::
         None => redis::Client::open(url),
     }
     .map_err(|e| Error::Storage(format!("invalid Redis URL: {e}")))?;
-    let mut conn = client.get_connection_manager().await.map_err(redis_err)?;
-    let _: String = redis::cmd("PING").query_async(&mut conn).await.map_err(redis_err)?;
+    // Not logged: the caller reports a failure to connect.
+    let open_err = |e: redis::RedisError| Error::Storage(format!("redis: {e}"));
+    let mut conn = client.get_connection_manager().await.map_err(open_err)?;
+    let _: String = redis::cmd("PING").query_async(&mut conn).await.map_err(open_err)?;
     Ok(Redis { conn, prefix: prefix.to_string() })
 }
 

@@ -258,18 +258,15 @@ pub(crate) async fn open(target: &str, opts: &crate::StoreOptions) -> Result<Sql
             .max_lifetime(None)
             .connect_with(base.clone().create_if_missing(opts.create).page_size(NEW_FILE_PAGE_SIZE).journal_mode(SqliteJournalMode::Wal))
     };
-    let mut writer = writer_pool().await.map_err(db_err)?;
+    let mut writer = writer_pool().await.map_err(crate::open_err)?;
     if opts.migrate {
-        MIGRATOR.run(&writer).await.map_err(|e| {
-            tracing::error!(error = %e, "migration failed");
-            Error::Storage(format!("migration failed: {e}"))
-        })?;
+        MIGRATOR.run(&writer).await.map_err(|e| Error::Storage(format!("migration failed: {e}")))?;
         // A migration may amend a table's definition in place (0008), which
         // the connection that made the change does not re-read: the writer
         // starts afresh. (An in-memory database lives in its connection.)
         if !in_memory {
             writer.close().await;
-            writer = writer_pool().await.map_err(db_err)?;
+            writer = writer_pool().await.map_err(crate::open_err)?;
         }
     }
     if in_memory {
@@ -281,7 +278,7 @@ pub(crate) async fn open(target: &str, opts: &crate::StoreOptions) -> Result<Sql
         .max_connections(opts.max_readers.max(1))
         .connect_with(base.clone().pragma("query_only", "ON"))
         .await
-        .map_err(db_err)?;
+        .map_err(crate::open_err)?;
     // Without a cache of its own, this process's writes must reach the
     // cache of a server on the same file (migration 0005).
     let announce = opts.agent_cache_entries == 0;
@@ -317,9 +314,9 @@ pub(crate) async fn backup(target: &str, dest: &std::path::Path) -> Result<u64> 
     std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
     o.open(dest).map_err(|e| Error::Storage(format!("cannot create {}: {e}", dest.display())))?;
     let copy = async {
-        let mut conn = base.connect().await.map_err(db_err)?;
+        let mut conn = base.connect().await.map_err(crate::open_err)?;
         let dest_name = dest.to_str().ok_or_else(|| Error::Storage("the backup's path is not UTF-8".into()))?;
-        sqlx::query("VACUUM INTO $1").bind(dest_name).execute(&mut conn).await.map_err(db_err)?;
+        sqlx::query("VACUUM INTO $1").bind(dest_name).execute(&mut conn).await.map_err(crate::open_err)?;
         std::fs::metadata(dest).map(|m| m.len()).map_err(|e| Error::Storage(e.to_string()))
     };
     let r = copy.await;

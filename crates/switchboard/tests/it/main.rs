@@ -20,3 +20,4 @@ mod reliability;
 mod scale;
 mod search_index;
 mod support;
+mod tls;
