@@ -31,6 +31,11 @@ pub async fn connect_redis(url: &str, prefix: &str, ca_file: Option<&std::path::
     .map_err(|e| Error::Storage(format!("invalid Redis URL: {e}")))?;
     // Not logged: the caller reports a failure to connect.
     let open_err = |e: redis::RedisError| Error::Storage(format!("redis: {e}"));
+    // One plain connection first: the manager retries for seconds, which
+    // does not help a wrong address, password or certificate at start.
+    let mut probe = client.get_multiplexed_async_connection().await.map_err(open_err)?;
+    let _: String = redis::cmd("PING").query_async(&mut probe).await.map_err(open_err)?;
+    drop(probe);
     let mut conn = client.get_connection_manager().await.map_err(open_err)?;
     let _: String = redis::cmd("PING").query_async(&mut conn).await.map_err(open_err)?;
     Ok(Redis { conn, prefix: prefix.to_string() })

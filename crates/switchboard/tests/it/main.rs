@@ -7,6 +7,7 @@ mod catalog;
 mod console;
 mod cli;
 mod deepcall;
+mod deploy;
 mod hostile;
 mod import;
 mod integrity;
