@@ -6,7 +6,7 @@
 //!
 //! The browser test needs Debian's `chromium` and `chromium-driver`
 //! (`apt-get install -y chromium chromium-driver`); without them it fails,
-//! unless `SWITCHBOARD_SKIP_BROWSER_TESTS=1`. `SWITCHBOARD_UPDATE_SCREENSHOTS=1`
+//! unless `SWITCHBOARD_TEST_SKIP=browser` (or `SWITCHBOARD_SKIP_BROWSER_TESTS=1`). `SWITCHBOARD_UPDATE_SCREENSHOTS=1`
 //! rewrites the screenshots in `docs/console/`.
 
 use crate::support::{on_postgres, Server};
