@@ -6,7 +6,8 @@ use crate::input::*;
 use crate::model::*;
 use crate::secret::{self, blocking, PasswordPolicy};
 use crate::session::{new_session_id, MemorySessions, Session, SessionStore};
-use crate::store::{Named, Store, WriteCtx};
+use crate::store::traits::*;
+use crate::store::{Named, WriteCtx};
 use crate::validate as v;
 use std::sync::Arc;
 
@@ -63,45 +64,9 @@ pub struct Directory {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     sessions: Arc<dyn SessionStore>,
-    keys: Arc<KeyCache>,
     /// Tenants' client ids, fixed when a tenant is created (LiveVox checks
     /// the caller's on every list and search: a read of the tenant each).
     client_ids: Arc<std::sync::RwLock<std::collections::HashMap<Id, Id>>>,
-}
-
-/// API keys this process resolved in the last [`KEY_CACHE_TTL`], by their
-/// SHA-256: most requests then authenticate without a database round trip.
-/// Revoking a key or changing or deleting a user through this process
-/// empties it at once; a change made by another process (another instance,
-/// the CLI) is seen within the TTL. Unknown keys are never cached.
-#[derive(Default)]
-struct KeyCache {
-    map: std::sync::Mutex<std::collections::HashMap<String, (Principal, std::time::Instant)>>,
-}
-
-const KEY_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(2);
-const KEY_CACHE_MAX: usize = 10_000;
-
-impl KeyCache {
-    fn get(&self, hash: &str) -> Option<Principal> {
-        let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(hash).filter(|(_, at)| at.elapsed() < KEY_CACHE_TTL).map(|(p, _)| p.clone())
-    }
-
-    fn put(&self, hash: String, p: &Principal) {
-        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= KEY_CACHE_MAX {
-            map.retain(|_, (_, at)| at.elapsed() < KEY_CACHE_TTL);
-            if map.len() >= KEY_CACHE_MAX {
-                map.clear();
-            }
-        }
-        map.insert(hash, (p.clone(), std::time::Instant::now()));
-    }
-
-    fn clear(&self) {
-        self.map.lock().unwrap_or_else(|e| e.into_inner()).clear();
-    }
 }
 
 /// How a session lives: sliding idle expiry and/or a fixed lifetime.
@@ -117,7 +82,7 @@ pub struct SessionTerms {
 impl Directory {
     /// A directory with sessions kept in this process's memory.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Directory { store, clock, sessions: Arc::new(MemorySessions::default()), keys: Arc::default(), client_ids: Arc::default() }
+        Directory { store, clock, sessions: Arc::new(MemorySessions::default()), client_ids: Arc::default() }
     }
 
     /// Keeps sessions elsewhere (e.g. shared by several instances).
@@ -145,13 +110,11 @@ impl Directory {
         if key.is_empty() || key.len() > 200 {
             return Err(Error::Unauthenticated);
         }
+        // The store keeps principals in memory, coherent across instances
+        // (docs/design.md): no second cache here, which could not be told
+        // of a key revoked elsewhere.
         let hash = secret::hash_api_key(key);
-        if let Some(p) = self.keys.get(&hash) {
-            return Ok(p);
-        }
-        let p = self.store.authenticate_api_key(&hash).await?.ok_or(Error::Unauthenticated)?;
-        self.keys.put(hash, &p);
-        Ok(p)
+        self.store.authenticate_api_key(&hash).await?.ok_or(Error::Unauthenticated)
     }
 
     /// Checks a user's password; unknown user and wrong password fail alike.
@@ -390,7 +353,6 @@ impl Directory {
         };
         let c = UserChanges { role: patch.role, powers: patch.powers.map(dedup), password_hash };
         let r = self.store.update_user(&self.ctx(p), id, c, expected).await;
-        self.keys.clear();
         r
     }
 
@@ -400,7 +362,6 @@ impl Directory {
             return Err(Error::invalid("id", Rule::Format { expected: "another user than the caller" }));
         }
         let r = self.store.delete_user(&self.ctx(p), id, expected).await;
-        self.keys.clear();
         r
     }
 
@@ -435,7 +396,6 @@ impl Directory {
         let ctx = WriteCtx { tenant_id: tenant, actor: Actor::cli(), now: self.clock.now() };
         let c = UserChanges { role: None, powers: None, password_hash: Some(hash) };
         let user = self.store.update_user(&ctx, user_id, c, None).await?;
-        self.keys.clear();
         Ok(Issued { value: user, password: Some(password), api_key: None })
     }
 
@@ -463,9 +423,7 @@ impl Directory {
             }
         };
         let ctx = WriteCtx { tenant_id: tenant, actor: Actor::cli(), now: self.clock.now() };
-        let r = self.store.revoke_api_key(&ctx, id).await;
-        self.keys.clear();
-        r
+        self.store.revoke_api_key(&ctx, id).await
     }
 
     pub async fn list_api_keys(&self, p: &Principal, page: PageRequest) -> Result<Page<ApiKeyInfo>> {
@@ -484,7 +442,6 @@ impl Directory {
     pub async fn revoke_api_key(&self, p: &Principal, id: Id) -> Result<ApiKeyInfo> {
         self.get_api_key(p, id).await?;
         let r = self.store.revoke_api_key(&self.ctx(p), id).await;
-        self.keys.clear();
         r
     }
 

@@ -50,8 +50,12 @@ pub struct PoolStats {
     pub max: u32,
 }
 
+/// The storage port, by concern: every backend implements each sub-trait
+/// (`crates/store/src/sql/<concern>.rs`), and `Store` is all of them, so
+/// callers keep one `Arc<dyn Store>`. Call a sub-trait's methods on it with
+/// the sub-trait in scope (`use switchboard_domain::store::traits::*`).
 #[async_trait::async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: AccountStore + AgentStore + CatalogStore + TelephonyStore + AuditStore + IdempotencyStore + ImportStore + Send + Sync + 'static {
     /// Pools and cache counters for `/metrics`.
     fn stats(&self) -> StoreStats {
         StoreStats::default()
@@ -70,7 +74,11 @@ pub trait Store: Send + Sync + 'static {
     /// whose documents answer "access denied" (not "not found") for objects
     /// of another client.
     async fn tenant_of(&self, entity: Entity, id: Id) -> Result<Option<Id>>;
+}
 
+/// Tenants, users and API keys.
+#[async_trait::async_trait]
+pub trait AccountStore: Send + Sync {
     // Tenants and their first administrator.
     async fn create_tenant(&self, t: NewTenant, admin: NewUser, key: NewApiKey, actor: Actor, now: Millis) -> Result<(Tenant, User)>;
     async fn get_tenant(&self, id: Id) -> Result<Tenant>;
@@ -93,8 +101,11 @@ pub trait Store: Send + Sync + 'static {
     /// Resolves a key hash to its principal; `None` if unknown or revoked.
     async fn authenticate_api_key(&self, key_hash: &str) -> Result<Option<Principal>>;
     async fn touch_api_key(&self, id: Id, now: Millis) -> Result<()>;
+}
 
-    // Agents.
+/// Agents and their skill, service and group assignments.
+#[async_trait::async_trait]
+pub trait AgentStore: Send + Sync {
     async fn create_agent(&self, ctx: &WriteCtx, a: AgentRecord) -> Result<AgentDetail>;
     async fn get_agent(&self, tenant: Id, id: Id) -> Result<AgentDetail>;
     async fn find_agent_by_login_id(&self, tenant: Id, login_id: &str) -> Result<AgentDetail>;
@@ -120,7 +131,11 @@ pub trait Store: Send + Sync + 'static {
     async fn update_agent_with_assignments(&self, ctx: &WriteCtx, id: Id, c: AgentChanges, a: &crate::AgentAssignments, expected_version: Option<i64>) -> Result<AgentDetail>;
     /// Call centers of the agent's services, in id order.
     async fn agent_call_centers(&self, tenant: Id, agent: Id) -> Result<Vec<Id>>;
+}
 
+/// What agents are assigned to: skills, call centers, groups and services.
+#[async_trait::async_trait]
+pub trait CatalogStore: Send + Sync {
     // Skills.
     async fn create_skill(&self, ctx: &WriteCtx, s: SkillInput) -> Result<Skill>;
     async fn get_skill(&self, tenant: Id, id: Id) -> Result<Skill>;
@@ -143,7 +158,11 @@ pub trait Store: Send + Sync + 'static {
     async fn list_services(&self, tenant: Id, call_center: Option<Id>, page: PageRequest) -> Result<Page<Service>>;
     async fn update_service(&self, ctx: &WriteCtx, id: Id, s: ServiceInput, expected_version: Option<i64>) -> Result<Service>;
     async fn delete_service(&self, ctx: &WriteCtx, id: Id, expected_version: Option<i64>) -> Result<()>;
+}
 
+/// Phones, DIDs and campaigns.
+#[async_trait::async_trait]
+pub trait TelephonyStore: Send + Sync {
     // Phones.
     async fn create_phone(&self, ctx: &WriteCtx, p: PhoneInput, limit: i64) -> Result<Phone>;
     async fn get_phone(&self, tenant: Id, id: Id) -> Result<Phone>;
@@ -162,16 +181,27 @@ pub trait Store: Send + Sync + 'static {
     async fn list_campaigns(&self, tenant: Id, page: PageRequest) -> Result<Page<Campaign>>;
     async fn update_campaign(&self, ctx: &WriteCtx, id: Id, c: CampaignInput, expected_version: Option<i64>) -> Result<Campaign>;
     async fn delete_campaign(&self, ctx: &WriteCtx, id: Id, expected_version: Option<i64>) -> Result<()>;
+}
 
-    // Audit and idempotency.
+/// The audit trail (written by every write; read here).
+#[async_trait::async_trait]
+pub trait AuditStore: Send + Sync {
     async fn list_audit(&self, tenant: Id, entity: Option<Entity>, entity_id: Option<Id>, page: PageRequest) -> Result<Page<AuditEvent>>;
+}
+
+/// Idempotency keys of the native API.
+#[async_trait::async_trait]
+pub trait IdempotencyStore: Send + Sync {
     /// Claims `key` for a request with `fingerprint`. Returns `None` when the
     /// claim is new (the caller proceeds), or the stored record otherwise.
     async fn claim_idempotency_key(&self, tenant: Id, key: &str, fingerprint: &str, now: Millis) -> Result<Option<IdempotentResponse>>;
     async fn complete_idempotency_key(&self, tenant: Id, key: &str, resp: &IdempotentResponse) -> Result<()>;
     async fn release_idempotency_key(&self, tenant: Id, key: &str) -> Result<()>;
+}
 
-    // Bulk import and export (`ops_import`).
+/// Bulk import and export (`ops_import`) and import jobs.
+#[async_trait::async_trait]
+pub trait ImportStore: Send + Sync {
     /// Applies validated rows: atomic (one transaction), best-effort (a
     /// transaction per batch, a savepoint per row) or a dry run (rolled back).
     async fn import_rows(&self, ctx: &WriteCtx, kind: crate::ImportKind, rows: Vec<crate::ImportRow>, opts: crate::ImportRunOptions, ctl: crate::ImportControl) -> Result<crate::ImportRun>;
@@ -180,6 +210,12 @@ pub trait Store: Send + Sync + 'static {
     async fn create_import_job(&self, ctx: &WriteCtx, opts: crate::ImportOptions, rows: usize) -> Result<crate::ImportJob>;
     async fn get_import_job(&self, tenant: Id, id: Id) -> Result<crate::ImportJob>;
     async fn update_import_job(&self, tenant: Id, id: Id, u: crate::ImportJobUpdate) -> Result<()>;
+}
+
+/// The port's traits, to bring into scope where a `dyn Store`'s methods are
+/// called: `use switchboard_domain::store::traits::*;`.
+pub mod traits {
+    pub use super::{AccountStore, AgentStore, AuditStore, CatalogStore, IdempotencyStore, ImportStore, Store, TelephonyStore};
 }
 
 /// A call center or a group: objects with only a name.

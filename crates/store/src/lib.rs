@@ -1,9 +1,10 @@
 //! Switchboard's storage: the domain's [`Store`] port on SQL databases.
 //!
-//! The SQL is written once, in `src/sql/*.rs`, against a type alias `Db`; each
-//! backend module (`sqlite`, later `postgres`) sets `Db` and `include!`s those
-//! files, keeping only connection setup, how a write transaction begins and
-//! its migrations to itself. The shared SQL therefore sticks to what both
+//! The SQL is written once, in `src/sql/*.rs` (one file per concern of the
+//! port), against a type alias `Db`; each backend module (`sqlite`,
+//! `postgres`) sets `Db`, implements the `Backend` contract declared in
+//! `sql/common.rs` and `include!`s those files, keeping connection setup, how
+//! a write transaction begins and its migrations to itself. The shared SQL therefore sticks to what both
 //! engines accept: `$n` placeholders, `lower(..)` for case-insensitivity,
 //! `INSERT … RETURNING`, `ON CONFLICT`, BOOLEAN columns and JSON as TEXT.
 
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use switchboard_domain::{Entity, Error, Result, Store};
 
+mod backend;
 mod cache;
 mod postgres;
 mod shared;
@@ -59,6 +61,10 @@ pub struct StoreOptions {
     /// error: a command that only reads must not leave an empty database
     /// behind a mistyped path.
     pub create: bool,
+    /// SQLite: run the hottest agent writes and reads on the rusqlite fast
+    /// path (`sqlite/direct.rs`, default). Off, everything takes the shared
+    /// SQL, as on PostgreSQL: for the test that compares the two paths.
+    pub sqlite_fast_path: bool,
 }
 
 impl Default for StoreOptions {
@@ -77,6 +83,7 @@ impl Default for StoreOptions {
             agent_cache_preload: false,
             name_index: false,
             create: true,
+            sqlite_fast_path: true,
         }
     }
 }

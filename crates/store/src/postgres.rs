@@ -20,108 +20,97 @@ macro_rules! agent_row_lock {
 }
 
 include!("sql/common.rs");
-include!("sql/store.rs");
-include!("sql/import.rs");
+include!("sql/accounts.rs");
+include!("sql/audit.rs");
+include!("sql/catalog.rs");
+include!("sql/telephony.rs");
+include!("sql/agents.rs");
+include!("sql/idempotency.rs");
+include!("sql/imports.rs");
 
-/// PostgreSQL has no fast path besides the shared SQL (see `SqlStore::direct`).
-enum Direct {}
+/// PostgreSQL's part of the shared SQL's contract (`Backend`, `sql/common.rs`).
+struct This;
 
-impl Direct {
-    fn get_agent(&self, _: Id, _: Id) -> Result<AgentDetail> {
-        match *self {}
+impl Backend for This {
+    /// Nothing to announce: the triggers of migration 0005 tell every instance's
+    /// cache of every write, whoever makes it.
+    async fn announce_write(_: &mut DbTx) -> Result<()> {
+        Ok(())
     }
-    fn authenticate_api_key(&self, _: &str) -> Result<Option<Principal>> {
-        match *self {}
+
+    /// Nothing to catch up: the trigram indexes are written with the rows.
+    async fn before_commit(_: &mut DbConn) -> Result<()> {
+        Ok(())
     }
-    fn api_key_last_used(&self, _: Id) -> Result<Option<Option<i64>>> {
-        match *self {}
+
+    /// The triggers keep the cache current; a read need not ask.
+    fn cache_epoch(_: &SqlStore) -> Result<Option<i64>> {
+        Ok(None)
     }
-    async fn list_agents(&self, _: String, _: &[Arg]) -> Result<Vec<Agent>> {
-        match *self {}
+
+    /// READ COMMITTED; the shared SQL guards read-modify-write with `version`
+    /// checks and relies on unique indexes and foreign keys for races.
+    async fn begin_write(pool: &DbPool) -> Result<DbTx> {
+        pool.begin().await.map_err(db_err)
     }
-    async fn update_agent(&self, _: &WriteCtx, _: Id, _: AgentChanges, _: Option<i64>) -> Result<AgentDetail> {
-        match *self {}
+
+    /// Under READ COMMITTED another write to the same row can commit between a
+    /// transaction's read and its version-checked UPDATE, which would then answer
+    /// `version_mismatch` to a client that sent no precondition. Writers lock the
+    /// row first; `NO KEY UPDATE` because the foreign-key checks of rows inserted
+    /// beside it (an agent's skills, groups…) need not wait on it.
+    fn row_lock_sql(entity: Entity) -> Option<&'static str> {
+        Some(match entity {
+            Entity::Tenant => "SELECT 1 FROM tenants WHERE id = $1 FOR NO KEY UPDATE",
+            Entity::User => "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE",
+            Entity::ApiKey => "SELECT 1 FROM api_keys WHERE id = $1 FOR NO KEY UPDATE",
+            Entity::Agent => "SELECT 1 FROM agents WHERE id = $1 FOR NO KEY UPDATE",
+            Entity::Skill => "SELECT 1 FROM skills WHERE id = $1 FOR NO KEY UPDATE",
+            Entity::CallCenter => "SELECT 1 FROM call_centers WHERE id = $1 FOR NO KEY UPDATE",
+            Entity::Service => "SELECT 1 FROM services WHERE id = $1 FOR NO KEY UPDATE",
+            Entity::Group => "SELECT 1 FROM agent_group_defs WHERE id = $1 FOR NO KEY UPDATE",
+            Entity::Phone => "SELECT 1 FROM phones WHERE id = $1 FOR NO KEY UPDATE",
+            Entity::Did => "SELECT 1 FROM dids WHERE id = $1 FOR NO KEY UPDATE",
+            Entity::Campaign => "SELECT 1 FROM campaigns WHERE id = $1 FOR NO KEY UPDATE",
+        })
     }
-    async fn assign_skill(&self, _: &WriteCtx, _: Id, _: Id, _: i64) -> Result<AgentDetail> {
-        match *self {}
+
+    /// Agents whose `columns` contain `text`, case-insensitively; the
+    /// `lower(col) LIKE` form is what the pg_trgm GIN indexes serve.
+    fn agent_contains(qb: &mut QueryBuilder, columns: &[&str], text: &str) -> String {
+        agent_like(qb, columns, text)
     }
-    async fn remove_skill(&self, _: &WriteCtx, _: Id, _: Id) -> Result<AgentDetail> {
-        match *self {}
+
+    /// No full-text index to drive a search by (the trigram indexes serve the
+    /// row filters of `agent_contains`).
+    fn text_index_match(_: &mut QueryBuilder, _: &[(&[&str], String)]) -> Option<String> {
+        None
     }
-    async fn set_group_memberships(&self, _: &WriteCtx, _: Id, _: &[GroupMembership]) -> Result<AgentDetail> {
-        match *self {}
+
+    /// Nothing to tidy: the GIN indexes take their pending entries in as they go.
+    async fn after_bulk_agent_load(_: &DbPool) -> Result<()> {
+        Ok(())
     }
-}
 
+    /// Whether to find text matches through the trigram indexes first, rather
+    /// than let the planner walk the primary key for an id-ordered page. It
+    /// over-estimates how many rows a substring matches (1 % where 0.1 % did at
+    /// 1M agents) and so walks: 38 ms for a page that the index finds in 7 ms.
+    /// A text of 5 characters or more is taken as selective; shorter ones (3
+    /// characters: "son") can match a large share, where the walk is faster.
+    fn text_filters_first(texts: &[(&[&str], String)]) -> bool {
+        texts.iter().any(|(_, t)| t.chars().count() >= 5)
+    }
 
-/// Nothing to announce: the triggers of migration 0005 tell every instance's
-/// cache of every write, whoever makes it.
-async fn announce_write(_: &mut DbTx) -> Result<()> {
-    Ok(())
-}
+    const EXPLAIN: &'static str = "EXPLAIN ";
 
-/// Nothing to catch up: the trigram indexes are written with the rows.
-async fn before_commit(_: &mut DbConn) -> Result<()> {
-    Ok(())
-}
+    async fn prepare_explain(_tx: &mut DbTx) -> Result<()> {
+        Ok(())
+    }
 
-/// The triggers keep the cache current; a read need not ask.
-fn cache_epoch(_: &SqlStore) -> Result<Option<i64>> {
-    Ok(None)
-}
-
-/// READ COMMITTED; the shared SQL guards read-modify-write with `version`
-/// checks and relies on unique indexes and foreign keys for races.
-async fn begin_write(pool: &DbPool) -> Result<DbTx> {
-    pool.begin().await.map_err(db_err)
-}
-
-/// Under READ COMMITTED another write to the same row can commit between a
-/// transaction's read and its version-checked UPDATE, which would then answer
-/// `version_mismatch` to a client that sent no precondition. Writers lock the
-/// row first; `NO KEY UPDATE` because the foreign-key checks of rows inserted
-/// beside it (an agent's skills, groups…) need not wait on it.
-fn row_lock_sql(entity: Entity) -> Option<&'static str> {
-    Some(match entity {
-        Entity::Tenant => "SELECT 1 FROM tenants WHERE id = $1 FOR NO KEY UPDATE",
-        Entity::User => "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE",
-        Entity::ApiKey => "SELECT 1 FROM api_keys WHERE id = $1 FOR NO KEY UPDATE",
-        Entity::Agent => "SELECT 1 FROM agents WHERE id = $1 FOR NO KEY UPDATE",
-        Entity::Skill => "SELECT 1 FROM skills WHERE id = $1 FOR NO KEY UPDATE",
-        Entity::CallCenter => "SELECT 1 FROM call_centers WHERE id = $1 FOR NO KEY UPDATE",
-        Entity::Service => "SELECT 1 FROM services WHERE id = $1 FOR NO KEY UPDATE",
-        Entity::Group => "SELECT 1 FROM agent_group_defs WHERE id = $1 FOR NO KEY UPDATE",
-        Entity::Phone => "SELECT 1 FROM phones WHERE id = $1 FOR NO KEY UPDATE",
-        Entity::Did => "SELECT 1 FROM dids WHERE id = $1 FOR NO KEY UPDATE",
-        Entity::Campaign => "SELECT 1 FROM campaigns WHERE id = $1 FOR NO KEY UPDATE",
-    })
-}
-
-/// Agents whose `columns` contain `text`, case-insensitively; the
-/// `lower(col) LIKE` form is what the pg_trgm GIN indexes serve.
-fn agent_contains(qb: &mut QueryBuilder, columns: &[&str], text: &str) -> String {
-    agent_like(qb, columns, text)
-}
-
-/// No full-text index to drive a search by (the trigram indexes serve the
-/// row filters of `agent_contains`).
-fn text_index_match(_: &mut QueryBuilder, _: &[(&[&str], String)]) -> Option<String> {
-    None
-}
-
-/// Nothing to tidy: the GIN indexes take their pending entries in as they go.
-async fn after_bulk_agent_load(_: &DbPool) -> Result<()> {
-    Ok(())
-}
-
-/// Whether to find text matches through the trigram indexes first, rather
-/// than let the planner walk the primary key for an id-ordered page. It
-/// over-estimates how many rows a substring matches (1 % where 0.1 % did at
-/// 1M agents) and so walks: 38 ms for a page that the index finds in 7 ms.
-/// A text of 5 characters or more is taken as selective; shorter ones (3
-/// characters: "son") can match a large share, where the walk is faster.
-fn text_filters_first(texts: &[(&[&str], String)]) -> bool {
-    texts.iter().any(|(_, t)| t.chars().count() >= 5)
+    fn explain_line(r: &DbRow) -> Result<String> {
+        col(r, "QUERY PLAN")
+    }
 }
 
 /// Pool and cache figures for `/metrics`.
@@ -134,16 +123,6 @@ fn stats_of(store: &SqlStore) -> switchboard_domain::StoreStats {
         pools: [("pool", &store.reader)].into_iter().map(|(n, p)| pool(n, p)).collect(),
         cache: store.cache().map(|c| c.counts()).unwrap_or_default(),
     }
-}
-
-const EXPLAIN: &str = "EXPLAIN ";
-
-async fn prepare_explain(_tx: &mut DbTx) -> Result<()> {
-    Ok(())
-}
-
-fn explain_line(r: &DbRow) -> Result<String> {
-    col(r, "QUERY PLAN")
 }
 
 fn connect_options(url: &str, opts: &crate::StoreOptions) -> Result<PgConnectOptions> {

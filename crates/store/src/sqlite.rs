@@ -19,8 +19,13 @@ macro_rules! agent_row_lock {
 }
 
 include!("sql/common.rs");
-include!("sql/store.rs");
-include!("sql/import.rs");
+include!("sql/accounts.rs");
+include!("sql/audit.rs");
+include!("sql/catalog.rs");
+include!("sql/telephony.rs");
+include!("sql/agents.rs");
+include!("sql/idempotency.rs");
+include!("sql/imports.rs");
 
 // After the shared SQL: it uses its column-list macros.
 mod direct;
@@ -30,57 +35,88 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 
 const CACHE_EPOCH_SQL: &str = "SELECT n FROM cache_epoch WHERE id = 1";
 const BUMP_CACHE_EPOCH_SQL: &str = "UPDATE cache_epoch SET n = n + 1 WHERE id = 1";
+/// SQLite's part of the shared SQL's contract (`Backend`, `sql/common.rs`).
+struct This;
 
-/// A write of a process without an agent cache (the CLI next to a server)
-/// tells the server's cache that something changed (migration 0005).
-async fn announce_write(tx: &mut DbTx) -> Result<()> {
-    sqlx::query(BUMP_CACHE_EPOCH_SQL).execute(&mut **tx).await.map_err(db_err).map(|_| ())
-}
-
-/// Where another process's writes show: one row read on the calling thread.
-fn cache_epoch(store: &SqlStore) -> Result<Option<i64>> {
-    store.direct.as_ref().map(Direct::cache_epoch).transpose()
-}
-
-/// Starts a write transaction holding the database's write lock.
-async fn begin_write(pool: &DbPool) -> Result<DbTx> {
-    pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)
-}
-
-/// Nothing to lock: `BEGIN IMMEDIATE` holds the database's write lock, so
-/// no other write commits between a transaction's read and its write.
-fn row_lock_sql(_: Entity) -> Option<&'static str> {
-    None
-}
-
-/// Agents whose `columns` contain `text`, case-insensitively: through the
-/// FTS5 trigram index when the text has the 3 characters a trigram needs,
-/// by scanning otherwise.
-fn agent_contains(qb: &mut QueryBuilder, columns: &[&str], text: &str) -> String {
-    if text.chars().count() < 3 {
-        return agent_like(qb, columns, text);
+impl Backend for This {
+    /// A write of a process without an agent cache (the CLI next to a server)
+    /// tells the server's cache that something changed (migration 0005).
+    async fn announce_write(tx: &mut DbTx) -> Result<()> {
+        sqlx::query(BUMP_CACHE_EPOCH_SQL).execute(&mut **tx).await.map_err(db_err).map(|_| ())
     }
-    let phrase = format!("{{{}}} : \"{}\"", columns.join(" "), text.replace('"', "\"\""));
-    let p = qb.arg(Arg::Text(phrase));
-    format!("a.id IN (SELECT rowid FROM agents_fts WHERE agents_fts MATCH {p})")
-}
 
-/// `agents_fts f JOIN agents a … WHERE <match>`: the full-text index
-/// drives, matching every text in its columns, when each text has the 3
-/// characters a trigram needs (else `None`: the caller filters row by row).
-fn text_index_match(qb: &mut QueryBuilder, texts: &[(&[&str], String)]) -> Option<String> {
-    if texts.iter().any(|(_, t)| t.chars().count() < 3) {
-        return None;
+    /// Where another process's writes show: one row read on the calling thread.
+    fn cache_epoch(store: &SqlStore) -> Result<Option<i64>> {
+        store.direct.as_ref().map(|d| d.cache_epoch()).transpose()
     }
-    let phrase = texts
-        .iter()
-        .map(|(columns, t)| format!("{{{}}} : \"{}\"", columns.join(" "), t.replace('"', "\"\"")))
-        .collect::<Vec<_>>()
-        .join(" AND ");
-    let p = qb.arg(Arg::Text(phrase));
-    // CROSS JOIN: SQLite keeps this order, the index outside (without
-    // statistics it may probe the index once per agent of the tenant).
-    Some(format!("agents_fts f CROSS JOIN agents a ON a.id = f.rowid WHERE f.agents_fts MATCH {p}"))
+
+    /// Starts a write transaction holding the database's write lock.
+    async fn begin_write(pool: &DbPool) -> Result<DbTx> {
+        pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)
+    }
+
+    /// Nothing to lock: `BEGIN IMMEDIATE` holds the database's write lock, so
+    /// no other write commits between a transaction's read and its write.
+    fn row_lock_sql(_: Entity) -> Option<&'static str> {
+        None
+    }
+
+    /// Agents whose `columns` contain `text`, case-insensitively: through the
+    /// FTS5 trigram index when the text has the 3 characters a trigram needs,
+    /// by scanning otherwise.
+    fn agent_contains(qb: &mut QueryBuilder, columns: &[&str], text: &str) -> String {
+        if text.chars().count() < 3 {
+            return agent_like(qb, columns, text);
+        }
+        let phrase = format!("{{{}}} : \"{}\"", columns.join(" "), text.replace('"', "\"\""));
+        let p = qb.arg(Arg::Text(phrase));
+        format!("a.id IN (SELECT rowid FROM agents_fts WHERE agents_fts MATCH {p})")
+    }
+
+    /// `agents_fts f JOIN agents a … WHERE <match>`: the full-text index
+    /// drives, matching every text in its columns, when each text has the 3
+    /// characters a trigram needs (else `None`: the caller filters row by row).
+    fn text_index_match(qb: &mut QueryBuilder, texts: &[(&[&str], String)]) -> Option<String> {
+        if texts.iter().any(|(_, t)| t.chars().count() < 3) {
+            return None;
+        }
+        let phrase = texts
+            .iter()
+            .map(|(columns, t)| format!("{{{}}} : \"{}\"", columns.join(" "), t.replace('"', "\"\"")))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let p = qb.arg(Arg::Text(phrase));
+        // CROSS JOIN: SQLite keeps this order, the index outside (without
+        // statistics it may probe the index once per agent of the tenant).
+        Some(format!("agents_fts f CROSS JOIN agents a ON a.id = f.rowid WHERE f.agents_fts MATCH {p}"))
+    }
+
+    async fn before_commit(c: &mut DbConn) -> Result<()> {
+        before_commit(c).await
+    }
+
+    /// Merges the FTS5 index's segments into one: a bulk load leaves many small
+    /// ones, which every later write's incremental merge then works through (at
+    /// 1M agents, agent updates ran at half speed for their first minute).
+    async fn after_bulk_agent_load(pool: &DbPool) -> Result<()> {
+        sqlx::query(OPTIMIZE_AGENT_SEARCH_SQL).execute(pool).await.map_err(db_err)?;
+        Ok(())
+    }
+
+    /// SQLite's FTS5 path (`text_index_match`) already serves the selective texts.
+    fn text_filters_first(_: &[(&[&str], String)]) -> bool {
+        false
+    }
+
+    const EXPLAIN: &'static str = "EXPLAIN QUERY PLAN ";
+
+    async fn prepare_explain(_tx: &mut DbTx) -> Result<()> {
+        Ok(())
+    }
+
+    fn explain_line(r: &DbRow) -> Result<String> {
+        col(r, "detail")
+    }
 }
 
 /// Applies the agent changes queued by the triggers of migration 0006 to the
@@ -116,19 +152,6 @@ pub(crate) async fn before_commit(c: &mut DbConn) -> Result<()> {
 /// `after_bulk_agent_load`'s statement (`synthetic` runs it after its loads too).
 pub(crate) const OPTIMIZE_AGENT_SEARCH_SQL: &str = "INSERT INTO agents_fts (agents_fts) VALUES ('optimize')";
 
-/// Merges the FTS5 index's segments into one: a bulk load leaves many small
-/// ones, which every later write's incremental merge then works through (at
-/// 1M agents, agent updates ran at half speed for their first minute).
-async fn after_bulk_agent_load(pool: &DbPool) -> Result<()> {
-    sqlx::query(OPTIMIZE_AGENT_SEARCH_SQL).execute(pool).await.map_err(db_err)?;
-    Ok(())
-}
-
-/// SQLite's FTS5 path (`text_index_match`) already serves the selective texts.
-fn text_filters_first(_: &[(&[&str], String)]) -> bool {
-    false
-}
-
 /// Pool and cache figures for `/metrics`.
 fn stats_of(store: &SqlStore) -> switchboard_domain::StoreStats {
     let pool = |name, p: &DbPool| {
@@ -139,16 +162,6 @@ fn stats_of(store: &SqlStore) -> switchboard_domain::StoreStats {
         pools: [("writer", &store.writer), ("reader", &store.reader)].into_iter().map(|(n, p)| pool(n, p)).collect(),
         cache: store.cache().map(|c| c.counts()).unwrap_or_default(),
     }
-}
-
-const EXPLAIN: &str = "EXPLAIN QUERY PLAN ";
-
-async fn prepare_explain(_tx: &mut DbTx) -> Result<()> {
-    Ok(())
-}
-
-fn explain_line(r: &DbRow) -> Result<String> {
-    col(r, "detail")
 }
 
 fn connect_options(target: &str, opts: &crate::StoreOptions) -> Result<SqliteConnectOptions> {
@@ -279,6 +292,9 @@ pub(crate) async fn open(target: &str, opts: &crate::StoreOptions) -> Result<Sql
         .connect_with(base.clone().pragma("query_only", "ON"))
         .await
         .map_err(crate::open_err)?;
+    if !opts.sqlite_fast_path {
+        return Ok(SqlStore { writer, reader, direct: None, cache: None });
+    }
     // Without a cache of its own, this process's writes must reach the
     // cache of a server on the same file (migration 0005).
     let announce = opts.agent_cache_entries == 0;
@@ -296,7 +312,7 @@ pub(crate) async fn open(target: &str, opts: &crate::StoreOptions) -> Result<Sql
             Some(crate::cache::Listening { cache, tasks: [preload, names].into_iter().flatten().collect() })
         }
     };
-    Ok(SqlStore { writer, reader, direct: Some(direct), cache })
+    Ok(SqlStore { writer, reader, direct: Some(Box::new(direct)), cache })
 }
 
 /// `admin backup`: a consistent copy of the database at `target` in a new

@@ -786,3 +786,101 @@ async fn concurrent_writes_commit_together_and_fail_alone() {
     let report = switchboard_store::integrity_check(&f.path, &StoreOptions::default()).await.unwrap();
     assert_eq!(report, "ok");
 }
+
+/// One scenario of agent writes (the ones SQLite runs on its rusqlite fast
+/// path: update, skill assign/remove, group mappings; with a creation,
+/// failures and no-ops around them), at fixed times; what each returned.
+async fn agent_write_scenario(f: &Fixture) -> Vec<String> {
+    let r = refs(f).await;
+    let mut out = Vec::new();
+    let mut log = |what: &str, res: Result<AgentDetail>| {
+        out.push(match res {
+            Ok(d) => format!("{what}: v{} {:?} {:?} {:?}", d.agent.version, d.skills, d.service_ids, d.groups),
+            Err(e) => format!("{what}: {} {e}", e.code()),
+        })
+    };
+    let mut a = agent("FAST1");
+    a.password_hash = Some("pw1".into());
+    a.skills = vec![SkillAssignment { skill_id: r.skill, proficiency: 2 }];
+    a.service_ids = vec![r.service];
+    let id = f.store.create_agent(&f.ctx_at(10), a).await.unwrap().agent.id;
+    let other = f.store.create_agent(&f.ctx_at(11), agent("FAST2")).await.unwrap().agent.id;
+    let group2 = f.store.create_named(&f.ctx_at(12), Entity::Group, "Team B".into()).await.unwrap().id;
+    let changes = |c: AgentChanges| c;
+    log("update", f.store.update_agent(&f.ctx_at(20), id, changes(AgentChanges { last_name: Some("Renamed".into()), password_hash: Some("pw2".into()), ..Default::default() }), Some(1)).await);
+    log("stale update", f.store.update_agent(&f.ctx_at(21), id, changes(AgentChanges { first_name: Some("X".into()), ..Default::default() }), Some(1)).await);
+    log("update attrs", f.store.update_agent(&f.ctx_at(22), id, changes(AgentChanges { attributes: [("k".to_string(), serde_json::json!(1))].into_iter().collect(), locked: Some(true), ..Default::default() }), None).await);
+    log("duplicate login", f.store.update_agent(&f.ctx_at(23), other, changes(AgentChanges { login_id: Some("FAST1".into()), ..Default::default() }), None).await);
+    log("assign", f.store.assign_skill(&f.ctx_at(30), id, r.skill2, 4).await);
+    log("assign again", f.store.assign_skill(&f.ctx_at(31), id, r.skill2, 4).await);
+    log("raise", f.store.assign_skill(&f.ctx_at(32), id, r.skill2, 5).await);
+    log("assign unknown", f.store.assign_skill(&f.ctx_at(33), id, 9999, 1).await);
+    log("remove", f.store.remove_skill(&f.ctx_at(34), id, r.skill).await);
+    log("remove absent", f.store.remove_skill(&f.ctx_at(35), id, r.skill).await);
+    let g = |group_id, receive_call| GroupMembership { group_id, receive_call };
+    log("map", f.store.set_group_memberships(&f.ctx_at(40), id, &[g(r.group, true), g(group2, false)]).await);
+    log("map same", f.store.set_group_memberships(&f.ctx_at(41), id, &[g(group2, false)]).await);
+    log("map change", f.store.set_group_memberships(&f.ctx_at(42), id, &[g(group2, true), g(r.group, true)]).await);
+    log("map unknown", f.store.set_group_memberships(&f.ctx_at(43), id, &[g(r.group, false), g(9998, true), g(9997, true)]).await);
+    log("missing agent", f.store.update_agent(&f.ctx_at(44), 9996, AgentChanges { last_name: Some("Z".into()), ..Default::default() }, None).await);
+    log("other tenant's", {
+        let (t2, _) = tenant(&f.store, "Other", "hash-other").await;
+        let ctx = WriteCtx { tenant_id: t2.id, ..f.ctx_at(45) };
+        f.store.assign_skill(&ctx, id, r.skill, 1).await
+    });
+    out
+}
+
+/// Every row of the tables agent writes touch, as text, in key order.
+fn dump(path: &str) -> Vec<String> {
+    let c = rusqlite::Connection::open(path).unwrap();
+    let mut out = Vec::new();
+    for (table, order) in [
+        ("agents", "id"),
+        ("agent_skills", "agent_id, skill_id"),
+        ("agent_services", "agent_id, service_id"),
+        ("agent_groups", "agent_id, group_id"),
+        ("agent_password_history", "id"),
+        ("audit_events", "id"),
+        ("list_marks", "tenant_id, entity, shard"),
+        ("agents_fts", "rowid"),
+    ] {
+        let mut s = c.prepare(&format!("SELECT * FROM {table} ORDER BY {order}")).unwrap();
+        let n = s.column_count();
+        let rows = s
+            .query_map([], |r| {
+                let cells: Vec<String> = (0..n).map(|i| format!("{:?}", r.get_ref(i).unwrap())).collect();
+                Ok(format!("{table}: {}", cells.join(" | ")))
+            })
+            .unwrap();
+        out.extend(rows.map(|r| r.unwrap()));
+    }
+    out
+}
+
+/// SQLite runs its hottest agent writes on a fast path of its own
+/// (`sqlite/direct.rs`, rusqlite); everything else, and PostgreSQL, on the
+/// shared SQL. The same scenario through both must answer the same and
+/// leave the same rows and audit events behind.
+#[tokio::test]
+async fn fast_path_and_shared_sql_write_the_same() {
+    let mut runs = Vec::new();
+    for fast in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("switchboard.db").to_str().unwrap().to_string();
+        let store = open(&path, &StoreOptions { sqlite_fast_path: fast, ..StoreOptions::default() }).await.unwrap();
+        let (tenant, admin) = tenant(&store, "Acme", "hash-acme").await;
+        let f = Fixture { _dir: dir, path, store, tenant, admin };
+        let answers = agent_write_scenario(&f).await;
+        drop(f.store);
+        runs.push((answers, dump(&f.path), f._dir));
+    }
+    let (fast, shared) = (&runs[0], &runs[1]);
+    assert_eq!(fast.0, shared.0, "the same answers");
+    assert!(fast.0.iter().any(|a| a.starts_with("map unknown: invalid")), "{:?}", fast.0);
+    assert!(fast.1.iter().filter(|r| r.starts_with("audit_events")).count() >= 8);
+    for (a, b) in fast.1.iter().zip(&shared.1) {
+        assert_eq!(a, b, "the same rows");
+    }
+    assert_eq!(fast.1.len(), shared.1.len());
+}

@@ -1,5 +1,5 @@
-// Shared SQL, part 3: bulk import and export (the domain's `ops_import`).
-// `include!`d after `store.rs`; uses its helpers and `SqlStore::write`.
+// Bulk import and export (the domain's `ops_import`) and `ImportStore`.
+// `include!`d last; uses the other concerns' helpers and `SqlStore::write`.
 //
 // How rows run:
 // - atomic: one transaction; a row that fails its checks is reported and the
@@ -9,12 +9,6 @@
 // - best-effort: a transaction per batch of rows and a savepoint per row,
 //   so a bad row never half-applies and a cancel stops at a row boundary.
 // Every object written gets its audit event in the same transaction.
-
-use std::collections::{HashMap, HashSet};
-use switchboard_domain::{
-    AgentImport, AssignmentType, ImportControl, ImportJob, ImportJobUpdate, ImportKind, ImportMode, ImportOptions, ImportRecord, ImportRow,
-    ImportRun, ImportRunOptions, NameBook, OnConflict, RowAction, RowChange, RowError, RowOutcome,
-};
 
 /// Rows per transaction in best-effort mode.
 const IMPORT_BATCH: usize = 500;
@@ -169,75 +163,25 @@ async fn import_agent(c: &mut DbConn, ctx: &WriteCtx, refs: &mut ImportRefs, row
     let key = a.login_id.as_str();
     let (canon, skills, services, groups) = resolve_agent(refs, a)?;
     let Some(&id) = refs.existing.get(&key.to_lowercase()) else {
-        let first_name = a.first_name.clone().ok_or_else(|| Error::invalid("firstName", Rule::Required))?;
-        let last_name = a.last_name.clone().ok_or_else(|| Error::invalid("lastName", Rule::Required))?;
-        let attributes = a.attributes.clone().unwrap_or_default();
-        let id: Id = sqlx::query_scalar(
-            "INSERT INTO agents (tenant_id, login_id, first_name, last_name, display_name, email, phone, wrap_up_time, \
-             home_agent, active, locked, failed_logins, last_login, last_login_ip, password_last_modified, password_hash, \
-             attributes, created_at, updated_at, version) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, NULL, NULL, $12, $13, $14, $15, $15, 1) RETURNING id",
-        )
-        .bind(tenant)
-        .bind(key)
-        .bind(first_name.as_str())
-        .bind(last_name.as_str())
-        .bind(a.display_name.clone().flatten())
-        .bind(a.email.clone().flatten())
-        .bind(a.phone.clone().unwrap_or_default())
-        .bind(a.wrap_up_time.unwrap_or(-1))
-        .bind(a.home_agent.unwrap_or(false))
-        .bind(a.active.unwrap_or(true))
-        .bind(false)
-        .bind(a.password_hash.as_ref().map(|_| ctx.now))
-        .bind(a.password_hash.as_deref())
-        .bind(to_json(&attributes)?)
-        .bind(ctx.now)
-        .fetch_one(&mut *c)
-        .await
-        .map_err(|e| unique_err(e, &[Unique { index: "ux_agents_login_id", entity: Entity::Agent, field: "loginId", value: key }]))?;
-        if let Some(h) = &a.password_hash {
-            add_password_history(c, id, h, ctx.now).await?;
-        }
-        let skills = skills.unwrap_or_default();
-        let service_ids = services.unwrap_or_default();
-        let groups = groups.unwrap_or_default();
-        for s in &skills {
-            upsert_agent_skill(c, id, s.skill_id, s.proficiency).await?;
-        }
-        for sid in &service_ids {
-            insert_agent_service(c, id, *sid).await?;
-        }
-        upsert_agent_groups(c, id, &groups).await?;
-        // The stored agent, built from what was just inserted (no read back).
-        let detail = AgentDetail {
-            agent: Agent {
-                id,
-                tenant_id: tenant,
-                login_id: key.to_string(),
-                first_name,
-                last_name,
-                display_name: a.display_name.clone().flatten(),
-                email: a.email.clone().flatten(),
-                phone: a.phone.clone().unwrap_or_default(),
-                wrap_up_time: a.wrap_up_time.unwrap_or(-1),
-                home_agent: a.home_agent.unwrap_or(false),
-                active: a.active.unwrap_or(true),
-                locked: false,
-                failed_logins: 0,
-                last_login: None,
-                last_login_ip: None,
-                password_last_modified: a.password_hash.as_ref().map(|_| ctx.now),
-                has_password: a.password_hash.is_some(),
-                attributes,
-                created_at: ctx.now,
-                updated_at: ctx.now,
-                version: 1,
-            },
-            skills,
-            service_ids,
-            groups,
+        let record = AgentRecord {
+            login_id: key.to_string(),
+            first_name: a.first_name.clone().ok_or_else(|| Error::invalid("firstName", Rule::Required))?,
+            last_name: a.last_name.clone().ok_or_else(|| Error::invalid("lastName", Rule::Required))?,
+            display_name: a.display_name.clone().flatten(),
+            email: a.email.clone().flatten(),
+            phone: a.phone.clone().unwrap_or_default(),
+            wrap_up_time: a.wrap_up_time.unwrap_or(-1),
+            home_agent: a.home_agent.unwrap_or(false),
+            active: a.active.unwrap_or(true),
+            password_hash: a.password_hash.clone(),
+            skills: skills.unwrap_or_default(),
+            service_ids: services.unwrap_or_default(),
+            groups: groups.unwrap_or_default(),
+            attributes: a.attributes.clone().unwrap_or_default(),
         };
+        let id = insert_agent(c, ctx, &record).await?;
+        // The stored agent, built from what was just inserted (no read back).
+        let detail = inserted_agent(id, ctx, record);
         audit_ctx(c, ctx, Entity::Agent, id, AuditAction::Create, none(), Some(&detail)).await?;
         refs.marks.insert("agent");
         return Ok((change(row, key, RowAction::Create, vec![]), Some(id)));
@@ -252,15 +196,7 @@ async fn import_agent(c: &mut DbConn, ctx: &WriteCtx, refs: &mut ImportRefs, row
     if diff.is_empty() {
         return Ok((change(row, key, RowAction::Unchanged, vec![]), None));
     }
-    let mut agent = before.agent.clone();
-    changes.apply(&mut agent, ctx.now);
-    agent.updated_at = ctx.now;
-    agent.version = before.agent.version + 1;
-    write_agent(c, &agent, before.agent.version).await?;
-    if let Some(h) = &changes.password_hash {
-        sqlx::query("UPDATE agents SET password_hash = $1 WHERE id = $2").bind(h.as_str()).bind(id).execute(&mut *c).await.map_err(db_err)?;
-        add_password_history(c, id, h, ctx.now).await?;
-    }
+    change_agent(c, ctx, &before.agent, &changes).await?;
     if let Some(list) = skills.filter(|l| *l != before.skills) {
         sqlx::query("DELETE FROM agent_skills WHERE agent_id = $1").bind(id).execute(&mut *c).await.map_err(db_err)?;
         for s in &list {
@@ -748,7 +684,7 @@ impl SqlStore {
             run.applied_through_row = last_row;
             if kind == ImportKind::Agents && total >= BULK_LOAD_ROWS {
                 // Done and committed: a failure here only costs speed.
-                if let Err(e) = after_bulk_agent_load(&self.writer).await {
+                if let Err(e) = This::after_bulk_agent_load(&self.writer).await {
                     tracing::warn!(error = %e, "tidying the search index after a bulk load failed");
                 }
             }
@@ -896,5 +832,36 @@ fn conflict_str(c: OnConflict) -> &'static str {
         OnConflict::Skip => "skip",
         OnConflict::Update => "update",
         OnConflict::Fail => "fail",
+    }
+}
+
+#[async_trait::async_trait]
+impl ImportStore for SqlStore {
+    async fn import_rows(
+        &self,
+        ctx: &WriteCtx,
+        kind: switchboard_domain::ImportKind,
+        rows: Vec<switchboard_domain::ImportRow>,
+        opts: switchboard_domain::ImportRunOptions,
+        ctl: switchboard_domain::ImportControl,
+    ) -> Result<switchboard_domain::ImportRun> {
+        let _forget = self.forgets(crate::cache::Change::AgentRows);
+        self.import_rows_impl(ctx, kind, rows, opts, ctl).await
+    }
+
+    async fn export_agents(&self, tenant: Id) -> Result<Vec<AgentDetail>> {
+        self.export_agents_impl(tenant).await
+    }
+
+    async fn create_import_job(&self, ctx: &WriteCtx, opts: switchboard_domain::ImportOptions, rows: usize) -> Result<switchboard_domain::ImportJob> {
+        self.create_import_job_impl(ctx, opts, rows).await
+    }
+
+    async fn get_import_job(&self, tenant: Id, id: Id) -> Result<switchboard_domain::ImportJob> {
+        self.get_import_job_impl(tenant, id).await
+    }
+
+    async fn update_import_job(&self, tenant: Id, id: Id, u: switchboard_domain::ImportJobUpdate) -> Result<()> {
+        self.update_import_job_impl(tenant, id, u).await
     }
 }
