@@ -103,7 +103,9 @@ start_server() {
   local t0 t1 preload=0
   if curl -s -o /dev/null "$BASE/healthz"; then echo "port $PORT is taken: set BENCH_PORT" >&2; exit 1; fi
   t0=$(now_ns)
-  "$SB" serve --listen "127.0.0.1:$PORT" --rate-limit-override 1000000000 "$@" 2> "$WORK/server-$backend-$agents.log" &
+  # Without the per-request lines (switchboard::access): millions of them
+  # would fill the disk and measure the log writer.
+  "$SB" serve --listen "127.0.0.1:$PORT" --rate-limit-override 1000000000 --log-level info,switchboard::access=warn "$@" 2> "$WORK/server-$backend-$agents.log" &
   SERVER_PID=$!
   until curl -fs -o /dev/null "$BASE/healthz"; do
     kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server-$backend-$agents.log" >&2; exit 1; }
