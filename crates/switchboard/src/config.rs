@@ -52,7 +52,7 @@ fn config_path() -> Option<PathBuf> {
 fn settings(cmd: &clap::Command, out: &mut HashMap<String, String>) {
     for a in cmd.get_arguments() {
         if let Some(var) = a.get_env().and_then(|v| v.to_str()) {
-            if let Some(key) = var.strip_prefix("SWITCHBOARD_") {
+            if let Some(key) = var.strip_prefix("SWITCHBOARD_").filter(|k| *k != "CONFIG") {
                 out.insert(key.to_ascii_lowercase(), var.to_string());
             }
         }

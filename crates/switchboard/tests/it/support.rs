@@ -395,7 +395,8 @@ impl Process {
     }
 
     /// Like `serve`, with the log (stderr) kept in `log` for the test to read.
-    // The child is waited for by `Process`'s Drop (or the failed assert's).
+    // The child is waited for by `Process`'s Drop; a start that times out
+    // fails the test run.
     #[allow(clippy::zombie_processes)]
     pub fn serve_logged(cwd: &std::path::Path, db: &TestDb, extra: &[&str], log: &std::path::Path, rust_log: &str) -> Process {
         let mut args: Vec<String> = vec!["serve".into(), "--listen".into(), "127.0.0.1:0".into()];
