@@ -86,6 +86,9 @@ pub enum Rule {
     NotAcdService,
     /// A body that must change something changes nothing.
     NothingToUpdate,
+    /// A value this operation does not change, sent with another value than
+    /// the stored one (a read-modify-write body that edits a read-only key).
+    ReadOnly,
 }
 
 impl Rule {
@@ -103,6 +106,7 @@ impl Rule {
             Rule::UnknownReference { .. } => "unknown_reference",
             Rule::NotAcdService => "not_acd_service",
             Rule::NothingToUpdate => "nothing_to_update",
+            Rule::ReadOnly => "read_only",
         }
     }
 }
@@ -121,6 +125,7 @@ impl fmt::Display for Rule {
             Rule::UnknownReference { entity, id } => write!(f, "refers to unknown {entity} {id}"),
             Rule::NotAcdService => write!(f, "only ACD services can be assigned to agents"),
             Rule::NothingToUpdate => write!(f, "must contain at least one field to update"),
+            Rule::ReadOnly => write!(f, "cannot be changed by this operation"),
         }
     }
 }

@@ -106,6 +106,54 @@ pub struct AgentPatch {
     pub locked: Option<bool>,
     /// Merged into the agent's attributes; a null value removes a key.
     pub attributes: serde_json::Map<String, serde_json::Value>,
+    /// Values the caller sent back as read, which this update does not
+    /// change: each must still be the agent's, or the update is refused
+    /// (`Rule::ReadOnly`, naming it). `Some` with nothing else to change is a
+    /// request that changes nothing (answered with the agent as it is).
+    pub unchanged: Option<ReadOnlyFields>,
+}
+
+/// What a read of an agent shows and an update does not change (LiveVox's
+/// Read Agent body sent back to Update Agent). `None`: not sent.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReadOnlyFields {
+    /// Compared ignoring case, as loginIds are.
+    pub login_id: Option<String>,
+    pub locked: Option<bool>,
+    pub password_last_modified: Option<Option<Millis>>,
+    pub last_login: Option<Option<Millis>>,
+    pub last_login_ip: Option<Option<String>>,
+    /// Compared as sets.
+    pub service_ids: Option<Vec<Id>>,
+    /// Compared as sets of (skill, proficiency).
+    pub skills: Option<Vec<SkillAssignment>>,
+}
+
+impl ReadOnlyFields {
+    /// The first value that is not the agent's, as `Rule::ReadOnly`.
+    pub fn check(&self, d: &AgentDetail) -> Result<()> {
+        let a = &d.agent;
+        let sorted = |mut v: Vec<(Id, i64)>| {
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        let skills = |s: &[SkillAssignment]| sorted(s.iter().map(|x| (x.skill_id, x.proficiency)).collect());
+        let services = |s: &[Id]| sorted(s.iter().map(|&x| (x, 0)).collect());
+        let differs = [
+            ("loginId", self.login_id.as_ref().is_some_and(|x| x.trim().to_uppercase() != a.login_id)),
+            ("serviceIds", self.service_ids.as_ref().is_some_and(|x| services(x) != services(&d.service_ids))),
+            ("skills", self.skills.as_ref().is_some_and(|x| skills(x) != skills(&d.skills))),
+            ("locked", self.locked.is_some_and(|x| x != a.locked)),
+            ("passwordLastModified", self.password_last_modified.is_some_and(|x| x != a.password_last_modified)),
+            ("lastLogin", self.last_login.is_some_and(|x| x != a.last_login)),
+            ("lastLoginIp", self.last_login_ip.as_ref().is_some_and(|x| *x != a.last_login_ip)),
+        ];
+        match differs.into_iter().find(|(_, d)| *d) {
+            Some((field, _)) => Err(Error::invalid(field, Rule::ReadOnly)),
+            None => Ok(()),
+        }
+    }
 }
 
 /// A validated agent change; the store applies it with [`AgentChanges::apply`].
@@ -123,6 +171,9 @@ pub struct AgentChanges {
     pub password_hash: Option<String>,
     pub locked: Option<bool>,
     pub attributes: serde_json::Map<String, serde_json::Value>,
+    /// Checked by the store against the agent it is about to change, in the
+    /// same transaction ([`AgentChanges::check_unchanged`]).
+    pub unchanged: Option<ReadOnlyFields>,
 }
 
 impl AgentPatch {
@@ -165,11 +216,18 @@ impl AgentPatch {
             password_hash: None,
             locked: self.locked,
             attributes: self.attributes.clone(),
+            unchanged: self.unchanged.clone(),
         })
     }
 }
 
 impl AgentChanges {
+    /// Refuses the change when a value the caller sent as unchanged is not
+    /// the agent's (`before`, as read in the writing transaction).
+    pub fn check_unchanged(&self, before: &AgentDetail) -> Result<()> {
+        self.unchanged.as_ref().map_or(Ok(()), |u| u.check(before))
+    }
+
     /// Applies the change to the stored agent; `now` stamps a password change.
     pub fn apply(&self, a: &mut Agent, now: Millis) {
         if let Some(x) = &self.login_id {
@@ -430,4 +488,21 @@ pub fn validate_settings(s: &TenantSettings) -> Result<()> {
 /// The entity names the store reports in unknown-reference errors.
 pub fn unknown(field: &str, entity: Entity, id: impl ToString) -> Error {
     Error::invalid(field, Rule::UnknownReference { entity, id: id.to_string() })
+}
+
+/// Skill and group (un)assignments by name, resolved by the store inside the
+/// same transaction as the agent's other changes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AgentAssignments {
+    /// Skill name and proficiency.
+    pub assign_skills: Vec<(String, i64)>,
+    pub unassign_skills: Vec<String>,
+    pub assign_groups: Vec<String>,
+    pub unassign_groups: Vec<String>,
+}
+
+impl AgentAssignments {
+    pub fn is_empty(&self) -> bool {
+        self.assign_skills.is_empty() && self.unassign_skills.is_empty() && self.assign_groups.is_empty() && self.unassign_groups.is_empty()
+    }
 }

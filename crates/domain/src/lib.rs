@@ -20,6 +20,6 @@ pub use ops::{Clock, Directory, Issued, SessionTerms, SystemClock};
 pub use ops_ozonetel::*;
 pub use import::*;
 pub use session::{MemorySessions, Session, SessionStore};
-pub use ratelimit::RateLimiter;
+pub use ratelimit::{RateLimiter, WindowLog};
 pub use secret::PasswordPolicy;
 pub use store::{AccountStore, AgentStore, AuditStore, CatalogStore, Credentials, IdempotencyStore, IdempotentResponse, ImportStore, Named, PoolStats, Store, StoreStats, TelephonyStore, WriteCtx};

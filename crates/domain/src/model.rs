@@ -389,6 +389,9 @@ pub struct AgentFilter {
     pub login_id_contains: Option<String>,
     pub last_name_contains: Option<String>,
     pub phone_contains: Option<String>,
+    /// The agent's phone is this number: digits compared, formatting (and a
+    /// stored leading `+`) ignored (LiveVox Find Matching Agents by phone).
+    pub phone_number: Option<String>,
     pub active: Option<bool>,
     pub skill_id: Option<Id>,
     pub service_id: Option<Id>,
@@ -398,12 +401,14 @@ pub struct AgentFilter {
     pub sort: AgentSort,
 }
 
-/// Orders of the agent list (the console's sortable columns).
+/// Orders of the agent list (the console's sortable columns; LiveVox's List
+/// Agents is `LoginIdAsc`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum AgentSort {
     #[default]
     IdAsc,
     IdDesc,
+    /// By the bytes of the stored (upper-case) loginId, ties by id.
     LoginIdAsc,
     LoginIdDesc,
     LastNameAsc,

@@ -461,6 +461,10 @@ impl Directory {
     }
 
     pub async fn list_agents(&self, p: &Principal, f: &AgentFilter, page: PageRequest) -> Result<Page<Agent>> {
+        // A phone number without a digit is no agent's number.
+        if f.phone_number.as_deref().is_some_and(|n| v::phone_digits(n).is_empty()) {
+            return Ok(Page { items: Vec::new(), has_more: false });
+        }
         self.store.list_agents(p.tenant_id, f, page).await
     }
 
@@ -472,9 +476,16 @@ impl Directory {
         self.store.agent_call_centers(p.tenant_id, id).await
     }
 
-    /// Updates an agent. A new password must not repeat the last 4.
+    /// Updates an agent. A new password must not repeat the last 4. Values
+    /// sent back unchanged (`patch.unchanged`) must still be the agent's;
+    /// with nothing else to change, that is all there is to do.
     pub async fn update_agent(&self, p: &Principal, id: Id, patch: AgentPatch, expected: Option<i64>) -> Result<AgentDetail> {
         p.require_agent_admin()?;
+        if let (true, Some(unchanged)) = (patch.is_empty(), &patch.unchanged) {
+            let d = self.store.get_agent(p.tenant_id, id).await?;
+            unchanged.check(&d)?;
+            return Ok(d);
+        }
         let policy = PasswordPolicy::ON_UPDATE;
         let mut changes = patch.validate(&policy)?;
         if let Some(pw) = patch.password {

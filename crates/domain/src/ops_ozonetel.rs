@@ -6,7 +6,7 @@
 //! write is still one store call, one transaction.
 
 use crate::error::{Entity, Error, Result, Rule};
-use crate::input::{AgentChanges, CampaignInput, PhoneInput};
+use crate::input::{AgentAssignments, AgentChanges, CampaignInput, PhoneInput};
 use crate::model::*;
 use crate::ops::{Directory, SessionTerms};
 use crate::secret::{self, blocking, PasswordPolicy};
@@ -43,23 +43,6 @@ pub struct OzonetelCredentials {
 pub struct OzonetelCaller {
     pub principal: Principal,
     pub tenant: Tenant,
-}
-
-/// Skill and group (un)assignments by name, resolved by the store inside the
-/// same transaction as the agent's other changes.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct AgentAssignments {
-    /// Skill name and proficiency.
-    pub assign_skills: Vec<(String, i64)>,
-    pub unassign_skills: Vec<String>,
-    pub assign_groups: Vec<String>,
-    pub unassign_groups: Vec<String>,
-}
-
-impl AgentAssignments {
-    pub fn is_empty(&self) -> bool {
-        self.assign_skills.is_empty() && self.unassign_skills.is_empty() && self.assign_groups.is_empty() && self.unassign_groups.is_empty()
-    }
 }
 
 /// A skill object of `assignSkills` / `unAssignSkills`.
@@ -226,7 +209,8 @@ fn known_skills(list: &Option<String>, catalog: &[String]) -> (Vec<String>, bool
 
 impl OzonetelPhoneRequest {
     /// Checks in Ozonetel's documented order: action, phoneNumber numeric,
-    /// phoneName present, phoneNumber present; then the new values.
+    /// phoneName present, phoneNumber present; then the new values (an
+    /// edit's `phoneNumberNew` is mandatory, marked `*` like the others).
     pub fn validate(&self) -> Result<(PhoneAction, String, String)> {
         let action = match text(&self.action).to_ascii_lowercase().as_str() {
             "create" | "add" => PhoneAction::Create,
@@ -243,9 +227,7 @@ impl OzonetelPhoneRequest {
             return Err(Error::invalid("phoneNumber", Rule::Required));
         }
         if action == PhoneAction::Edit {
-            if !text(&self.phone_number_new).is_empty() {
-                v::phone_number("phoneNumberNew", text(&self.phone_number_new))?;
-            }
+            v::phone_number("phoneNumberNew", text(&self.phone_number_new))?;
             if !text(&self.phone_name_new).is_empty() {
                 v::name("phoneNameNew", self.phone_name_new.as_deref())?;
             }
@@ -342,32 +324,20 @@ impl Directory {
         self.store().update_agent_with_assignments(&ctx, agent.agent.id, changes, &assignments, None).await
     }
 
-    async fn all_skill_names(&self, p: &Principal) -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        let mut page = PageRequest::first(1000);
-        loop {
-            let got = self.store().list_skills(p.tenant_id, page).await?;
-            page.after = got.items.last().map_or(page.after, |s| s.id);
-            out.extend(got.items.into_iter().map(|s| s.name));
-            if !got.has_more {
-                return Ok(out);
-            }
-        }
+    /// The names of the tenant's skills that the comma lists name (one
+    /// indexed query): the catalog `known_skills` checks the lists against.
+    async fn skills_named_in(&self, p: &Principal, lists: &[&Option<String>]) -> Result<Vec<String>> {
+        let names: Vec<String> = lists.iter().filter_map(|l| l.as_deref()).flat_map(|l| l.split(',')).map(str::trim).filter(|n| !n.is_empty()).map(str::to_string).collect();
+        Ok(self.store().skills_named(p.tenant_id, &names).await?.into_iter().map(|s| s.name).collect())
     }
 
     /// The phone with this number and (case-insensitive) name.
     async fn find_phone(&self, p: &Principal, number: &str, name: &str) -> Result<Phone> {
-        let mut page = PageRequest::first(1000);
-        loop {
-            let got = self.store().list_phones(p.tenant_id, page).await?;
-            page.after = got.items.last().map_or(page.after, |x| x.id);
-            let has_more = got.has_more;
-            if let Some(ph) = got.items.into_iter().find(|x| x.number == number && x.name.to_lowercase() == name.to_lowercase()) {
-                return Ok(ph);
-            }
-            if !has_more {
-                return Err(Error::not_found(Entity::Phone, number));
-            }
+        let phone = self.store().find_phone_by_number(p.tenant_id, number).await?;
+        if phone.number == number && phone.name.to_lowercase() == name.to_lowercase() {
+            Ok(phone)
+        } else {
+            Err(Error::not_found(Entity::Phone, number))
         }
     }
 
@@ -378,7 +348,7 @@ impl Directory {
         let (action, number, name) = r.validate()?;
         match action {
             PhoneAction::Create => {
-                let catalog = self.all_skill_names(p).await?;
+                let catalog = self.skills_named_in(p, &[&r.skill]).await?;
                 let (skills, skills_rejected) = known_skills(&r.skill, &catalog);
                 let input = PhoneInput { number: Some(number), name: Some(name), skills: Some(skills) };
                 let phone = self.create_phone(p, input).await?;
@@ -388,7 +358,7 @@ impl Directory {
                 let phone = self.find_phone(p, &number, &name).await?;
                 let mut skills_rejected = false;
                 let skills = if r.assign_skill.is_some() || r.unassign_skill.is_some() {
-                    let catalog = self.all_skill_names(p).await?;
+                    let catalog = self.skills_named_in(p, &[&r.assign_skill, &r.unassign_skill]).await?;
                     let (add, bad_add) = known_skills(&r.assign_skill, &catalog);
                     let (remove, bad_remove) = known_skills(&r.unassign_skill, &catalog);
                     skills_rejected = bad_add || bad_remove;
@@ -404,10 +374,7 @@ impl Directory {
                     None
                 };
                 let input = PhoneInput {
-                    number: Some(match text(&r.phone_number_new) {
-                        "" => phone.number.clone(),
-                        n => n.to_string(),
-                    }),
+                    number: Some(text(&r.phone_number_new).to_string()),
                     name: Some(match text(&r.phone_name_new) {
                         "" => phone.name.clone(),
                         n => n.to_string(),
@@ -437,28 +404,13 @@ impl Directory {
     ) -> Result<Campaign> {
         p.require_agent_admin()?;
         let wanted = campaign.map(str::trim).unwrap_or("");
-        let mut found = None;
-        let mut page = PageRequest::first(1000);
-        while !wanted.is_empty() && found.is_none() {
-            let got = self.store().list_campaigns(p.tenant_id, page).await?;
-            page.after = got.items.last().map_or(page.after, |c| c.id);
-            let has_more = got.has_more;
-            found = got.items.into_iter().find(|c| c.name.eq_ignore_ascii_case(wanted));
-            if !has_more {
-                break;
-            }
+        if wanted.is_empty() {
+            return Err(Error::not_found(Entity::Campaign, wanted));
         }
-        let camp = found.ok_or_else(|| Error::not_found(Entity::Campaign, wanted))?;
-        let mut inventory = Vec::new();
-        let mut page = PageRequest::first(1000);
-        loop {
-            let got = self.store().list_dids(p.tenant_id, page).await?;
-            page.after = got.items.last().map_or(page.after, |d| d.id);
-            inventory.extend(got.items.into_iter().map(|d| d.number));
-            if !got.has_more {
-                break;
-            }
-        }
+        let camp = self.store().find_campaign_by_name(p.tenant_id, wanted).await?;
+        // The DIDs the lists name that the tenant has (one indexed query).
+        let named: Vec<String> = [dynamic, fallback].iter().flatten().flat_map(|l| l.split(',')).map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).collect();
+        let inventory: Vec<String> = self.store().dids_numbered(p.tenant_id, &named).await?.into_iter().map(|d| d.number).collect();
         let list = |field: &str, raw: Option<&str>| -> Result<Vec<String>> {
             let raw = raw.map(str::trim).unwrap_or("");
             if raw.is_empty() {
@@ -558,6 +510,12 @@ mod tests {
         assert!(matches!(r.validate(), Err(Error::Invalid { field, rule: Rule::Required }) if field == "phoneNumber"));
         let r = OzonetelPhoneRequest { action: Some("move".into()), ..Default::default() };
         assert!(matches!(r.validate(), Err(Error::Invalid { field, .. }) if field == "action"));
+        let r = OzonetelPhoneRequest { action: Some("edit".into()), phone_number: Some("123".into()), phone_name: Some("d".into()), ..Default::default() };
+        assert!(matches!(r.validate(), Err(Error::Invalid { field, rule: Rule::Required }) if field == "phoneNumberNew"));
+        let r = OzonetelPhoneRequest { phone_number_new: Some("12".into()), ..r };
+        assert!(matches!(r.validate(), Err(Error::Invalid { field, rule: Rule::Format { expected: v::PHONE_LENGTH } }) if field == "phoneNumberNew"));
+        let r = OzonetelPhoneRequest { action: Some("delete".into()), phone_number_new: None, ..r };
+        assert!(r.validate().is_ok(), "only an edit names the new number");
     }
 
     #[test]

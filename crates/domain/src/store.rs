@@ -128,7 +128,7 @@ pub trait AgentStore: Send + Sync {
     /// An agent's field changes plus skill and group (un)assignments named
     /// by name (resolved case-insensitively; unknown names are invalid
     /// references), all in one transaction. Unassignments apply first.
-    async fn update_agent_with_assignments(&self, ctx: &WriteCtx, id: Id, c: AgentChanges, a: &crate::AgentAssignments, expected_version: Option<i64>) -> Result<AgentDetail>;
+    async fn update_agent_with_assignments(&self, ctx: &WriteCtx, id: Id, c: AgentChanges, a: &AgentAssignments, expected_version: Option<i64>) -> Result<AgentDetail>;
     /// Call centers of the agent's services, in id order.
     async fn agent_call_centers(&self, tenant: Id, agent: Id) -> Result<Vec<Id>>;
 }
@@ -141,6 +141,9 @@ pub trait CatalogStore: Send + Sync {
     async fn get_skill(&self, tenant: Id, id: Id) -> Result<Skill>;
     async fn list_skills(&self, tenant: Id, page: PageRequest) -> Result<Page<Skill>>;
     async fn skill_list_info(&self, tenant: Id) -> Result<ListInfo>;
+    /// The tenant's skills with these names (case-insensitive), in id order;
+    /// names that match none are left out. One indexed query.
+    async fn skills_named(&self, tenant: Id, names: &[String]) -> Result<Vec<Skill>>;
     async fn skill_assignments(&self, tenant: Id, skill: Id) -> Result<Vec<(Id, i64)>>;
     async fn update_skill(&self, ctx: &WriteCtx, id: Id, s: SkillInput, expected_version: Option<i64>) -> Result<Skill>;
     async fn delete_skill(&self, ctx: &WriteCtx, id: Id, expected_version: Option<i64>) -> Result<()>;
@@ -167,6 +170,8 @@ pub trait TelephonyStore: Send + Sync {
     async fn create_phone(&self, ctx: &WriteCtx, p: PhoneInput, limit: i64) -> Result<Phone>;
     async fn get_phone(&self, tenant: Id, id: Id) -> Result<Phone>;
     async fn list_phones(&self, tenant: Id, page: PageRequest) -> Result<Page<Phone>>;
+    /// The tenant's phone with this number (case-insensitive, as unique).
+    async fn find_phone_by_number(&self, tenant: Id, number: &str) -> Result<Phone>;
     async fn update_phone(&self, ctx: &WriteCtx, id: Id, p: PhoneInput, expected_version: Option<i64>) -> Result<Phone>;
     async fn delete_phone(&self, ctx: &WriteCtx, id: Id, expected_version: Option<i64>) -> Result<()>;
 
@@ -174,11 +179,16 @@ pub trait TelephonyStore: Send + Sync {
     async fn create_did(&self, ctx: &WriteCtx, number: String) -> Result<Did>;
     async fn get_did(&self, tenant: Id, id: Id) -> Result<Did>;
     async fn list_dids(&self, tenant: Id, page: PageRequest) -> Result<Page<Did>>;
+    /// The tenant's DIDs with these numbers (case-insensitive), in id order;
+    /// numbers that match none are left out. One indexed query.
+    async fn dids_numbered(&self, tenant: Id, numbers: &[String]) -> Result<Vec<Did>>;
     async fn update_did(&self, ctx: &WriteCtx, id: Id, number: String, expected_version: Option<i64>) -> Result<Did>;
     async fn delete_did(&self, ctx: &WriteCtx, id: Id, expected_version: Option<i64>) -> Result<()>;
     async fn create_campaign(&self, ctx: &WriteCtx, c: CampaignInput) -> Result<Campaign>;
     async fn get_campaign(&self, tenant: Id, id: Id) -> Result<Campaign>;
     async fn list_campaigns(&self, tenant: Id, page: PageRequest) -> Result<Page<Campaign>>;
+    /// The tenant's campaign with this name (case-insensitive, as unique).
+    async fn find_campaign_by_name(&self, tenant: Id, name: &str) -> Result<Campaign>;
     async fn update_campaign(&self, ctx: &WriteCtx, id: Id, c: CampaignInput, expected_version: Option<i64>) -> Result<Campaign>;
     async fn delete_campaign(&self, ctx: &WriteCtx, id: Id, expected_version: Option<i64>) -> Result<()>;
 }

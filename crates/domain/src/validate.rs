@@ -112,17 +112,33 @@ pub fn email(field: &str, s: &str) -> Result<String> {
     Ok(s.to_string())
 }
 
-/// A telephone number: optional leading `+`, then 3..=20 digits.
+/// What a telephone number must be (digits, an optional leading `+`).
+pub const PHONE_FORMAT: &str = "a number of 3 to 20 digits with an optional leading +";
+/// What a number of digits of the wrong length breaks: the length rule, told
+/// apart from the format so that a numeric value is never called not numeric.
+pub const PHONE_LENGTH: &str = "3 to 20 digits long";
+
+/// A telephone number: optional leading `+`, then 3..=20 digits. Anything
+/// but digits breaks [`PHONE_FORMAT`]; digits of the wrong count, [`PHONE_LENGTH`].
 pub fn phone_number(field: &str, s: &str) -> Result<String> {
     let s = s.trim();
     if s.is_empty() {
         return Err(Error::invalid(field, Rule::Required));
     }
     let digits = s.strip_prefix('+').unwrap_or(s);
-    if !(3..=20).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Error::invalid(field, Rule::Format { expected: "a number of 3 to 20 digits with an optional leading +" }));
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::invalid(field, Rule::Format { expected: PHONE_FORMAT }));
+    }
+    if !(3..=20).contains(&digits.len()) {
+        return Err(Error::invalid(field, Rule::Format { expected: PHONE_LENGTH }));
     }
     Ok(s.to_string())
+}
+
+/// The digits of a telephone number as written (`(650) 351-7454`,
+/// `+1 650 351 7454`): every other character is formatting.
+pub fn phone_digits(s: &str) -> String {
+    s.chars().filter(char::is_ascii_digit).collect()
 }
 
 pub fn wrap_up_time(v: i64) -> Result<i64> {
@@ -192,6 +208,16 @@ mod tests {
         assert!(phone_number("p", "12a45").is_err());
         assert!(phone_number("p", "12").is_err());
         assert!(phone_number("p", "++123").is_err());
+        let rule = |s: &str| match phone_number("p", s) {
+            Err(Error::Invalid { rule: Rule::Format { expected }, .. }) => expected,
+            other => panic!("{s}: {other:?}"),
+        };
+        assert_eq!(rule("12"), PHONE_LENGTH);
+        assert_eq!(rule("+1"), PHONE_LENGTH);
+        assert_eq!(rule(&"1".repeat(21)), PHONE_LENGTH);
+        assert_eq!(rule("12a45"), PHONE_FORMAT);
+        assert_eq!(rule("+"), PHONE_FORMAT);
+        assert_eq!(phone_digits("+1 (650) 351-7454"), "16503517454");
     }
 
     #[test]

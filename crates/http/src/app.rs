@@ -22,6 +22,12 @@ use tower_http::timeout::TimeoutLayer;
 /// Largest request body accepted; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// A rate limiter's wait as `Retry-After` seconds: rounded up, so that a
+/// client that waits that long is let in.
+pub(crate) fn retry_secs(wait: Duration) -> u64 {
+    u64::try_from(wait.as_millis().div_ceil(1000)).unwrap_or(u64::MAX).max(1)
+}
+
 /// Settings of the HTTP front (the dialects add theirs here).
 #[derive(Debug, Clone)]
 pub struct HttpConfig {

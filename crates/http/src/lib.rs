@@ -5,6 +5,7 @@
 mod app;
 pub mod console;
 pub mod deepcall;
+mod lenient_json;
 pub mod livevox;
 mod login;
 pub mod native;
@@ -13,6 +14,7 @@ mod telemetry;
 
 pub use app::{router, serve, serve_metrics, AppState, HttpConfig};
 pub use telemetry::{metrics_handle, set_build_commit};
+pub use ozonetel::rate_limit::LocalRateLimiter;
 
 /// Entry points for the fuzz targets (`fuzz/`): each dialect's request parsing
 /// on arbitrary bytes. Only with the `fuzzing` feature.
@@ -20,16 +22,16 @@ pub use telemetry::{metrics_handle, set_build_commit};
 pub mod fuzzing {
     use axum::body::Bytes;
 
-    /// LiveVox: lenient JSON (trailing commas), then typed field access.
+    /// LiveVox: lenient JSON (trailing and missing commas), then typed field access.
     pub fn livevox_body(data: &[u8]) {
-        let cleaned = crate::livevox::wire::strip_trailing_commas(data);
-        assert!(cleaned.len() <= data.len());
+        let cleaned = crate::lenient_json::repair(data);
+        assert!(cleaned.len() <= 2 * data.len());
         if let Ok(serde_json::Value::Object(m)) = serde_json::from_slice::<serde_json::Value>(&cleaned) {
             if let Ok(f) = crate::livevox::wire::Fields::new(m, &["loginId", "lastName", "phoneNumber", "unlock", "clientId", "wrapUpTime"]) {
                 let _ = f.get::<String>("loginId");
                 let _ = f.flag("unlock");
-                let _ = f.required::<i64>("clientId");
-                let _ = f.get::<i64>("wrapUpTime");
+                let _ = f.required_int("clientId");
+                let _ = f.int("wrapUpTime");
             }
         }
     }
@@ -49,7 +51,7 @@ pub mod fuzzing {
 
     /// Ozonetel: body map, text fields, `%2B` decoding.
     pub fn ozonetel_body(data: &[u8]) {
-        let m = crate::ozonetel::body_map(&Bytes::copy_from_slice(data));
+        let Ok(m) = crate::ozonetel::body_map(&Bytes::copy_from_slice(data)) else { return };
         for k in ["userName", "agentId", "agentName", "password", "email", "phoneNumber", "dynamicDIDs"] {
             let t = crate::ozonetel::text(&m, k);
             let _ = crate::ozonetel::plus_decoded(t);

@@ -5,6 +5,7 @@
 //! and every refusal logged at WARN and counted in `/metrics`. A surface only
 //! maps [`LoginRefused`] onto its own wire form.
 
+pub(crate) use crate::app::retry_secs;
 use crate::AppState;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -124,11 +125,6 @@ async fn check(s: &AppState, a: &LoginAttempt<'_>) -> Result<(Tenant, Principal)
         Err(Error::Locked) => Err(LoginRefused::Locked),
         Err(e) => Err(LoginRefused::Failed(e)),
     }
-}
-
-/// Whole seconds to wait (rounded up, at least 1): what `Retry-After` says.
-pub fn retry_secs(wait: Duration) -> u64 {
-    (wait.as_millis().div_ceil(1000) as u64).max(1)
 }
 
 async fn take_attempt(s: &AppState, key: &str) -> Result<(), LoginRefused> {

@@ -104,6 +104,10 @@ impl Backend for This {
 
     const EXPLAIN: &'static str = "EXPLAIN ";
 
+    /// Text compared byte by byte, whatever the database's collation (UTF-8
+    /// bytes and code points sort alike); ix_agents_tenant_login_order has it.
+    const BYTE_ORDER: &'static str = " COLLATE \"C\"";
+
     async fn prepare_explain(_tx: &mut DbTx) -> Result<()> {
         Ok(())
     }

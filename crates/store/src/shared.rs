@@ -56,7 +56,13 @@ impl Redis {
     }
 
     pub fn rate_limiter(&self) -> Arc<dyn RateLimiter> {
-        Arc::new(RedisRateLimiter { r: self.clone(), script: redis::Script::new(GCRA) })
+        self.rate_limiter_with_window(switchboard_domain::ratelimit::WINDOW)
+    }
+
+    /// Budgets of `per_minute` requests per `window` instead of per minute
+    /// (tests: the minute's rule, in seconds).
+    pub fn rate_limiter_with_window(&self, window: Duration) -> Arc<dyn RateLimiter> {
+        Arc::new(RedisRateLimiter { r: self.clone(), script: redis::Script::new(SLIDING_WINDOW), window })
     }
 }
 
@@ -168,26 +174,35 @@ impl SessionStore for RedisSessions {
     }
 }
 
-/// GCRA in one atomic step, on Redis's clock: the key holds the theoretical
-/// arrival time (ms); a request is allowed while it is at most `tau` ahead
-/// of now. Returns 0 when allowed, else the ms to wait.
-const GCRA: &str = r"
+/// The sliding window of `switchboard_domain::WindowLog`, in one atomic
+/// step on Redis's clock (microseconds): the key is a sorted set of the
+/// accepted requests' times. Those at or before `now - window` have left;
+/// with fewer than `limit` left in, the request is added and allowed (0),
+/// otherwise the answer is the wait until the oldest of the last `limit`
+/// leaves. Members are `<time>:<count>`, unique within a key.
+const SLIDING_WINDOW: &str = r"
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local interval = tonumber(ARGV[1])
-local tau = tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
-if tat - tau > now then return tat - tau - now end
-local new_tat = tat + interval
-redis.call('SET', KEYS[1], new_tat, 'PX', new_tat - now + 1000)
-return 0
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local window = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local n = redis.call('ZCARD', KEYS[1])
+if n < limit then
+  redis.call('ZADD', KEYS[1], now, string.format('%.0f:%d', now, n))
+  redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000) + 1000)
+  return 0
+end
+local oldest = redis.call('ZRANGE', KEYS[1], n - limit, n - limit, 'WITHSCORES')
+local wait = tonumber(oldest[2]) + window - now
+if wait < 1 then wait = 1 end
+return wait
 ";
 
 /// Rate-limit budgets shared by every instance using the same Redis and prefix.
 pub struct RedisRateLimiter {
     r: Redis,
     script: redis::Script,
+    window: Duration,
 }
 
 #[async_trait::async_trait]
@@ -196,14 +211,15 @@ impl RateLimiter for RedisRateLimiter {
         if per_minute == 0 {
             return Ok(());
         }
-        let interval = 60_000 / i64::from(per_minute);
-        let tau = interval * (i64::from(per_minute) - 1);
-        // The limit is part of the key: a changed setting starts afresh, as in memory.
-        let k = self.r.key("rate", &format!("{key}:{per_minute}"));
+        let window = i64::try_from(self.window.as_micros()).unwrap_or(i64::MAX);
+        // The limit is part of the key: a changed setting starts afresh, as in
+        // memory. ("window": a new name, as the sliding window's keys hold
+        // sorted sets where the token bucket's held strings.)
+        let k = self.r.key("window", &format!("{key}:{per_minute}"));
         let mut c = self.r.conn.clone();
-        match self.script.key(k).arg(interval).arg(tau).invoke_async::<i64>(&mut c).await {
+        match self.script.key(k).arg(window).arg(per_minute).invoke_async::<i64>(&mut c).await {
             Ok(0) => Ok(()),
-            Ok(wait) => Err(Duration::from_millis(wait.max(1) as u64)),
+            Ok(wait) => Err(Duration::from_micros(wait.max(1) as u64)),
             Err(e) => {
                 // Fail open: an unreachable Redis must not take the API down.
                 tracing::error!(error = %e, "rate limiter unavailable; request allowed");

@@ -110,6 +110,9 @@ impl Backend for This {
 
     const EXPLAIN: &'static str = "EXPLAIN QUERY PLAN ";
 
+    /// Text compared byte by byte: SQLite's default (BINARY) collation already is.
+    const BYTE_ORDER: &'static str = "";
+
     async fn prepare_explain(_tx: &mut DbTx) -> Result<()> {
         Ok(())
     }

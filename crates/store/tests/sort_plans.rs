@@ -22,8 +22,8 @@ fn orders() -> [(AgentSort, &'static str); 6] {
     [
         (AgentSort::IdAsc, "ix_agents_tenant"),
         (AgentSort::IdDesc, "ix_agents_tenant"),
-        (AgentSort::LoginIdAsc, "ux_agents_login_id"),
-        (AgentSort::LoginIdDesc, "ux_agents_login_id"),
+        (AgentSort::LoginIdAsc, "ix_agents_tenant_login_order"),
+        (AgentSort::LoginIdDesc, "ix_agents_tenant_login_order"),
         (AgentSort::LastNameAsc, "ix_agents_tenant_last_name"),
         (AgentSort::LastNameDesc, "ix_agents_tenant_last_name"),
     ]
@@ -47,8 +47,11 @@ async fn sqlite_sorted_lists_walk_an_index() {
             let f = AgentFilter { sort, active, ..Default::default() };
             let plan = explain_agent_search(&path, &opts, t, &f).await.unwrap();
             assert!(!plan.contains("TEMP B-TREE"), "{sort:?} sorts instead of walking an index: {plan}");
+            // By id, a single-tenant table may as well walk the table itself
+            // (its rowid is the id), as PostgreSQL may walk its primary key.
+            let walks_table = index == "ix_agents_tenant" && plan.trim() == "SCAN a";
             if active.is_none() {
-                assert!(plan.contains(index), "{sort:?} should use {index}: {plan}");
+                assert!(plan.contains(index) || walks_table, "{sort:?} should use {index}: {plan}");
             }
         }
     }

@@ -196,6 +196,7 @@ pub fn agent_update(before: &AgentDetail, names: &NameBook, a: &AgentImport) -> 
         password_hash: a.password_hash.clone(),
         locked: None,
         attributes,
+        unchanged: None,
     };
     (diff, changes)
 }

@@ -161,6 +161,7 @@ pub(super) fn parse_row(kind: ImportKind, r: &SourceRow) -> Result<(ImportRecord
                 password: filled(r, "password").map(str::to_string),
                 locked: None,
                 attributes: Default::default(),
+                unchanged: None,
             };
             if patch.login_id.as_deref().unwrap_or("").trim().is_empty() {
                 return Err(Error::invalid("loginId", Rule::Required));

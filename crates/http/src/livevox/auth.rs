@@ -55,6 +55,23 @@ async fn caller(parts: &Parts, s: &AppState) -> LvResult<LvCaller> {
     }
 }
 
+/// A caller the document's opening rule lets in: "the user of the API must
+/// belong to either the Sysadmin, IT User, Superuser, or Manager role" (a
+/// Manager with "Administer Agents"). Every method takes it except the four
+/// that list roles of their own (Read Agent, List Agents, Find Matching
+/// Agents, Get Agent Related Objects: also Manager and Agent), which take
+/// [`LvCaller`]. Whoever else calls gets 403 "Access denied".
+pub struct LvAdmin(pub LvCaller);
+
+impl FromRequestParts<AppState> for LvAdmin {
+    type Rejection = LvError;
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> LvResult<Self> {
+        let caller = LvCaller::from_request_parts(parts, s).await?;
+        caller.0.require_agent_admin()?;
+        Ok(LvAdmin(caller))
+    }
+}
+
 impl LvCaller {
     /// The LiveVox answer to a failed operation: "Access denied" when the
     /// object named exists but belongs to another client (the document's

@@ -81,6 +81,8 @@ impl From<Error> for LvError {
                     r if field == "password" => LvError::Invalid(format!("Invalid password [{}]", password_text(&r))),
                     Rule::UnknownReference { entity, id } => LvError::invalid_input(format!("{} not found [ID:{id}]", what(entity))),
                     Rule::NothingToUpdate => LvError::invalid_input("at least one key to update is required"),
+                    // Only Update Agent sends values back as read.
+                    Rule::ReadOnly => LvError::invalid_input(format!("{field} cannot be changed with Update Agent")),
                     r => LvError::invalid_input(format!("{field} {r}")),
                 }
             }

@@ -1,8 +1,9 @@
-//! LiveVox Agent Skill methods, and the call centers and services that Get
-//! Agent Related Objects points to.
+//! LiveVox Agent Skill methods (all under the document's opening rule:
+//! [`LvAdmin`]), and the call centers and services that Get Agent Related
+//! Objects points to (readable by whoever may call that: [`LvCaller`]).
 
 use super::agents::{json, no_content, IdOnly, InfoOut};
-use super::auth::LvCaller;
+use super::auth::{LvAdmin, LvCaller};
 use super::error::{LvError, LvResult};
 use super::wire::{next_link, page_request, Fields, LvJson, PathParams, QueryParams};
 use crate::AppState;
@@ -14,7 +15,7 @@ use switchboard_domain::{Entity, Error, Id, SkillInput};
 
 const SKILL: &str = "Agent skill";
 
-pub async fn create(State(s): State<AppState>, caller: LvCaller, q: QueryParams, LvJson(body): LvJson) -> LvResult<Response> {
+pub async fn create(State(s): State<AppState>, LvAdmin(caller): LvAdmin, q: QueryParams, LvJson(body): LvJson) -> LvResult<Response> {
     caller.check_client(&s, &q).await?;
     let f = Fields::new(body, &["name", "description"])?;
     let input = SkillInput { name: Some(f.get::<String>("name")?.unwrap_or_default()), description: f.get("description")? };
@@ -37,7 +38,7 @@ struct SkillOut {
     client_id: i64,
 }
 
-pub async fn read(State(s): State<AppState>, caller: LvCaller, path: PathParams) -> LvResult<Response> {
+pub async fn read(State(s): State<AppState>, LvAdmin(caller): LvAdmin, path: PathParams) -> LvResult<Response> {
     let id = path.id("id", SKILL)?;
     let skill = caller.check(&s, s.dir.get_skill(&caller.0, id).await).await?;
     let agents = caller.check(&s, s.dir.skill_assignments(&caller.0, id).await).await?;
@@ -51,14 +52,14 @@ pub async fn read(State(s): State<AppState>, caller: LvCaller, path: PathParams)
     Ok(json(StatusCode::OK, &out))
 }
 
-pub async fn update(State(s): State<AppState>, caller: LvCaller, path: PathParams, LvJson(body): LvJson) -> LvResult<Response> {
+pub async fn update(State(s): State<AppState>, LvAdmin(caller): LvAdmin, path: PathParams, LvJson(body): LvJson) -> LvResult<Response> {
     let id = path.id("id", SKILL)?;
     let f = Fields::new(body, &["name", "description"])?;
     caller.check(&s, s.dir.update_skill(&caller.0, id, SkillInput { name: f.get("name")?, description: f.get("description")? }, None).await).await?;
     Ok(no_content())
 }
 
-pub async fn delete(State(s): State<AppState>, caller: LvCaller, path: PathParams) -> LvResult<Response> {
+pub async fn delete(State(s): State<AppState>, LvAdmin(caller): LvAdmin, path: PathParams) -> LvResult<Response> {
     let id = path.id("id", SKILL).map_err(|_| LvError::NotFoundEmpty)?;
     match s.dir.delete_skill(&caller.0, id, None).await {
         Ok(()) => Ok(no_content()),
@@ -83,7 +84,7 @@ struct SkillPage {
     next: Option<String>,
 }
 
-pub async fn list(State(s): State<AppState>, caller: LvCaller, q: QueryParams) -> LvResult<Response> {
+pub async fn list(State(s): State<AppState>, LvAdmin(caller): LvAdmin, q: QueryParams) -> LvResult<Response> {
     let client = caller.check_client(&s, &q).await?;
     let (count, offset) = q.page()?;
     let page = s.dir.list_skills(&caller.0, page_request(count, offset)).await?;
@@ -91,7 +92,7 @@ pub async fn list(State(s): State<AppState>, caller: LvCaller, q: QueryParams) -
     Ok(json(StatusCode::OK, &SkillPage { agent_skill: page.items.into_iter().map(|x| Entry { id: x.id, name: x.name }).collect(), next }))
 }
 
-pub async fn info(State(s): State<AppState>, caller: LvCaller, q: QueryParams) -> LvResult<Response> {
+pub async fn info(State(s): State<AppState>, LvAdmin(caller): LvAdmin, q: QueryParams) -> LvResult<Response> {
     caller.check_client(&s, &q).await?;
     Ok(json(StatusCode::OK, &InfoOut::from(s.dir.skill_list_info(&caller.0).await?)))
 }

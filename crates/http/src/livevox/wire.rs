@@ -1,4 +1,5 @@
-//! Parsing LiveVox requests: lenient JSON bodies, ids from the path, the
+//! Parsing LiveVox requests: lenient JSON bodies (`crate::lenient_json`),
+//! typed fields (numbers also as strings), ids from the path, the
 //! `count`/`offset` paging parameters and the `next` link.
 
 use super::error::{LvError, LvResult};
@@ -8,40 +9,6 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use switchboard_domain::{Id, PageRequest};
-
-/// Removes commas that directly precede `}` or `]` (outside strings): the
-/// document's own Update Agent example has one, and clients copy it.
-pub fn strip_trailing_commas(src: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(src.len());
-    let mut in_string = false;
-    let mut escaped = false;
-    let mut i = 0;
-    while i < src.len() {
-        let c = src[i];
-        if in_string {
-            out.push(c);
-            if escaped {
-                escaped = false;
-            } else if c == b'\\' {
-                escaped = true;
-            } else if c == b'"' {
-                in_string = false;
-            }
-        } else if c == b'"' {
-            in_string = true;
-            out.push(c);
-        } else if c == b',' {
-            let next = src[i + 1..].iter().find(|b| !b.is_ascii_whitespace());
-            if !matches!(next, Some(b'}') | Some(b']')) {
-                out.push(c);
-            }
-        } else {
-            out.push(c);
-        }
-        i += 1;
-    }
-    out
-}
 
 /// A JSON object body, whatever the Content-Type; an empty body is `{}`.
 pub struct LvJson(pub serde_json::Map<String, serde_json::Value>);
@@ -53,7 +20,7 @@ impl<S: Send + Sync> FromRequest<S> for LvJson {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(LvJson(serde_json::Map::new()));
         }
-        match serde_json::from_slice::<serde_json::Value>(&strip_trailing_commas(&bytes)) {
+        match serde_json::from_slice::<serde_json::Value>(&crate::lenient_json::repair(&bytes)) {
             Ok(serde_json::Value::Object(m)) => Ok(LvJson(m)),
             Ok(_) => Err(LvError::invalid_input("request body must be a JSON object")),
             Err(e) => Err(LvError::invalid_input(format!("malformed JSON: {e}"))),
@@ -110,7 +77,68 @@ impl Fields {
     }
 
     pub fn required_flag(&self, key: &str) -> LvResult<bool> {
+        if self.blank(key) {
+            return Err(LvError::Missing(key.into()));
+        }
         self.flag(key)?.ok_or_else(|| LvError::Missing(key.into()))
+    }
+
+    /// Text: a string, or a number as its digits (a phone sent as a number).
+    pub fn text(&self, key: &str) -> LvResult<Option<String>> {
+        match self.map.get(key) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+            Some(serde_json::Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(_) => Err(LvError::invalid_input(format!("{key} has the wrong type"))),
+        }
+    }
+
+    /// A mandatory text: absent, null or blank is "Missing required field".
+    pub fn required_text(&self, key: &str) -> LvResult<String> {
+        if self.blank(key) {
+            return Err(LvError::Missing(key.into()));
+        }
+        self.text(key)?.ok_or_else(|| LvError::Missing(key.into()))
+    }
+
+    /// An integer: a JSON integer or a string of one (`"30"`): clients send
+    /// numbers as strings. Anything else is "<key> must be an integer".
+    pub fn int(&self, key: &str) -> LvResult<Option<i64>> {
+        match self.map.get(key) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(v) => lenient_int(v).map(Some).ok_or_else(|| LvError::invalid_input(format!("{key} must be an integer"))),
+        }
+    }
+
+    /// A mandatory integer: absent, null or blank is "Missing required field".
+    pub fn required_int(&self, key: &str) -> LvResult<i64> {
+        if self.blank(key) {
+            return Err(LvError::Missing(key.into()));
+        }
+        self.int(key)?.ok_or_else(|| LvError::Missing(key.into()))
+    }
+
+    /// Sent, with no value: null, `""` or only spaces.
+    pub fn blank(&self, key: &str) -> bool {
+        match self.map.get(key) {
+            Some(serde_json::Value::Null) => true,
+            Some(serde_json::Value::String(s)) => s.trim().is_empty(),
+            _ => false,
+        }
+    }
+
+    /// The raw value of a key, if sent.
+    pub fn value(&self, key: &str) -> Option<&serde_json::Value> {
+        self.map.get(key)
+    }
+}
+
+/// An integer sent as a JSON integer or as a string of one.
+pub fn lenient_int(v: &serde_json::Value) -> Option<i64> {
+    match v {
+        serde_json::Value::Number(n) => n.as_i64(),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
     }
 }
 
@@ -163,17 +191,19 @@ impl QueryParams {
         self.int(key)?.ok_or_else(|| LvError::Missing(key.into()))
     }
 
-    /// `count` (1–1000) and `offset` (≥ 0), both mandatory.
+    /// `count` and `offset` (≥ 0), both mandatory. "There is a hard cap of
+    /// 1000 items": a larger count is served 1000 at a time (the count
+    /// returned, which the `next` link carries on with).
     pub fn page(&self) -> LvResult<(u32, u64)> {
         let count = self.required_int("count")?;
         let offset = self.required_int("offset")?;
-        if !(1..=i64::from(MAX_COUNT)).contains(&count) {
-            return Err(LvError::invalid_input(format!("count must be between 1 and {MAX_COUNT}")));
+        if count < 1 {
+            return Err(LvError::invalid_input("count must be at least 1"));
         }
         if offset < 0 {
             return Err(LvError::invalid_input("offset must not be negative"));
         }
-        Ok((count as u32, offset as u64))
+        Ok((count.min(i64::from(MAX_COUNT)) as u32, offset as u64))
     }
 }
 
@@ -197,15 +227,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn trailing_commas_go_but_commas_in_strings_stay() {
-        let src = br#"{ "phone": "2023467763", "active": true, }"#;
-        let v: serde_json::Value = serde_json::from_slice(&strip_trailing_commas(src)).unwrap();
-        assert_eq!(v["active"], true);
-        let src = br#"{"a": "x,}", "b": [1, 2,], "c": "q\",]"}"#;
-        let v: serde_json::Value = serde_json::from_slice(&strip_trailing_commas(src)).unwrap();
-        assert_eq!(v["a"], "x,}");
-        assert_eq!(v["b"], serde_json::json!([1, 2]));
-        assert_eq!(v["c"], "q\",]");
+    fn numbers_may_be_strings() {
+        use serde_json::json;
+        let f = Fields::new(json!({"a": 3, "b": " -1 ", "c": "x", "d": 2.5, "e": "", "f": null}).as_object().unwrap().clone(), &["a", "b", "c", "d", "e", "f"]).unwrap();
+        assert_eq!((f.int("a").unwrap(), f.int("b").unwrap(), f.int("f").unwrap()), (Some(3), Some(-1), None));
+        for k in ["c", "d"] {
+            assert!(matches!(f.int(k), Err(LvError::Invalid(t)) if t == format!("Invalid input [{k} must be an integer]")));
+        }
+        assert!(matches!(f.required_int("e"), Err(LvError::Missing(k)) if k == "e"));
+        assert!(matches!(f.required_int("f"), Err(LvError::Missing(k)) if k == "f"));
     }
 
     #[test]

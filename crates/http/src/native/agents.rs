@@ -224,6 +224,7 @@ async fn update_agent(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids
         password: b.password,
         locked: b.locked,
         attributes: b.attributes,
+        unchanged: None,
     };
     let a = s.dir.update_agent(&p, id, patch, v).await?;
     Ok(tagged(StatusCode::OK, a.agent.version, &a))

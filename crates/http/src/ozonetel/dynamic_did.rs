@@ -1,7 +1,7 @@
 //! `POST /APIServices/dynamic/did/update`: the credentials are in the body
 //! (`username`, `apiKey`), as are the campaign and both DID lists.
 
-use super::errors::{error, rate_limited, reply, spring_500, Api, DIDS_UPDATED};
+use super::errors::{not_json, error, rate_limited, reply, spring_500, Api, DIDS_UPDATED};
 use super::{bearer, body_map, credentials, plus_decoded, text, Ozonetel};
 use crate::AppState;
 use axum::body::Bytes;
@@ -15,7 +15,10 @@ use std::sync::Arc;
 pub const ENDPOINT: &str = "ozonetel.dynamicDids";
 
 pub async fn handle(State(s): State<AppState>, Extension(oz): Extension<Arc<Ozonetel>>, h: HeaderMap, body: Bytes) -> Response {
-    let b = body_map(&body);
+    let b = match body_map(&body) {
+        Ok(b) => b,
+        Err(_) => return not_json(Api::DynamicDids, s.dir.now()),
+    };
     // The vendor's service fails on a body without the key (documented).
     if !b.contains_key("apiKey") && bearer(&h).is_none() {
         return spring_500(s.dir.now());

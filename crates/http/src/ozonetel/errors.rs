@@ -5,7 +5,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::time::Duration;
-use switchboard_domain::{Entity, Error, Rule};
+use switchboard_domain::{validate as v, Entity, Error, Rule};
 
 /// Which endpoint answers (each has its own documented texts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,7 +85,14 @@ pub fn error(api: Api, e: &Error) -> Response {
         (PhoneManage, Error::Unauthenticated) => message(api, StatusCode::UNAUTHORIZED, "userName or apiKey not valid"),
         (PhoneManage, Error::Invalid { field, rule }) => match (field.as_str(), rule) {
             ("action", _) => message(api, BAD, "action not valid"),
-            ("phoneNumber" | "phoneNumberNew" | "number", Rule::Required) => message(api, BAD, "phoneNumber cannot be empty"),
+            // phoneNumberNew is mandatory too (marked `*`): its own name, in the document's words.
+            ("phoneNumberNew", Rule::Required) => message(api, BAD, "phoneNumberNew cannot be empty"),
+            ("phoneNumber" | "number", Rule::Required) => message(api, BAD, "phoneNumber cannot be empty"),
+            // Digits of the wrong count are numeric: the length rule says so.
+            (f @ ("phoneNumber" | "phoneNumberNew" | "number"), Rule::Format { expected: v::PHONE_LENGTH }) => {
+                let f = if f == "number" { "phoneNumber" } else { f };
+                message(api, BAD, &format!("{f} must be {}", v::PHONE_LENGTH))
+            }
             ("phoneNumber" | "phoneNumberNew" | "number", _) => message(api, BAD, "phoneNumber must be numeric"),
             ("phoneName" | "phoneNameNew" | "name", Rule::Required) => message(api, BAD, "phoneName cannot be empty"),
             ("phoneName" | "phoneNameNew" | "name", _) => message(api, BAD, "phoneName must be 1 to 100 characters"),
@@ -134,7 +141,7 @@ pub fn rate_limited(api: Api, retry_after: Duration) -> Response {
         Api::UpdateAgent | Api::Token => reply(StatusCode::TOO_MANY_REQUESTS, MAX_LIMIT),
         _ => message(api, StatusCode::TOO_MANY_REQUESTS, "Max limit exceeded"),
     };
-    let secs = retry_after.as_millis().div_ceil(1000).max(1);
+    let secs = crate::app::retry_secs(retry_after);
     if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
         resp.headers_mut().insert(header::RETRY_AFTER, v);
     }
@@ -144,11 +151,29 @@ pub fn rate_limited(api: Api, retry_after: Duration) -> Response {
 /// The dynamic DID API without an `apiKey` key: the document shows the
 /// vendor's Spring Boot error page, so it is reproduced (with the time now).
 pub fn spring_500(now_millis: i64) -> Response {
+    spring_error(now_millis, StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// Spring Boot's error page for the DID API's path.
+fn spring_error(now_millis: i64, status: StatusCode) -> Response {
     let body = format!(
-        r#"{{"timestamp":"{}","status":500,"error":"Internal Server Error","path":"{DIDS_PATH}"}}"#,
-        spring_timestamp(now_millis)
+        r#"{{"timestamp":"{}","status":{},"error":"{}","path":"{DIDS_PATH}"}}"#,
+        spring_timestamp(now_millis),
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("Error")
     );
-    reply(StatusCode::INTERNAL_SERVER_ERROR, body)
+    reply(status, body)
+}
+
+/// A body that is not a JSON object: 400 in the endpoint's style, before
+/// anything else (its credentials may be in it). The DID API is the
+/// vendor's Spring Boot service, whose answer to an unreadable body is its
+/// 400 error page.
+pub fn not_json(api: Api, now_millis: i64) -> Response {
+    match api {
+        Api::DynamicDids => spring_error(now_millis, StatusCode::BAD_REQUEST),
+        _ => message(api, StatusCode::BAD_REQUEST, "request body is not a JSON object"),
+    }
 }
 
 /// `yyyy-MM-dd'T'HH:mm:ss.SSS+0000`, Spring's default error timestamp (UTC).

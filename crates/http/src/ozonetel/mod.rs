@@ -64,21 +64,35 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .layer(Extension(oz))
 }
 
-/// A request body as Ozonetel clients send it: a JSON object. Anything else
-/// (empty, not JSON, not an object) reads as an object with no keys, so the
-/// documented "missing key" answers apply.
-pub(crate) fn body_map(bytes: &Bytes) -> Map<String, Value> {
-    match serde_json::from_slice::<Value>(bytes) {
-        Ok(Value::Object(m)) => m,
-        _ => Map::new(),
+/// The body is not a JSON object (nor one the lenient reading mends).
+#[derive(Debug)]
+pub(crate) struct NotJson;
+
+/// A request body as Ozonetel clients send it: a JSON object, read leniently
+/// where the intent is plain (`crate::lenient_json`: the PhoneManageV2
+/// document's own sample lacks a comma). An empty body is an object with no
+/// keys, so the documented "missing key" answers apply; anything else that
+/// is not a JSON object is [`NotJson`] (answered by `errors::not_json`).
+pub(crate) fn body_map(bytes: &Bytes) -> Result<Map<String, Value>, NotJson> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(&crate::lenient_json::repair(bytes)) {
+        Ok(Value::Object(m)) => Ok(m),
+        _ => Err(NotJson),
     }
 }
 
-/// A text field: strings as sent, numbers and booleans as their text; absent,
-/// null, arrays and objects are `None`.
+/// A text field: strings as sent, numbers and booleans as their text (a
+/// whole number too large for an integer, which JSON readers hold as a
+/// float, as its digits); absent, null, arrays and objects are `None`.
 pub(crate) fn text(m: &Map<String, Value>, key: &str) -> Option<String> {
     match m.get(key)? {
         Value::String(s) => Some(s.clone()),
+        Value::Number(n) if n.is_f64() => match n.as_f64() {
+            Some(f) if f.is_finite() && f.fract() == 0.0 => Some(format!("{f:.0}")),
+            _ => Some(n.to_string()),
+        },
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
         _ => None,

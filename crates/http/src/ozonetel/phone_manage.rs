@@ -1,6 +1,6 @@
 //! `POST /ca_apis/PhoneManageV2` with `action` create, edit or delete.
 
-use super::errors::{error, rate_limited, reply, Api, PHONE_DELETED, PHONE_SAVED, PHONE_SAVED_SKILLS_FAILED};
+use super::errors::{not_json, error, rate_limited, reply, Api, PHONE_DELETED, PHONE_SAVED, PHONE_SAVED_SKILLS_FAILED};
 use super::{body_map, credentials, plus_decoded, text, Ozonetel};
 use crate::AppState;
 use axum::body::Bytes;
@@ -15,7 +15,10 @@ use switchboard_domain::{OzonetelPhoneRequest, PhoneAction};
 pub const ENDPOINT: &str = "ozonetel.PhoneManageV2";
 
 pub async fn handle(State(s): State<AppState>, Extension(oz): Extension<Arc<Ozonetel>>, h: HeaderMap, body: Bytes) -> Response {
-    let b = body_map(&body);
+    let b = match body_map(&body) {
+        Ok(b) => b,
+        Err(_) => return not_json(Api::PhoneManage, s.dir.now()),
+    };
     let caller = match s.dir.ozonetel_authenticate(&credentials(&h, &b, "userName")).await {
         Ok(c) => c,
         Err(e) => return error(Api::PhoneManage, &e),

@@ -1,6 +1,6 @@
 //! `PUT /ca_apis/updateAgent` (rate limited as `ozonetel.updateAgent`).
 
-use super::errors::{error, rate_limited, reply, Api, AGENT_UPDATED};
+use super::errors::{not_json, error, rate_limited, reply, Api, AGENT_UPDATED};
 use super::{body_map, credentials, text, Ozonetel};
 use crate::AppState;
 use axum::body::Bytes;
@@ -23,7 +23,10 @@ pub async fn handle(
     h: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let b = body_map(&body);
+    let b = match body_map(&body) {
+        Ok(b) => b,
+        Err(_) => return not_json(Api::UpdateAgent, s.dir.now()),
+    };
     let caller = match s.dir.ozonetel_authenticate(&credentials(&h, &b, "userName")).await {
         Ok(c) => c,
         Err(e) => return error(Api::UpdateAgent, &e),

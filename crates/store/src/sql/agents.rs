@@ -470,6 +470,12 @@ fn agent_list_query(tenant: Id, filter: &AgentFilter, page: PageRequest) -> Quer
             texts.push((column, t));
         }
     }
+    // A whole phone number: its digits are also a text the phone holds, so
+    // that the text indexes find the candidates; the exact test is below.
+    let phone_number = filter.phone_number.as_deref().map(switchboard_domain::validate::phone_digits);
+    if let Some(d) = phone_number.as_ref().filter(|d| !d.is_empty()) {
+        texts.push((&["phone"], d.clone()));
+    }
     // In id order, a backend with a full-text index (SQLite's FTS5) walks the
     // index's matches in id order and stops at the page's end, instead of
     // collecting every match and sorting them (at 1M agents: 0.5 ms instead
@@ -498,6 +504,11 @@ fn agent_list_query(tenant: Id, filter: &AgentFilter, page: PageRequest) -> Quer
         let clause = This::agent_contains(&mut qb, columns, t);
         qb.push(&format!(" AND {clause}"));
     }
+    if let Some(d) = &phone_number {
+        // Stored numbers are digits with an optional leading `+`.
+        let (bare, plus) = (qb.arg(Arg::Text(d.clone())), qb.arg(Arg::Text(format!("+{d}"))));
+        qb.push(&format!(" AND a.phone IN ({bare}, {plus})"));
+    }
     if let Some(active) = filter.active {
         let p = qb.arg(Arg::Bool(active));
         qb.push(&format!(" AND a.active = {p}"));
@@ -516,13 +527,16 @@ fn agent_list_query(tenant: Id, filter: &AgentFilter, page: PageRequest) -> Quer
     }
     let lim = qb.arg(Arg::Int(fetch_limit(page.limit)));
     let off = qb.arg(Arg::Int(offset_of(page.offset)));
-    // Each order is an index walk: ix_agents_tenant (id), ux_agents_login_id
-    // (lower(login_id), unique) and ix_agents_tenant_last_name (lower(last_name), id).
+    // Each order is an index walk: ix_agents_tenant (id),
+    // ix_agents_tenant_login_order (the stored loginId's bytes, id; LiveVox's
+    // List Agents) and ix_agents_tenant_last_name (lower(last_name), id).
+    let by_login = format!("a.login_id{}, a.id", This::BYTE_ORDER);
+    let by_login_desc = format!("a.login_id{} DESC, a.id DESC", This::BYTE_ORDER);
     let order = match filter.sort {
         AgentSort::IdAsc => "a.id",
         AgentSort::IdDesc => "a.id DESC",
-        AgentSort::LoginIdAsc => "lower(a.login_id)",
-        AgentSort::LoginIdDesc => "lower(a.login_id) DESC",
+        AgentSort::LoginIdAsc => by_login.as_str(),
+        AgentSort::LoginIdDesc => by_login_desc.as_str(),
         AgentSort::LastNameAsc => "lower(a.last_name), a.id",
         AgentSort::LastNameDesc => "lower(a.last_name) DESC, a.id DESC",
     };
@@ -678,7 +692,7 @@ impl SqlStore {
     async fn list_agents_by_name(&self, tenant: Id, filter: &AgentFilter, page: PageRequest) -> Result<Option<Page<Agent>>> {
         let blank = |s: &Option<String>| s.as_deref().is_none_or(|s| s.trim().is_empty());
         let Some(text) = filter.last_name_contains.as_deref().map(str::trim).filter(|t| !t.is_empty()) else { return Ok(None) };
-        let only_name = blank(&filter.q) && blank(&filter.login_id_contains) && blank(&filter.phone_contains);
+        let only_name = blank(&filter.q) && blank(&filter.login_id_contains) && blank(&filter.phone_contains) && filter.phone_number.is_none();
         if !only_name || filter.active.is_some() || filter.skill_id.is_some() || filter.service_id.is_some() || filter.group_id.is_some() {
             return Ok(None);
         }
@@ -971,6 +985,7 @@ impl AgentStore for SqlStore {
         let mut tx = self.write().await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, id).await?;
         check_version(Entity::Agent, id, before.agent.version, expected_version)?;
+        c.check_unchanged(&before)?;
         change_agent(&mut tx, ctx, &before.agent, &c).await?;
         mark_list(&mut tx, ctx.tenant_id, Entity::Agent, id, ctx.now).await?;
         let after = agent_detail_or_404(&mut tx, ctx.tenant_id, id).await?;
@@ -1172,6 +1187,7 @@ impl AgentStore for SqlStore {
         let mut tx = self.write().await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, id).await?;
         check_version(Entity::Agent, id, before.agent.version, expected_version)?;
+        c.check_unchanged(&before)?;
         let mut add_skills = Vec::with_capacity(a.assign_skills.len());
         for (name, proficiency) in &a.assign_skills {
             add_skills.push((id_by_name(&mut tx, SKILL_BY_NAME, ctx.tenant_id, "assignSkills", Entity::Skill, name).await?, *proficiency));

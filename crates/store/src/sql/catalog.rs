@@ -166,6 +166,20 @@ impl CatalogStore for SqlStore {
         Ok(s)
     }
 
+    async fn skills_named(&self, tenant: Id, names: &[String]) -> Result<Vec<Skill>> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut qb = QueryBuilder::new(concat!("SELECT ", skill_cols!(), " FROM skills WHERE tenant_id = "));
+        let t = qb.arg(Arg::Int(tenant));
+        qb.push(&t);
+        qb.push(" AND lower(name) IN ");
+        qb.push_lower_texts(names);
+        qb.push(" ORDER BY id");
+        let rows = qb.build().fetch_all(&self.reader).await.map_err(db_err)?;
+        rows.iter().map(skill_of).collect()
+    }
+
     async fn list_skills(&self, tenant: Id, page: PageRequest) -> Result<Page<Skill>> {
         let rows = sqlx::query(concat!(
             "SELECT ", skill_cols!(), " FROM skills WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3 OFFSET $4"

@@ -61,6 +61,9 @@ use crate::backend::Arg;
 trait Backend {
     /// The prefix that makes a statement show its query plan.
     const EXPLAIN: &'static str;
+    /// The collation clause that compares text byte by byte (LiveVox's
+    /// List Agents order), whatever the database's default.
+    const BYTE_ORDER: &'static str;
     /// Starts a write transaction (SQLite: `BEGIN IMMEDIATE`, taking the
     /// database's write lock).
     fn begin_write(pool: &DbPool) -> impl std::future::Future<Output = Result<DbTx>> + Send;
@@ -206,6 +209,13 @@ impl QueryBuilder {
     /// `(p1, p2, …)`: the ids, bound, for an `IN` list.
     fn push_ids(&mut self, ids: &[Id]) {
         let params: Vec<String> = ids.iter().map(|&id| self.arg(Arg::Int(id))).collect();
+        self.push(&format!("({})", params.join(", ")));
+    }
+
+    /// `(lower(p1), lower(p2), …)`: the texts, bound, lower-cased by the
+    /// database as its unique indexes on `lower(…)` are.
+    fn push_lower_texts(&mut self, texts: &[String]) {
+        let params: Vec<String> = texts.iter().map(|t| format!("lower({})", self.arg(Arg::Text(t.clone())))).collect();
         self.push(&format!("({})", params.join(", ")));
     }
 

@@ -224,6 +224,20 @@ impl TelephonyStore for SqlStore {
         Ok(p)
     }
 
+    async fn find_phone_by_number(&self, tenant: Id, number: &str) -> Result<Phone> {
+        let mut tx = self.read().await?;
+        let row = sqlx::query(concat!("SELECT ", phone_cols!(), " FROM phones WHERE tenant_id = $1 AND lower(number) = lower($2)"))
+            .bind(tenant)
+            .bind(number)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| Error::not_found(Entity::Phone, number))?;
+        let p = phone_of(&mut tx, &row).await?;
+        commit(tx).await?;
+        Ok(p)
+    }
+
     async fn list_phones(&self, tenant: Id, page: PageRequest) -> Result<Page<Phone>> {
         let mut tx = self.read().await?;
         let rows = sqlx::query(concat!(
@@ -321,6 +335,20 @@ impl TelephonyStore for SqlStore {
         Ok(d)
     }
 
+    async fn dids_numbered(&self, tenant: Id, numbers: &[String]) -> Result<Vec<Did>> {
+        if numbers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut qb = QueryBuilder::new(concat!("SELECT ", did_cols!(), " FROM dids WHERE tenant_id = "));
+        let t = qb.arg(Arg::Int(tenant));
+        qb.push(&t);
+        qb.push(" AND lower(number) IN ");
+        qb.push_lower_texts(numbers);
+        qb.push(" ORDER BY id");
+        let rows = qb.build().fetch_all(&self.reader).await.map_err(db_err)?;
+        rows.iter().map(did_of).collect()
+    }
+
     async fn list_dids(&self, tenant: Id, page: PageRequest) -> Result<Page<Did>> {
         let rows = sqlx::query(concat!(
             "SELECT ", did_cols!(), " FROM dids WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3 OFFSET $4"
@@ -404,6 +432,20 @@ impl TelephonyStore for SqlStore {
     async fn get_campaign(&self, tenant: Id, id: Id) -> Result<Campaign> {
         let mut tx = self.read().await?;
         let c = campaign_or_404(&mut tx, tenant, id).await?;
+        commit(tx).await?;
+        Ok(c)
+    }
+
+    async fn find_campaign_by_name(&self, tenant: Id, name: &str) -> Result<Campaign> {
+        let mut tx = self.read().await?;
+        let row = sqlx::query(concat!("SELECT ", campaign_cols!(), " FROM campaigns WHERE tenant_id = $1 AND lower(name) = lower($2)"))
+            .bind(tenant)
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| Error::not_found(Entity::Campaign, name))?;
+        let c = campaign_of(&mut tx, &row).await?;
         commit(tx).await?;
         Ok(c)
     }

@@ -397,6 +397,7 @@ impl Direct {
         self.write(move |t| {
             let before = detail_or_404(t, ctx.tenant_id, id)?;
             check_version(Entity::Agent, id, before.agent.version, expected)?;
+            c.check_unchanged(&before)?;
             let mut a = before.agent.clone();
             c.apply(&mut a, ctx.now);
             a.updated_at = ctx.now;

@@ -293,7 +293,8 @@ async fn create_read_update_delete_agent_as_documented() {
         r#"{"errorCode":202,"errorMessage":"Invalid password [Password cannot match any of the previous 4 passwords]"}"#,
     );
     lv.put(&format!("/configuration/agents/{id}"), Some("{}")).await.is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [at least one key to update is required]"}"#);
-    lv.put(&format!("/configuration/agents/{id}"), Some(r#"{"loginId": "X"}"#)).await.is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [unknown field loginId]"}"#);
+    lv.put(&format!("/configuration/agents/{id}"), Some(r#"{"loginId": "X"}"#)).await.is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [loginId cannot be changed with Update Agent]"}"#);
+    lv.put(&format!("/configuration/agents/{id}"), Some(r#"{"fax": "X"}"#)).await.is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [unknown field fax]"}"#);
     lv.put("/configuration/agents/111111", Some(r#"{"active": false}"#)).await.is(404, r#"{"code":203,"message":"Agent not found [ID:111111]"}"#);
 
     // Read and delete of what does not exist.
@@ -366,7 +367,7 @@ async fn list_info_search_and_related() {
     // Parameters.
     lv.get("/configuration/agents?offset=0").await.is(400, r#"{"code":202,"message":"Missing required field [count]"}"#);
     lv.get("/configuration/agents?count=10").await.is(400, r#"{"code":202,"message":"Missing required field [offset]"}"#);
-    lv.get("/configuration/agents?count=1001&offset=0").await.is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [count must be between 1 and 1000]"}"#);
+    lv.get("/configuration/agents?count=0&offset=0").await.is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [count must be at least 1]"}"#);
     lv.get("/configuration/agents?count=ten&offset=0").await.is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [count must be an integer]"}"#);
     lv.get("/configuration/agents?count=10&offset=0&client=49551").await.access_denied();
 
@@ -515,40 +516,344 @@ async fn versioned_prefixes_roles_and_other_clients() {
     assert_eq!(v["active"], false);
 }
 
-/// List Agents at an offset is answered by rank (the name index's member
-/// bitmaps) once the index has every agent: the same pages as the database
-/// gives, with a deletion or a creation counted by the next request.
+/// Offset pages count every change: LiveVox's List Agents (loginId order,
+/// the database's index walk) and the id-ordered list at an offset (the
+/// console's), which is answered by rank (the name index's member bitmaps)
+/// once the index has every agent; both give the database's pages, with a
+/// deletion or a creation counted by the next request.
 #[tokio::test]
 async fn list_agents_offset_pages_count_every_change() {
     let w = world().await;
     let lv = &w.admin;
+    let mut agents: Vec<(String, i64)> = Vec::new();
     for i in 0..9 {
-        w.native.post("/api/v1/agents", json!({"loginId": format!("p{i}"), "firstName": "P", "lastName": format!("Page{i}")})).await.expect(201);
+        // loginIds whose order is not the ids' order.
+        let login = format!("P{}", (i * 4) % 9);
+        let id = w.native.post("/api/v1/agents", json!({"loginId": login, "firstName": "P", "lastName": format!("Page{i}")})).await.expect(201).id();
+        agents.push((login, id));
     }
     let store = w.srv.dir.store();
     eventually("name index ready", || async { json!(store.name_index_ready()) }, |v| v == true).await;
-    let ids_of = |v: Value| v["agent"].as_array().unwrap().iter().map(|a| a["id"].as_i64().unwrap()).collect::<Vec<_>>();
-    let page = |offset: usize| async move { ids_of(lv.get(&format!("/configuration/agents?count=3&offset={offset}")).await.json()) };
-    let check = |all: Vec<i64>, when: &'static str| async move {
-        for offset in 1..=all.len() {
-            assert_eq!(page(offset).await, all[offset..(offset + 3).min(all.len())], "offset {offset}, {when}");
+    let principal = w.srv.dir.authenticate_key(&w.t.key).await.unwrap();
+    let lv_page = |offset: usize| async move {
+        let v = lv.get(&format!("/configuration/agents?count=3&offset={offset}")).await.json();
+        v["agent"].as_array().unwrap().iter().map(|a| a["id"].as_i64().unwrap()).collect::<Vec<_>>()
+    };
+    let (principal, dir) = (&principal, &w.srv.dir);
+    let rank_page = |offset: usize| async move {
+        let page = switchboard_domain::PageRequest { after: 0, offset: offset as u64, limit: 3 };
+        dir.list_agents(principal, &switchboard_domain::AgentFilter::default(), page).await.unwrap().items.iter().map(|a| a.id).collect::<Vec<_>>()
+    };
+    let check = |agents: Vec<(String, i64)>, when: &'static str| async move {
+        let mut by_login = agents.clone();
+        by_login.sort();
+        let by_login: Vec<i64> = by_login.into_iter().map(|(_, id)| id).collect();
+        let mut by_id: Vec<i64> = agents.iter().map(|(_, id)| *id).collect();
+        by_id.sort_unstable();
+        for offset in 0..=agents.len() {
+            let end = (offset + 3).min(agents.len());
+            assert_eq!(lv_page(offset).await, by_login[offset..end], "List Agents at offset {offset}, {when}");
+            assert_eq!(rank_page(offset).await, by_id[offset..end], "by id at offset {offset}, {when}");
         }
     };
-    // Offset 0 is the database's (an index walk from the start).
-    let all = ids_of(lv.get("/configuration/agents?count=1000&offset=0").await.json());
-    assert_eq!(all.len(), 9);
     // Once the index has re-read the creations (a few milliseconds).
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    check(all.clone(), "index built").await;
-    lv.delete(&format!("/configuration/agents/{}", all[4])).await.is(204, "");
-    let mut fewer = all.clone();
-    fewer.remove(4);
-    check(fewer.clone(), "right after a deletion").await;
+    check(agents.clone(), "index built").await;
+    let gone = agents.remove(4);
+    lv.delete(&format!("/configuration/agents/{}", gone.1)).await.is(204, "");
+    check(agents.clone(), "right after a deletion").await;
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    check(fewer.clone(), "once re-read").await;
+    check(agents.clone(), "once re-read").await;
     let late = w.native.post("/api/v1/agents", json!({"loginId": "late", "firstName": "P", "lastName": "Late"})).await.expect(201).id();
-    fewer.push(late);
-    check(fewer.clone(), "right after a creation").await;
+    agents.push(("LATE".into(), late));
+    check(agents.clone(), "right after a creation").await;
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    check(fewer, "once re-read").await;
+    check(agents, "once re-read").await;
+}
+
+// ---- issue 23: dialect fidelity, second pass ------------------------------------
+
+/// The document's opening rule (Sysadmin, IT User, Superuser, or Manager with
+/// "Administer Agents") holds for every method that does not list roles of its
+/// own; only Read Agent, List Agents, Find Matching Agents and Get Agent
+/// Related Objects also let a Manager without the power and an Agent in.
+#[tokio::test]
+async fn roles_follow_each_method_of_the_document() {
+    let w = world().await;
+    let id = w.admin.post("/configuration/agents", &create_body(&w, "AgentOne", "A12345678")).await.json()["id"].as_i64().unwrap();
+    let skill = w.skills[0];
+    w.native.post("/api/v1/users", json!({"username": "mgr", "role": "manager", "password": "manager123"})).await.expect(201);
+    w.native.post("/api/v1/users", json!({"username": "viewer", "role": "agent", "password": "viewer123"})).await.expect(201);
+    w.native.post("/api/v1/users", json!({"username": "boss", "role": "manager", "powers": ["administer_agents"], "password": "manager123"})).await.expect(201);
+    let login = |user: &str, pw: &str, agent: bool| Lv::login(&w.srv, &w.t.key, json!({"clientName": "acme", "userName": user, "password": pw, "agent": agent}));
+    let (mgr, r) = login("mgr", "manager123", false).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (viewer, r) = login("viewer", "viewer123", false).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (agent, r) = login("agentone", "A12345678", true).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (boss, r) = login("boss", "manager123", false).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    // The methods under the opening rule: read-only ones too.
+    let admin_only = [
+        "/configuration/agents/info?client=4199".to_string(),
+        "/configuration/agents/skills/info?client=4199".to_string(),
+        "/configuration/agents/skills?count=5&client=4199&offset=0".to_string(),
+        "/configuration/agents/Skills?count=5&offset=0".to_string(),
+        format!("/configuration/agents/skills/{skill}"),
+    ];
+    // The four methods that list their own roles.
+    let open = [format!("/configuration/agents/{id}"), "/configuration/agents?count=4&client=4199&offset=0".to_string(), format!("/configuration/agents/{id}/related")];
+    for (who, lv) in [("manager without the power", &mgr), ("agent-role user", &viewer), ("agent session", &agent)] {
+        for path in &admin_only {
+            let r = lv.get(path).await;
+            assert_eq!(r.status, 403, "{who} GET {path}: {}", r.text);
+            r.access_denied();
+        }
+        for path in &open {
+            assert_eq!(lv.get(path).await.status, 200, "{who} GET {path}");
+        }
+        let r = lv.post("/configuration/agents/search?count=10&offset=0", r#"{"lastName":"Johnson"}"#).await;
+        assert_eq!(r.status, 200, "{who}: {}", r.text);
+    }
+    for (who, lv) in [("sysadmin", &w.admin), ("manager with the power", &boss)] {
+        for path in admin_only.iter().chain(open.iter()) {
+            assert_eq!(lv.get(path).await.status, 200, "{who} GET {path}");
+        }
+    }
+}
+
+fn lv_agent(login: &str, last: &str, phone: &str) -> String {
+    json!({"clientId": 4199, "loginId": login, "firstName": "agent", "lastName": last, "password": "A12345678", "phone": phone, "wrapUpTime": -1, "homeAgent": false, "active": true}).to_string()
+}
+
+/// List Agents is in loginId order (bytes of the stored upper-case loginId),
+/// as the document's example page (AGENT!, AGENT#.?, AGENT-ANINDITA,
+/// AGENT-ONE, whose ids are not in that order) shows; `offset` counts in it.
+#[tokio::test]
+async fn list_agents_pages_in_login_id_order_as_the_example() {
+    let w = world().await;
+    let lv = &w.admin;
+    // Created in an order that is not loginId order (the example's ids: 513804
+    // is AGENT-ANINDITA, the oldest; 523329 AGENT-ONE, the newest of the four).
+    let mut ids = std::collections::HashMap::new();
+    for (login, last) in [("AGENT-ANINDITA", "password123"), ("agent!", "bond"), ("AGENT#.?", "bourne"), ("AGENT-ONE", "ONE"), ("a_b", "under"), ("AAB", "double"), ("AGENTONE", "One"), ("Zed", "last")] {
+        let r = lv.post("/configuration/agents", &lv_agent(login, last, "5553504512")).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        ids.insert(login.to_uppercase(), r.json()["id"].as_i64().unwrap());
+    }
+    let logins = |v: &Value| v["agent"].as_array().unwrap().iter().map(|a| a["loginId"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    // Bytes of the upper-case loginIds: "AAB" < "AGENT!" < … < "AGENTONE" < "A_B" ('_' after 'Z') < "ZED".
+    let all = ["AAB", "AGENT!", "AGENT#.?", "AGENT-ANINDITA", "AGENT-ONE", "AGENTONE", "A_B", "ZED"];
+    let v = lv.get("/configuration/agents?count=1000&client=4199&offset=0").await.json();
+    assert_eq!(logins(&v), all);
+    // The document's request: offset 1 here lands on its page.
+    let r = lv.get("/configuration/agents?count=4&client=4199&offset=1").await;
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    assert_eq!(logins(&v), ["AGENT!", "AGENT#.?", "AGENT-ANINDITA", "AGENT-ONE"]);
+    let got: Vec<i64> = v["agent"].as_array().unwrap().iter().map(|a| a["id"].as_i64().unwrap()).collect();
+    assert_eq!(got, [ids["AGENT!"], ids["AGENT#.?"], ids["AGENT-ANINDITA"], ids["AGENT-ONE"]]);
+    assert!(got[2] < got[0], "not id order");
+    assert_eq!(v["next"], "configuration/agents/?client=4199&offset=5&count=4");
+    // Every offset, and the pages put together, are the whole list once.
+    for offset in 0..all.len() {
+        let v = lv.get(&format!("/configuration/agents?count=3&offset={offset}")).await.json();
+        assert_eq!(logins(&v), all[offset..(offset + 3).min(all.len())], "offset {offset}");
+    }
+    // A later agent takes its place in the order; a deleted one leaves it.
+    lv.post("/configuration/agents", &lv_agent("AGENT", "first", "5553504512")).await;
+    lv.delete(&format!("/configuration/agents/{}", ids["AAB"])).await.is(204, "");
+    let v = lv.get("/configuration/agents?count=4&offset=1").await.json();
+    assert_eq!(logins(&v), ["AGENT!", "AGENT#.?", "AGENT-ANINDITA", "AGENT-ONE"]);
+    assert_eq!(logins(&lv.get("/configuration/agents?count=1&offset=0").await.json()), ["AGENT"]);
+    // List Agent Skills stays in id order, as its example shows.
+    w.native.post("/api/v1/skills", json!({"name": "AAA"})).await.expect(201);
+    let v = lv.get("/configuration/agents/skills?count=10&offset=0").await.json();
+    let names: Vec<&str> = v["agentSkill"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["SILVER", "GOLD", "PLATINUM", "AAA"]);
+}
+
+/// "There is a hard cap of 1000 items": a larger `count` is served 1000 at a
+/// time, with a `next` that goes on from there.
+#[tokio::test]
+async fn count_above_the_hard_cap_serves_1000_and_a_next_link() {
+    let w = world().await;
+    let lv = &w.admin;
+    let csv: String = std::iter::once("loginId,firstName,lastName,phone".to_string()).chain((0..1005).map(|i| format!("CAP{i:04},Cap,Smith,555{i:07}"))).collect::<Vec<_>>().join("\n");
+    let r = w.native.post("/api/v1/imports", json!({"kind": "agents", "csv": csv})).await.expect(202);
+    let loc = r.header("location").unwrap();
+    eventually("import done", || async { w.native.get(&loc).await.body }, |v| v["status"] != "running").await;
+    let r = lv.get("/configuration/agents?count=5000&client=4199&offset=0").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v = r.json();
+    assert_eq!(v["agent"].as_array().unwrap().len(), 1000);
+    assert_eq!(v["agent"][999]["loginId"], "CAP0999");
+    assert_eq!(v["next"], "configuration/agents/?client=4199&offset=1000&count=1000");
+    let v = lv.get(&format!("/{}", v["next"].as_str().unwrap())).await.json();
+    let rest: Vec<&str> = v["agent"].as_array().unwrap().iter().map(|a| a["loginId"].as_str().unwrap()).collect();
+    assert_eq!(rest, ["CAP1000", "CAP1001", "CAP1002", "CAP1003", "CAP1004"]);
+    assert_eq!(v["next"], Value::Null);
+    // Find Matching Agents and List Agent Skills take the same cap.
+    let v = lv.post("/configuration/agents/search?count=1001&offset=0", r#"{"lastName":"smith"}"#).await.json();
+    assert_eq!(v["agent"].as_array().unwrap().len(), 1000);
+    assert_eq!(v["next"], "configuration/agents/search?client=4199&offset=1000&count=1000");
+    let r = lv.get("/configuration/agents/skills?count=1001&offset=0").await;
+    assert_eq!((r.status, r.json()["agentSkill"].as_array().unwrap().len()), (200, 3));
+    // Below 1 is still refused.
+    lv.get("/configuration/agents?count=0&offset=0").await.is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [count must be at least 1]"}"#);
+}
+
+/// Find Matching Agents: partial matches for loginId and lastName only; a
+/// phoneNumber matches the whole number, formatting ignored; `phone` (the
+/// name the search error uses) is the same criterion.
+#[tokio::test]
+async fn find_matching_agents_by_whole_phone_number() {
+    let w = world().await;
+    let lv = &w.admin;
+    for (login, phone) in [("P1", "6503517454"), ("P2", "6503517455"), ("P3", "+16503517454"), ("P4", "16503517454")] {
+        assert_eq!(lv.post("/configuration/agents", &lv_agent(login, "Phone", phone)).await.status, 201);
+    }
+    let logins = |r: LvResp| {
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.json()["agent"].as_array().unwrap().iter().map(|a| a["loginId"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+    };
+    let search = |body: &'static str| lv.post("/configuration/agents/search?count=10&offset=0", body);
+    assert_eq!(logins(search(r#"{"phoneNumber":"6503517454"}"#).await), ["P1"]);
+    assert_eq!(logins(search(r#"{"phoneNumber":"(650) 351-7454"}"#).await), ["P1"]);
+    assert_eq!(logins(search(r#"{"phoneNumber":"650.351.7455"}"#).await), ["P2"]);
+    assert_eq!(logins(search(r#"{"phoneNumber":"+1 650 351 7454"}"#).await), ["P3", "P4"]);
+    assert!(logins(search(r#"{"phoneNumber":"6503517"}"#).await).is_empty(), "no partial phone matches");
+    assert!(logins(search(r#"{"phoneNumber":"3517454"}"#).await).is_empty());
+    // `phone` is another name for phoneNumber.
+    assert_eq!(logins(search(r#"{"phone":"650-351-7455"}"#).await), ["P2"]);
+    search(r#"{"phone":"6503517455","lastName":"Phone"}"#)
+        .await
+        .is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [exactly one of phone, loginId or lastName is required]"}"#);
+    // loginId and lastName still match in part.
+    assert_eq!(logins(search(r#"{"loginId":"p"}"#).await), ["P1", "P2", "P3", "P4"]);
+    assert_eq!(logins(search(r#"{"lastName":"hon"}"#).await), ["P1", "P2", "P3", "P4"]);
+}
+
+/// Update Agent: a mandatory field cannot be emptied.
+#[tokio::test]
+async fn update_agent_cannot_empty_a_mandatory_field() {
+    let w = world().await;
+    let lv = &w.admin;
+    let id = lv.post("/configuration/agents", &create_body(&w, "BobJohnson1", "A12345678")).await.json()["id"].as_i64().unwrap();
+    let before = lv.get(&format!("/configuration/agents/{id}")).await.text;
+    for (body, field) in [
+        (r#"{"phone": ""}"#, "phone"),
+        (r#"{"phone": "   "}"#, "phone"),
+        (r#"{"phone": null}"#, "phone"),
+        (r#"{"firstName": "", "active": false}"#, "firstName"),
+        (r#"{"lastName": null}"#, "lastName"),
+        (r#"{"wrapUpTime": ""}"#, "wrapUpTime"),
+        (r#"{"homeAgent": null}"#, "homeAgent"),
+        (r#"{"active": ""}"#, "active"),
+        (r#"{"password": ""}"#, "password"),
+    ] {
+        lv.put(&format!("/configuration/agents/{id}"), Some(body)).await.is(400, &format!(r#"{{"code":202,"message":"Missing required field [{field}]"}}"#));
+    }
+    assert_eq!(lv.get(&format!("/configuration/agents/{id}")).await.text, before, "nothing changed");
+    assert_eq!(w.native.get(&format!("/api/v1/agents/{id}")).await.body["phone"], "2023467763");
+}
+
+/// Update Agent takes back what Read Agent gave (read-modify-write): keys it
+/// does not update are ignored while unchanged and refused, by name, when
+/// changed; numbers may come as strings.
+#[tokio::test]
+async fn update_agent_accepts_read_modify_write_and_numbers_as_strings() {
+    let w = world().await;
+    let lv = &w.admin;
+    let id = lv.post("/configuration/agents", &create_body(&w, "BobJohnson1", "A12345678")).await.json()["id"].as_i64().unwrap();
+    let path = format!("/configuration/agents/{id}");
+    let read = lv.get(&path).await.json();
+    // The whole body read, one field changed.
+    let mut body = read.clone();
+    body["firstName"] = json!("Robert");
+    lv.put(&path, Some(&body.to_string())).await.is(204, "");
+    let after = lv.get(&path).await.json();
+    assert_eq!(after["firstName"], "Robert");
+    let mut expected = read.clone();
+    expected["firstName"] = json!("Robert");
+    assert_eq!(after, expected, "only firstName changed");
+    // Unchanged means equal: loginId in another case, lists in another order, numbers as strings.
+    let mut body = after.clone();
+    body["loginId"] = json!("bobjohnson1");
+    body["assignedService"] = json!([{"id": w.acd[1]}, {"id": w.acd[0].to_string()}]);
+    body["assignedAgentSkill"] = json!([{"id": w.skills[2], "proficiency": "5"}, {"id": w.skills[0], "proficiency": 3}, {"id": w.skills[1], "proficiency": 1}]);
+    body["wrapUpTime"] = json!("30");
+    lv.put(&path, Some(&body.to_string())).await.is(204, "");
+    assert_eq!(lv.get(&path).await.json()["wrapUpTime"], 30);
+    // Changed read-only keys are refused, by name, and nothing changes.
+    let now = lv.get(&path).await.json();
+    let changed = |key: &str, val: Value| {
+        let mut b = now.clone();
+        b["firstName"] = json!("Changed");
+        b[key] = val;
+        b.to_string()
+    };
+    for (key, val) in [
+        ("loginId", json!("BOBJOHNSON2")),
+        ("assignedService", json!([{"id": w.acd[0]}])),
+        ("assignedAgentSkill", json!([{"id": w.skills[0], "proficiency": 4}, {"id": w.skills[1], "proficiency": 1}, {"id": w.skills[2], "proficiency": 5}])),
+        ("locked", json!(true)),
+        ("passwordLastModified", json!(1495233693000_i64)),
+        ("lastLogin", json!(1495234211000_i64)),
+        ("lastLoginIp", json!("189.146.225.138")),
+    ] {
+        lv.put(&path, Some(&changed(key, val))).await.is(400, &format!(r#"{{"errorCode":202,"errorMessage":"Invalid input [{key} cannot be changed with Update Agent]"}}"#));
+    }
+    assert_eq!(lv.get(&path).await.json(), now);
+    // Only keys that change nothing: nothing to do, and said so.
+    lv.put(&path, Some(r#"{"loginId": "BOBJOHNSON1", "locked": false}"#)).await.is(204, "");
+    assert_eq!(lv.get(&path).await.json(), now);
+
+    // Numbers as strings, and what is not a number.
+    lv.put(&path, Some(r#"{"wrapUpTime": "45"}"#)).await.is(204, "");
+    assert_eq!(lv.get(&path).await.json()["wrapUpTime"], 45);
+    lv.put(&path, Some(r#"{"wrapUpTime": "soon"}"#)).await.is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [wrapUpTime must be an integer]"}"#);
+    let body = create_body(&w, "Strings1", "A12345678").replace("\"proficiency\": 3", "\"proficiency\": \"3\"").replace("\"wrapUpTime\": -1", "\"wrapUpTime\": \"-1\"");
+    let r = lv.post("/configuration/agents", &body).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let v = lv.get(&format!("/configuration/agents/{}", r.json()["id"])).await.json();
+    assert_eq!((v["assignedAgentSkill"][0]["proficiency"].as_i64(), v["wrapUpTime"].as_i64()), (Some(3), Some(-1)));
+    let body = create_body(&w, "Strings2", "A12345678").replace("\"proficiency\": 3", "\"proficiency\": \"high\"");
+    lv.post("/configuration/agents", &body).await.is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [proficiency must be an integer]"}"#);
+    let body = create_body(&w, "Strings2", "A12345678").replace("\"wrapUpTime\": -1", "\"wrapUpTime\": \"never\"");
+    lv.post("/configuration/agents", &body).await.is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [wrapUpTime must be an integer]"}"#);
+}
+
+/// Issue 21: public LiveVox clients create agents without `clientId`; it
+/// means the caller's own client. The body as those clients send it, then
+/// the rest of an agent's life through the same session.
+#[tokio::test]
+async fn create_agent_without_client_id_is_the_callers_client() {
+    let w = world().await;
+    let lv = &w.admin;
+    let body = format!(
+        r#"{{"loginId":"jsmith","firstName":"John","lastName":"Smith","password":"Passw0rd1","phone":"5551234567","wrapUpTime":0,"active":true,"homeAgent":true,"assignedService":[{{"id":{}}}]}}"#,
+        w.acd[0]
+    );
+    let r = lv.post("/configuration/v6.0/agents", &body).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.json()["id"].as_i64().unwrap();
+    assert_eq!(r.text, format!(r#"{{"id":{id}}}"#));
+    lv.put(&format!("/configuration/v6.0/agents/{id}"), Some(r#"{"firstName":"Johnny","wrapUpTime":30}"#)).await.is(204, "");
+    lv.put(&format!("/configuration/v6.0/agents/{id}/services/{}", w.acd[1]), None).await.is(204, "");
+    let v = lv.get(&format!("/configuration/v6.0/agents/{id}")).await.json();
+    assert_eq!((v["loginId"].as_str(), v["firstName"].as_str(), v["wrapUpTime"].as_i64()), (Some("JSMITH"), Some("Johnny"), Some(30)));
+    assert_eq!(v["assignedService"], json!([{"id": w.acd[0]}, {"id": w.acd[1]}]));
+    let v = lv.post("/configuration/v6.0/agents/search?count=10&offset=0", r#"{"loginId":"jsmith"}"#).await.json();
+    assert_eq!(v["agent"][0]["id"], id);
+    lv.delete(&format!("/configuration/v6.0/agents/{id}/services/{}", w.acd[0])).await.is(204, "");
+    assert_eq!(lv.get(&format!("/configuration/v6.0/agents/{id}")).await.json()["assignedService"], json!([{"id": w.acd[1]}]));
+    lv.delete(&format!("/configuration/v6.0/agents/{id}")).await.is(204, "");
+    lv.get(&format!("/configuration/v6.0/agents/{id}")).await.is(404, &format!(r#"{{"code":203,"message":"Agent not found [ID:{id}]"}}"#));
+    // The caller's own clientId is fine; another client's is still refused.
+    assert_eq!(lv.post("/configuration/agents", &body.replacen('{', r#"{"clientId":4199,"#, 1)).await.status, 201);
+    lv.post("/configuration/agents", &body.replace("jsmith", "jsmith2").replacen('{', r#"{"clientId":111645,"#, 1)).await.access_denied();
+    lv.post("/configuration/agents", &body.replace("jsmith", "jsmith2").replacen('{', r#"{"clientId":"111645","#, 1)).await.access_denied();
 }

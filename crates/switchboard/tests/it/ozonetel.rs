@@ -245,8 +245,9 @@ async fn update_agent_rate_limit_is_per_tenant_and_configurable() {
     }
     let r = update_agent(&b, Some(&t.key), valid_update()).await;
     r.is(429, MAX_LIMIT);
+    // Until the first of the five is a minute old (a sliding window).
     let wait: u64 = r.retry_after.as_deref().unwrap().parse().unwrap();
-    assert!((1..=12).contains(&wait), "{wait}");
+    assert!((50..=60).contains(&wait), "{wait}");
     // Another tenant has its own budget; bad credentials do not spend one.
     let other = srv.tenant("globex").await;
     srv.client(&other.key).agent("jdoe").await;
@@ -284,9 +285,9 @@ async fn the_global_override_replaces_every_limit() {
     update_agent(&srv.base, Some(&key), valid_update()).await.is(429, MAX_LIMIT);
     // Endpoints without a configured limit stay unlimited.
     for _ in 0..3 {
-        phone(&srv.base, &key, json!({"userName": "acme", "action": "edit", "phoneNumber": "123", "phoneName": "x"})).await;
+        phone(&srv.base, &key, json!({"userName": "acme", "action": "edit", "phoneNumber": "123", "phoneName": "x", "phoneNumberNew": "123"})).await;
     }
-    let r = phone(&srv.base, &key, json!({"userName": "acme", "action": "edit", "phoneNumber": "123", "phoneName": "x"})).await;
+    let r = phone(&srv.base, &key, json!({"userName": "acme", "action": "edit", "phoneNumber": "123", "phoneName": "x", "phoneNumberNew": "123"})).await;
     assert_eq!(r.status, 404, "{}", r.body);
 }
 
@@ -356,7 +357,7 @@ async fn phone_manage_answers_every_documented_case() {
     let phones = || async { c.get("/api/v1/phones").await.expect(200).body["items"].clone() };
     let before = phones().await;
     let edit = |extra: Value| {
-        let mut v = json!({"userName": "acme", "action": "edit", "phoneNumber": "%2B919876543210", "phoneName": "desk 1"});
+        let mut v = json!({"userName": "acme", "action": "edit", "phoneNumber": "%2B919876543210", "phoneName": "desk 1", "phoneNumberNew": "%2B919876543210"});
         for (key, val) in extra.as_object().unwrap() {
             v[key] = val.clone();
         }
@@ -392,7 +393,7 @@ async fn phone_manage_answers_every_documented_case() {
     assert_eq!(p["skills"], json!(["Hindi"]));
 
     // Invalid Skill Key / Missing Skill Value: the edit applies, bad skills do not.
-    let again = json!({"userName": "acme", "action": "edit", "phoneNumber": "%2B919876543211", "phoneName": "Desk 9"});
+    let again = json!({"userName": "acme", "action": "edit", "phoneNumber": "%2B919876543211", "phoneName": "Desk 9", "phoneNumberNew": "%2B919876543211"});
     phone(&b, k, with(again.clone(), "assignSkill", json!("General,Python"))).await.is(200, PHONE_SKILLS_FAILED);
     assert_eq!(phones().await[0]["skills"], json!(["Hindi", "General"]));
     let renamed = with(with(again.clone(), "assignSkill", json!("")), "phoneNameNew", json!("Desk 10"));
@@ -471,4 +472,163 @@ async fn dynamic_dids_answer_every_documented_case() {
     let after = read().await;
     assert_eq!(after["dynamicDids"], json!(["18005550101", "+918005550102"]));
     assert_eq!(after["fallbackDids"], json!(["18005550100"]));
+}
+
+// ---- issue 23: dialect fidelity, second pass ------------------------------------
+
+/// "Up to 5 requests per minute": at most 5 accepted in any 60 seconds, so
+/// after a burst of 5 the next one waits for the first to be a minute old
+/// (a token bucket refilled one every 12 s let 9 through in the first minute).
+#[tokio::test]
+async fn update_agent_rate_limit_is_5_in_any_60_seconds() {
+    let srv = Server::start().await;
+    let b = base(&srv);
+    let t = srv.tenant("acme").await;
+    srv.client(&t.key).agent("jdoe").await;
+    let first = std::time::Instant::now();
+    for _ in 0..5 {
+        update_agent(&b, Some(&t.key), valid_update()).await.is(200, AGENT_UPDATED);
+    }
+    for _ in 0..2 {
+        let r = update_agent(&b, Some(&t.key), valid_update()).await;
+        r.is(429, MAX_LIMIT);
+        // Exact: until the first accepted request is 60 s old, rounded up.
+        let wait: u64 = r.retry_after.as_deref().unwrap().parse().unwrap();
+        let left = 60.0 - first.elapsed().as_secs_f64();
+        assert!((left.floor() as u64..=left.ceil() as u64 + 1).contains(&wait) && wait >= 58, "Retry-After {wait}, {left:.1} s left");
+    }
+}
+
+/// The window slides: with a window of 3 s (the same code as the minute),
+/// 5 pass, then nothing until the first of them leaves the window; what
+/// Retry-After says is enough, and not more than needed. `nodes`: each
+/// instance's address and the key its tenant (id 1 on every one) has there.
+async fn window_slides(nodes: &[(String, String)]) {
+    let call = |i: usize| {
+        let (b, k) = &nodes[i % nodes.len()];
+        update_agent(b, Some(k), valid_update())
+    };
+    call(0).await.is(200, AGENT_UPDATED);
+    // The first accepted request was counted before its answer came.
+    let first = std::time::Instant::now();
+    for i in 1..5 {
+        call(i).await.is(200, AGENT_UPDATED);
+    }
+    let r = call(5).await;
+    r.is(429, MAX_LIMIT);
+    assert_eq!(r.retry_after.as_deref(), Some("3"));
+    // A token bucket would have refilled one by now (every 0.6 s); not so here.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let r = call(6).await;
+    r.is(429, MAX_LIMIT);
+    let wait: u64 = r.retry_after.as_deref().unwrap().parse().unwrap();
+    assert!(wait <= 2, "{wait}");
+    // The first accepted request leaves the window 3 s after it was made.
+    let until = first + Duration::from_millis(3050);
+    tokio::time::sleep(until.saturating_duration_since(std::time::Instant::now())).await;
+    call(7).await.is(200, AGENT_UPDATED);
+}
+
+/// A server with the rate limiter `limiter`, tenant `acme` (id 1) and its agent jdoe.
+async fn limited_node(limiter: std::sync::Arc<dyn switchboard_domain::RateLimiter>) -> (Server, String) {
+    let srv = Server::start_on_with_limiter(std::sync::Arc::new(TestDb::new()), HttpConfig::default(), limiter).await;
+    let t = srv.tenant("acme").await;
+    assert_eq!(t.id, 1);
+    srv.client(&t.key).agent("jdoe").await;
+    (srv, t.key)
+}
+
+#[tokio::test]
+async fn the_rate_limit_window_slides_in_process() {
+    let (srv, key) = limited_node(std::sync::Arc::new(switchboard_http::LocalRateLimiter::with_window(Duration::from_secs(3)))).await;
+    window_slides(&[(base(&srv), key)]).await;
+}
+
+/// Two instances sharing Redis share one window, with the same semantics.
+#[tokio::test]
+async fn the_rate_limit_window_slides_across_instances_in_redis() {
+    let url = std::env::var("SWITCHBOARD_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let redis = switchboard_store::connect_redis(&url, &format!("sbtest_window_{}_{nanos}", std::process::id())).await.expect("Redis");
+    let a = limited_node(redis.rate_limiter_with_window(Duration::from_secs(3))).await;
+    let b = limited_node(redis.rate_limiter_with_window(Duration::from_secs(3))).await;
+    window_slides(&[(base(&a.0), a.1.clone()), (base(&b.0), b.1.clone())]).await;
+}
+
+const PHONE_NEW_EMPTY: &str = r#"{"status":"error","message":"phoneNumberNew cannot be empty"}"#;
+
+/// PhoneManageV2 edit: `phoneNumberNew*` is mandatory.
+#[tokio::test]
+async fn phone_manage_edit_needs_phone_number_new() {
+    let srv = Server::start().await;
+    let (t, c, _) = acme(&srv, 1000).await;
+    let (b, k) = (base(&srv), t.key.as_str());
+    c.post("/api/v1/phones", json!({"number": "+919876543210", "name": "Desk 1"})).await.expect(201);
+    let phones = || async { c.get("/api/v1/phones").await.expect(200).body["items"].clone() };
+    let before = phones().await;
+    let edit = json!({"userName": "acme", "action": "edit", "phoneNumber": "%2B919876543210", "phoneName": "Desk 1", "phoneNameNew": "Desk 2"});
+    phone(&b, k, edit.clone()).await.is(400, PHONE_NEW_EMPTY);
+    phone(&b, k, with(edit.clone(), "phoneNumberNew", json!(""))).await.is(400, PHONE_NEW_EMPTY);
+    phone(&b, k, with(edit.clone(), "phoneNumberNew", json!(" "))).await.is(400, PHONE_NEW_EMPTY);
+    phone(&b, k, with(edit.clone(), "phoneNumberNew", Value::Null)).await.is(400, PHONE_NEW_EMPTY);
+    assert_eq!(phones().await, before, "nothing changed");
+    // With it (the same number kept, or a new one).
+    phone(&b, k, with(edit.clone(), "phoneNumberNew", json!("%2B919876543210"))).await.is(200, PHONE_OK);
+    assert_eq!(phones().await[0]["name"], "Desk 2");
+}
+
+/// The document's own sample body, sent as written: it lacks the comma
+/// after `"phoneNameNew":"xxxx"` (values are this test's: an account, a
+/// phone and skills of those names).
+#[tokio::test]
+async fn phone_manage_reads_the_documents_sample_as_written() {
+    let srv = Server::start().await;
+    let t = srv.tenant("xxxx").await;
+    let c = srv.client(&t.key);
+    for s in ["General", "QA_Skill", "kolm", "lok", "Python", "Old"] {
+        c.post("/api/v1/skills", json!({"name": s})).await.expect(201);
+    }
+    c.post("/api/v1/phones", json!({"number": "98765", "name": "xxxx", "skills": ["kolm", "Old"]})).await.expect(201);
+    let b = base(&srv);
+    let sample = "{\n\"userName\":\"xxxx\",\n\"action\":\"edit\",\n\"phoneNumber\":\"98765\",\n\"phoneName\":\"xxxx\",\n\"phoneNumberNew\":\"98766\",\n\"phoneNameNew\":\"xxxx\"\n\"unAssignSkill\":\"kolm,lok,Python\",\n\"assignSkill\":\"General,QA_Skill,kolm,lok,Python\"}";
+    assert!(serde_json::from_str::<Value>(sample).is_err(), "the sample is not strict JSON");
+    send(&b, reqwest::Method::POST, "/ca_apis/PhoneManageV2", &[("apiKey", &t.key)], sample).await.is(200, PHONE_OK);
+    let p = &c.get("/api/v1/phones").await.expect(200).body["items"][0];
+    assert_eq!((p["number"].as_str(), p["name"].as_str()), (Some("98766"), Some("xxxx")));
+    assert_eq!(p["skills"], json!(["Old", "General", "QA_Skill", "kolm", "lok", "Python"]));
+    // Trailing commas too, as LiveVox reads them.
+    let trailing = "{\"userName\":\"xxxx\",\"action\":\"edit\",\"phoneNumber\":\"98766\",\"phoneName\":\"xxxx\",\"phoneNumberNew\":\"98767\",}";
+    send(&b, reqwest::Method::POST, "/ca_apis/PhoneManageV2", &[("apiKey", &t.key)], trailing).await.is(200, PHONE_OK);
+    // A body that is not JSON at all is a parse error, whoever sends it.
+    const NOT_JSON: &str = r#"{"status":"error","message":"request body is not a JSON object"}"#;
+    for body in ["userName=xxxx&action=edit", "{\"userName\":\"xxxx\",\"action\":", "[1,2]"] {
+        send(&b, reqwest::Method::POST, "/ca_apis/PhoneManageV2", &[("apiKey", &t.key)], body).await.is(400, NOT_JSON);
+    }
+    assert_eq!(c.get("/api/v1/phones").await.expect(200).body["items"][0]["number"], "98767");
+}
+
+/// A numeric phoneNumber is never "phoneNumber must be numeric": the length
+/// rule (3 to 20 digits) says what it is.
+#[tokio::test]
+async fn phone_manage_numeric_numbers_get_the_length_rule() {
+    let srv = Server::start().await;
+    let (t, c, _) = acme(&srv, 1000).await;
+    let (b, k) = (base(&srv), t.key.as_str());
+    c.post("/api/v1/phones", json!({"number": "98765", "name": "Desk 1"})).await.expect(201);
+    let before = c.get("/api/v1/phones").await.expect(200).body;
+    let edit = json!({"userName": "acme", "action": "edit", "phoneNumber": "98765", "phoneName": "Desk 1", "phoneNumberNew": "98766"});
+    const SHORT: &str = r#"{"status":"error","message":"phoneNumber must be 3 to 20 digits long"}"#;
+    phone(&b, k, with(edit.clone(), "phoneNumber", json!("12"))).await.is(400, SHORT);
+    phone(&b, k, with(edit.clone(), "phoneNumber", json!(12))).await.is(400, SHORT);
+    phone(&b, k, with(edit.clone(), "phoneNumber", json!("123456789012345678901"))).await.is(400, SHORT);
+    phone(&b, k, with(edit.clone(), "phoneNumberNew", json!(12345678901234567890_u64 as f64 * 10.0)))
+        .await
+        .is(400, r#"{"status":"error","message":"phoneNumberNew must be 3 to 20 digits long"}"#);
+    phone(&b, k, with(edit.clone(), "phoneNumberNew", json!("%2B1"))).await.is(400, r#"{"status":"error","message":"phoneNumberNew must be 3 to 20 digits long"}"#);
+    // Not numeric: the documented text.
+    phone(&b, k, with(edit.clone(), "phoneNumber", json!("98 765"))).await.is(400, PHONE_NUMERIC);
+    assert_eq!(c.get("/api/v1/phones").await.expect(200).body, before);
+    // A number sent as a JSON number works.
+    phone(&b, k, with(with(edit, "phoneNumber", json!(98765)), "phoneNumberNew", json!(98766))).await.is(200, PHONE_OK);
+    assert_eq!(c.get("/api/v1/phones").await.expect(200).body["items"][0]["number"], "98766");
 }

@@ -200,12 +200,17 @@ impl Server {
     }
 
     pub async fn start_on_with(db: Arc<TestDb>, config: switchboard_http::HttpConfig) -> Server {
+        Server::start_on_with_limiter(db, config, Arc::new(switchboard_http::LocalRateLimiter::default())).await
+    }
+
+    /// A server whose rate limits are kept by `limiter` (a short window, Redis).
+    pub async fn start_on_with_limiter(db: Arc<TestDb>, config: switchboard_http::HttpConfig, limiter: Arc<dyn switchboard_domain::RateLimiter>) -> Server {
         let store = switchboard_store::open(&db.url, &db.options()).await.expect("open store");
         let dir = Directory::new(store, Arc::new(SystemClock));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
-        let state = switchboard_http::AppState::with_config(dir.clone(), config);
+        let state = switchboard_http::AppState::with_limiter(dir.clone(), config, limiter);
         let task = tokio::spawn(switchboard_http::serve(listener, state, async move {
             let _ = rx.await;
         }));
