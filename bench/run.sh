@@ -30,7 +30,10 @@ done
 [ "$BACKENDS" = all ] && BACKENDS="sqlite postgres"
 
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-PG_URL=${SWITCHBOARD_BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/test}
+# Plain TCP, as the results so far were measured: the binary speaks TLS
+# since issue 25, and sslmode's default (prefer) would use it on a server
+# with ssl = on (Debian's default).
+PG_URL=${SWITCHBOARD_BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
 WORK=${BENCH_WORK:-/tmp/switchboard-bench}
 PORT=${BENCH_PORT:-18471}
 PEER_PORT=$((PORT + 1))

@@ -4,7 +4,12 @@
 //! The same tests run twice: the `it` binary on a SQLite file in a temporary
 //! directory, the `it_pg` binary (same sources) on PostgreSQL, each test in a
 //! schema of its own that is dropped at the end. `SWITCHBOARD_TEST_PG_URL`
-//! names the PostgreSQL database (default `postgres://postgres@127.0.0.1:5432/test`).
+//! names the PostgreSQL database (default
+//! `postgres://postgres@127.0.0.1:5432/test?sslmode=disable`: plain TCP on
+//! loopback, as before TLS was built in. With the default `prefer`, a server
+//! with `ssl = on`, as Debian sets it, is spoken to over TLS, and a TLS
+//! connection of an unoptimised build costs some 100 ms to open. TLS has
+//! its own test, `tls.rs`).
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -89,7 +94,7 @@ pub fn redis_url() -> Option<String> {
 }
 
 pub fn pg_url() -> String {
-    std::env::var("SWITCHBOARD_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("SWITCHBOARD_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test?sslmode=disable".into())
 }
 
 /// A test's own database: a SQLite file or a PostgreSQL schema.
