@@ -22,4 +22,4 @@ pub use import::*;
 pub use session::{MemorySessions, Session, SessionStore};
 pub use ratelimit::{RateLimiter, WindowLog};
 pub use secret::PasswordPolicy;
-pub use store::{AccountStore, AgentStore, AuditStore, CatalogStore, Credentials, IdempotencyStore, IdempotentResponse, ImportStore, Named, Store, TelephonyStore, WriteCtx};
+pub use store::{AccountStore, AgentStore, AuditStore, CatalogStore, Credentials, IdempotencyStore, IdempotentResponse, ImportStore, Named, PoolStats, Store, StoreStats, TelephonyStore, WriteCtx};

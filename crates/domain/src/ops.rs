@@ -390,6 +390,44 @@ impl Directory {
         Ok(Issued { value: info, password: None, api_key: Some(key) })
     }
 
+    /// Operator path (CLI): a new generated password for a user of a tenant.
+    pub async fn reset_password_as_operator(&self, tenant: Id, user_id: Id) -> Result<Issued<User>> {
+        let password = secret::generate_password();
+        let pw = password.clone();
+        let hash = blocking(move || secret::hash_password(&pw)).await;
+        let ctx = WriteCtx { tenant_id: tenant, actor: Actor::cli(), now: self.clock.now() };
+        let c = UserChanges { role: None, powers: None, password_hash: Some(hash) };
+        let user = self.store.update_user(&ctx, user_id, c, None).await?;
+        Ok(Issued { value: user, password: Some(password), api_key: None })
+    }
+
+    /// Operator path (CLI): revokes a key of a tenant named by its id or by
+    /// its prefix (which must name one key).
+    pub async fn revoke_api_key_as_operator(&self, tenant: Id, key: &str) -> Result<ApiKeyInfo> {
+        let id = match key.parse::<Id>() {
+            Ok(id) => self.store.get_api_key(tenant, id).await?.id,
+            Err(_) => {
+                let mut found = Vec::new();
+                let mut page = PageRequest::first(500);
+                loop {
+                    let p = self.store.list_api_keys(tenant, None, page).await?;
+                    page.after = p.items.last().map_or(page.after, |k| k.id);
+                    found.extend(p.items.into_iter().filter(|k| k.prefix == key || (key.len() >= 6 && k.prefix.starts_with(key))));
+                    if !p.has_more {
+                        break;
+                    }
+                }
+                match found.as_slice() {
+                    [k] => k.id,
+                    [] => return Err(Error::not_found(Entity::ApiKey, key)),
+                    _ => return Err(Error::invalid("key", Rule::Format { expected: "a prefix that names one key (several match; give the id)" })),
+                }
+            }
+        };
+        let ctx = WriteCtx { tenant_id: tenant, actor: Actor::cli(), now: self.clock.now() };
+        self.store.revoke_api_key(&ctx, id).await
+    }
+
     pub async fn list_api_keys(&self, p: &Principal, page: PageRequest) -> Result<Page<ApiKeyInfo>> {
         let only = if p.role == Role::Sysadmin { None } else { Some(p.user_id) };
         self.store.list_api_keys(p.tenant_id, only, page).await

@@ -31,12 +31,36 @@ pub struct Credentials {
     pub password_hash: Option<String>,
 }
 
+/// What a store reports for `/metrics`, read when it is scraped.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoreStats {
+    pub pools: Vec<PoolStats>,
+    /// Lookups of the in-memory read cache: `(cache, hits, misses)`, counted
+    /// since the store was opened (`agents`, `api_keys`).
+    pub cache: Vec<(&'static str, u64, u64)>,
+}
+
+/// A connection pool's state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolStats {
+    /// `reader`, `writer` (SQLite) or `pool` (PostgreSQL).
+    pub name: &'static str,
+    pub in_use: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
 /// The storage port, by concern: every backend implements each sub-trait
 /// (`crates/store/src/sql/<concern>.rs`), and `Store` is all of them, so
 /// callers keep one `Arc<dyn Store>`. Call a sub-trait's methods on it with
 /// the sub-trait in scope (`use switchboard_domain::store::traits::*`).
 #[async_trait::async_trait]
 pub trait Store: AccountStore + AgentStore + CatalogStore + TelephonyStore + AuditStore + IdempotencyStore + ImportStore + Send + Sync + 'static {
+    /// Pools and cache counters for `/metrics`.
+    fn stats(&self) -> StoreStats {
+        StoreStats::default()
+    }
+
     /// Cheap check that the database answers (for readiness probes).
     async fn ping(&self) -> Result<()>;
 

@@ -46,6 +46,9 @@ pub struct HttpConfig {
     /// `Some(false)` never, `None` when the request came over HTTPS (as a
     /// TLS-terminating proxy says with `X-Forwarded-Proto: https`).
     pub console_secure_cookie: Option<bool>,
+    /// `/metrics` is served with the API (default); off when it has a
+    /// listener of its own ([`serve_metrics`], `--metrics-listen`).
+    pub metrics_on_main: bool,
 }
 
 impl Default for HttpConfig {
@@ -56,6 +59,7 @@ impl Default for HttpConfig {
             ozonetel_token_ttl: Duration::from_secs(60 * 60),
             rate_limit_override: None,
             console_secure_cookie: None,
+            metrics_on_main: true,
         }
     }
 }
@@ -110,6 +114,7 @@ impl AppState {
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
+    let metrics_route = if state.config.metrics_on_main { Router::new().route("/metrics", get(metrics)) } else { Router::new() };
     let app = Router::new()
         .merge(native::router(&state))
         .merge(crate::ozonetel::router(&state))
@@ -118,7 +123,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::console::router(&state))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+        .merge(metrics_route)
         .route_layer(axum::middleware::from_fn(telemetry::track))
         .fallback(native::not_found)
         .method_not_allowed_fallback(native::method_not_allowed)
@@ -174,6 +179,13 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
     Ok(())
 }
 
+/// Serves `/metrics` alone on `listener` (`--metrics-listen`) until
+/// `shutdown` resolves.
+pub async fn serve_metrics(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let app = Router::new().route("/metrics", get(metrics)).with_state(state);
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
 /// Refuses a body announced as too large before reading any of it; bodies
 /// without a length are cut off at the same limit by the extractors.
 async fn refuse_oversized(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
@@ -204,6 +216,5 @@ async fn readyz(State(s): State<AppState>) -> Response {
 }
 
 async fn metrics(State(s): State<AppState>) -> Response {
-    s.metrics.run_upkeep();
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], s.metrics.render()).into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], telemetry::render(&s)).into_response()
 }

@@ -12,8 +12,8 @@ pub mod native;
 mod ozonetel;
 mod telemetry;
 
-pub use app::{router, serve, AppState, HttpConfig};
-pub use telemetry::metrics_handle;
+pub use app::{router, serve, serve_metrics, AppState, HttpConfig};
+pub use telemetry::{metrics_handle, set_build_commit};
 pub use ozonetel::rate_limit::LocalRateLimiter;
 
 /// Entry points for the fuzz targets (`fuzz/`): each dialect's request parsing

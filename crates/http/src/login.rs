@@ -85,6 +85,9 @@ pub(crate) async fn password_login(s: &AppState, a: LoginAttempt<'_>) -> Result<
     if let Err(refused) = &outcome {
         let reason = refused.reason();
         metrics::counter!("switchboard_login_failures_total", "surface" => a.surface.as_str(), "reason" => reason).increment(1);
+        if let LoginRefused::Throttled(_) = refused {
+            crate::telemetry::count_rate_limited(a.surface.as_str(), "login");
+        }
         // Never the password; the username is what was tried (it may not exist).
         match refused {
             LoginRefused::Failed(e) => tracing::error!(surface = a.surface.as_str(), tenant = a.tenant, username = a.username, client = %a.client, error = %e, "login failed"),
@@ -114,7 +117,10 @@ async fn check(s: &AppState, a: &LoginAttempt<'_>) -> Result<(Tenant, Principal)
         Account::Agent => s.dir.login_agent(tenant.id, a.username, a.password, Some(&a.client.to_string())).await,
     };
     match login {
-        Ok(p) => Ok((tenant, p)),
+        Ok(p) => {
+            crate::telemetry::note_tenant(tenant.id);
+            Ok((tenant, p))
+        }
         Err(Error::Unauthenticated) => Err(LoginRefused::BadCredentials),
         Err(Error::Locked) => Err(LoginRefused::Locked),
         Err(e) => Err(LoginRefused::Failed(e)),

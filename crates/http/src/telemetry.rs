@@ -1,11 +1,23 @@
 //! Request ids, request logs and Prometheus metrics.
+//!
+//! Every request gets one INFO line (`request` target "switchboard::access")
+//! once answered: its id, tenant (when one was authenticated), method, route
+//! template (never the path's values or the query, which may carry
+//! credentials), status, latency and the client's address; never a body or
+//! a header. The same request is counted in `switchboard_http_requests_total`
+//! by route template; requests no route matches are counted as
+//! `route="unmatched"`, so scanners cannot grow the label set.
 
+use crate::AppState;
+use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{MatchedPath, Request};
 use axum::http::HeaderName;
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::Router;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::cell::Cell;
+use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::Instant;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
@@ -13,8 +25,30 @@ use tower_http::trace::TraceLayer;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+tokio::task_local! {
+    /// The tenant a request acted for, once authenticated.
+    static TENANT: Cell<Option<i64>>;
+}
+
+/// Records the tenant the current request acts for (for its log line).
+pub(crate) fn note_tenant(id: i64) {
+    let _ = TENANT.try_with(|t| t.set(Some(id)));
+}
+
+/// The route template a request matched (set by `track`, read by `access`).
+#[derive(Clone)]
+struct Route(String);
+
+static COMMIT: OnceLock<&'static str> = OnceLock::new();
+
+/// The commit the binary was built from, for `switchboard_build_info` (call
+/// before the first server starts).
+pub fn set_build_commit(commit: &'static str) {
+    let _ = COMMIT.set(commit);
+}
+
 /// The process-wide metrics recorder (a process has one, however many servers
-/// it runs, e.g. in tests).
+/// it runs, e.g. in tests), with every metric's `# HELP`.
 pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
@@ -27,30 +61,90 @@ pub fn metrics_handle() -> PrometheusHandle {
             // Another recorder may already be installed by an embedding program;
             // then this handle renders only what it records itself.
             let _ = metrics::set_global_recorder(recorder);
+            describe();
+            metrics::gauge!("switchboard_build_info", "version" => env!("CARGO_PKG_VERSION"), "commit" => *COMMIT.get_or_init(|| "unknown")).set(1.0);
             handle
         })
         .clone()
 }
 
-/// Counts requests by route template and status, and times them.
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_gauge!("switchboard_build_info", "Always 1; the version and commit of the running binary as labels.");
+    describe_counter!("switchboard_http_requests_total", "HTTP requests answered, by method, route template (unmatched: no route) and status.");
+    describe_histogram!("switchboard_http_request_duration_seconds", Unit::Seconds, "Time to answer an HTTP request, by method, route template and status.");
+    describe_counter!("switchboard_login_failures_total", "Refused password logins, by surface (native, console, livevox, …) and reason.");
+    describe_counter!("switchboard_rate_limit_refusals_total", "Requests refused by a rate limit, by dialect and limit (api: a vendor's per-tenant budget; login: attempts per user).");
+    describe_counter!("switchboard_import_rows_total", "Rows of committed imports (API and console), by kind and outcome (created, updated, unchanged, skipped, failed).");
+    describe_gauge!("switchboard_db_pool_connections", "Database connections, by pool and state (in_use, idle).");
+    describe_gauge!("switchboard_db_pool_max_connections", "Most connections a database pool opens.");
+    describe_counter!("switchboard_db_pool_timeouts_total", "Waits for a database connection that gave up (the pool stayed full for the busy timeout).");
+    describe_counter!("switchboard_agent_cache_requests_total", "Lookups of the in-memory read cache, by cache (agents, api_keys) and result (hit, miss).");
+}
+
+/// Counts a request refused by a rate limit.
+pub(crate) fn count_rate_limited(dialect: &'static str, limit: &'static str) {
+    metrics::counter!("switchboard_rate_limit_refusals_total", "dialect" => dialect, "limit" => limit).increment(1);
+}
+
+/// Counts the rows of a finished import by outcome (committed ones only: a
+/// dry run or a rolled-back atomic import changed nothing).
+pub(crate) fn count_import(r: &switchboard_domain::ImportReport) {
+    if !r.committed {
+        return;
+    }
+    let kind = r.kind.as_str();
+    for (outcome, n) in [("created", r.created), ("updated", r.updated), ("unchanged", r.unchanged), ("skipped", r.skipped), ("failed", r.failed)] {
+        metrics::counter!("switchboard_import_rows_total", "kind" => kind, "outcome" => outcome).increment(n as u64);
+    }
+}
+
+/// Notes the route template of a matched request (a route layer: only
+/// matched routes run it).
 pub async fn track(req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().map(|p| Route(p.as_str().to_owned()));
+    let mut resp = next.run(req).await;
+    if let Some(r) = route {
+        resp.extensions_mut().insert(r);
+    }
+    resp
+}
+
+/// Logs and counts every request, matched or not.
+async fn access(req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().to_string();
-    let resp = next.run(req).await;
-    let status = resp.status().as_u16().to_string();
-    let labels = [("method", method), ("route", route), ("status", status)];
-    metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
+    let method = req.method().clone();
+    let id = req.extensions().get::<RequestId>().and_then(|id| id.header_value().to_str().ok()).unwrap_or("-").to_owned();
+    let client = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    let (resp, tenant) = TENANT
+        .scope(Cell::new(None), async move {
+            let resp = next.run(req).await;
+            (resp, TENANT.with(Cell::get))
+        })
+        .await;
+    let elapsed = start.elapsed();
+    let route = resp.extensions().get::<Route>().map_or("unmatched", |r| r.0.as_str());
+    let status = resp.status().as_u16();
+    tracing::info!(
+        target: "switchboard::access",
+        request_id = %id,
+        tenant,
+        method = %method,
+        route,
+        status,
+        latency_ms = (elapsed.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
+        client = client.map(tracing::field::display),
+        "request"
+    );
+    let labels = [("method", method.to_string()), ("route", route.to_owned()), ("status", status.to_string())];
+    metrics::counter!("switchboard_http_requests_total", &labels).increment(1);
+    metrics::histogram!("switchboard_http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
     resp
 }
 
 /// Gives every request an `x-request-id` (kept if the client sent one), logs
-/// it on the request's span and returns it on the response.
+/// it on the request's span and in its access line, and returns it on the
+/// response.
 pub fn with_request_id(app: Router) -> Router {
     app.layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
@@ -62,5 +156,81 @@ pub fn with_request_id(app: Router) -> Router {
             // Only the path: query strings may carry credentials (DeepCall tokens).
             tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
         }))
+        .layer(axum::middleware::from_fn(access))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// The Prometheus text of `/metrics`: what was recorded, with the store's
+/// pools and cache and the process's figures read now.
+pub(crate) fn render(s: &AppState) -> String {
+    let stats = s.dir.store().stats();
+    for p in &stats.pools {
+        metrics::gauge!("switchboard_db_pool_connections", "pool" => p.name, "state" => "in_use").set(p.in_use);
+        metrics::gauge!("switchboard_db_pool_connections", "pool" => p.name, "state" => "idle").set(p.idle);
+        metrics::gauge!("switchboard_db_pool_max_connections", "pool" => p.name).set(p.max);
+    }
+    for (cache, hits, misses) in &stats.cache {
+        metrics::counter!("switchboard_agent_cache_requests_total", "cache" => *cache, "result" => "hit").absolute(*hits);
+        metrics::counter!("switchboard_agent_cache_requests_total", "cache" => *cache, "result" => "miss").absolute(*misses);
+    }
+    s.metrics.run_upkeep();
+    let mut out = s.metrics.render();
+    process::render(&mut out);
+    out
+}
+
+/// The process's figures in the Prometheus client libraries' names, read
+/// from /proc (Linux; elsewhere none). Written as text: `metrics` counters
+/// are integers, and CPU seconds are not.
+mod process {
+    pub fn render(out: &mut String) {
+        #[cfg(target_os = "linux")]
+        linux(out);
+        #[cfg(not(target_os = "linux"))]
+        let _ = out;
+    }
+
+    #[cfg(target_os = "linux")]
+    fn linux(out: &mut String) {
+        use std::fmt::Write;
+        let mut put = |name: &str, kind: &str, help: &str, v: f64| {
+            let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n\n");
+        };
+        // The kernel's USER_HZ, 100 on every Linux architecture that matters.
+        const TICKS: f64 = 100.0;
+        if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
+            // Fields after the command name, which may hold spaces: (3) state …
+            let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let num = |i: usize| f.get(i - 3).and_then(|v| v.parse::<f64>().ok());
+            if let (Some(utime), Some(stime)) = (num(14), num(15)) {
+                put("process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.", (utime + stime) / TICKS);
+            }
+            let boot = std::fs::read_to_string("/proc/stat")
+                .ok()
+                .and_then(|s| s.lines().find_map(|l| l.strip_prefix("btime ").and_then(|v| v.trim().parse::<f64>().ok())));
+            if let (Some(boot), Some(start)) = (boot, num(22)) {
+                put("process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.", boot + start / TICKS);
+            }
+            if let Some(v) = num(23) {
+                put("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.", v);
+            }
+            if let Some(v) = num(20) {
+                put("process_threads", "gauge", "Number of OS threads in the process.", v);
+            }
+        }
+        if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+            if let Some(kb) = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok()) {
+                put("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", kb * 1024.0);
+            }
+        }
+        if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+            put("process_open_fds", "gauge", "Number of open file descriptors.", dir.count() as f64);
+        }
+        if let Ok(limits) = std::fs::read_to_string("/proc/self/limits") {
+            if let Some(max) = limits.lines().find(|l| l.starts_with("Max open files")).and_then(|l| l.split_whitespace().nth(3)).and_then(|v| v.parse::<f64>().ok()) {
+                put("process_max_fds", "gauge", "Maximum number of open file descriptors.", max);
+            }
+        }
+    }
 }

@@ -43,6 +43,10 @@ const PRINCIPALS: usize = 10_000;
 struct Shard<K, V> {
     map: HashMap<K, V>,
     generations: [u64; SLOTS],
+    /// Lookups that found their key, and that did not (for `/metrics`;
+    /// counted under the lock a lookup holds anyway).
+    hits: u64,
+    misses: u64,
 }
 
 /// A map split in shards, each behind its own lock, bounded in entries.
@@ -66,7 +70,7 @@ pub(crate) struct Ticket {
 
 impl<K: Hash + Eq + Clone, V: Clone> Sharded<K, V> {
     fn new(capacity: usize) -> Self {
-        let shards = (0..SHARDS).map(|_| Mutex::new(Shard { map: HashMap::new(), generations: [0; SLOTS] })).collect();
+        let shards = (0..SHARDS).map(|_| Mutex::new(Shard { map: HashMap::new(), generations: [0; SLOTS], hits: 0, misses: 0 })).collect();
         // Keys do not spread evenly: room for four standard deviations over
         // the mean, so that a cache sized to a directory holds all of it.
         let mean = capacity.div_ceil(SHARDS);
@@ -101,11 +105,25 @@ impl<K: Hash + Eq + Clone, V: Clone> Sharded<K, V> {
         K: Borrow<Q>,
     {
         let place = Self::place(key);
-        let shard = self.lock(place.shard);
+        let mut shard = self.lock(place.shard);
         match shard.map.get(key).and_then(f) {
-            Some(r) => Ok(r),
-            None => Err(Ticket { place, generation: shard.generations[place.slot] }),
+            Some(r) => {
+                shard.hits += 1;
+                Ok(r)
+            }
+            None => {
+                shard.misses += 1;
+                Err(Ticket { place, generation: shard.generations[place.slot] })
+            }
         }
+    }
+
+    /// Lookups so far: (hits, misses).
+    fn counts(&self) -> (u64, u64) {
+        (0..SHARDS).map(|i| {
+            let s = self.lock(i);
+            (s.hits, s.misses)
+        }).fold((0, 0), |(h, m), (a, b)| (h + a, m + b))
     }
 
     /// Keeps a value fetched after `ticket` was given, unless its slot was
@@ -231,6 +249,13 @@ impl ReadCache {
             return None;
         }
         self.agents.read(&id, |bytes| packed::unpack_agent(bytes)).ok()
+    }
+
+    /// Lookups so far, for `/metrics`: (cache, hits, misses).
+    pub(crate) fn counts(&self) -> Vec<(&'static str, u64, u64)> {
+        let (ah, am) = self.agents.counts();
+        let (kh, km) = self.principals.counts();
+        vec![("agents", ah, am), ("api_keys", kh, km)]
     }
 
     pub(crate) fn keep_agent(&self, ticket: Ticket, a: &AgentDetail) {

@@ -38,6 +38,10 @@ pub struct StoreOptions {
     /// PostgreSQL: use (and create) this schema instead of `public`; lets
     /// tests and several deployments share one database.
     pub pg_schema: Option<String>,
+    /// PostgreSQL over TLS: the CA certificates (PEM) the server's
+    /// certificate must chain to under `sslmode=verify-ca`/`verify-full`
+    /// (as `sslrootcert=` in the URL); without either, the public web CAs.
+    pub pg_ca_file: Option<std::path::PathBuf>,
     /// Apply pending migrations at open (default). Off: a deployment runs
     /// them once, e.g. with `switchboard admin migrate`.
     pub migrate: bool,
@@ -72,6 +76,7 @@ impl Default for StoreOptions {
             max_connections: 8,
             statement_timeout: Duration::from_secs(30),
             pg_schema: None,
+            pg_ca_file: None,
             migrate: true,
             migration_lock: true,
             agent_cache_entries: 0,
@@ -83,6 +88,25 @@ impl Default for StoreOptions {
     }
 }
 
+/// Makes rustls's ring provider the process's default (Redis's TLS asks for
+/// the default; sqlx names its own). Idempotent.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Whether `url` names a PostgreSQL database (else SQLite).
+pub fn is_postgres_url(url: &str) -> bool {
+    let url = url.trim();
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// Writes a consistent copy of the SQLite database at `url` to `dest`
+/// (`VACUUM INTO`: one read transaction, so writers go on meanwhile), a new
+/// file of mode 0600; returns its size in bytes.
+pub async fn backup_sqlite(url: &str, dest: &std::path::Path) -> Result<u64> {
+    sqlite::backup(url.trim(), dest).await
+}
+
 /// Opens the database at `url` and applies pending migrations.
 ///
 /// `sqlite:…` URLs and bare file paths (`./switchboard.db`, `/tmp/x.db`) open
@@ -90,8 +114,9 @@ impl Default for StoreOptions {
 /// it; `postgres://` and `postgresql://`
 /// open PostgreSQL.
 pub async fn open(url: &str, opts: &StoreOptions) -> Result<Arc<dyn Store>> {
+    install_tls_provider();
     let url = url.trim();
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+    if is_postgres_url(url) {
         let store = postgres::open(url, opts).await?;
         tracing::info!(schema = opts.pg_schema.as_deref().unwrap_or("public"), "using PostgreSQL");
         return Ok(Arc::new(store));
@@ -146,7 +171,16 @@ pub async fn drop_pg_schema(url: &str, schema: &str) -> Result<()> {
 /// Maps an unexpected database error; logs it (never bound values: sqlx's
 /// messages do not contain them).
 fn db_err(e: sqlx::Error) -> Error {
+    if matches!(e, sqlx::Error::PoolTimedOut) {
+        metrics::counter!("switchboard_db_pool_timeouts_total").increment(1);
+    }
     tracing::error!(error = %e, "database error");
+    Error::Storage(e.to_string())
+}
+
+/// Maps an error of opening the database (connecting, migrating): not
+/// logged here, as the caller reports it (the CLI in its one error line).
+fn open_err(e: sqlx::Error) -> Error {
     Error::Storage(e.to_string())
 }
 

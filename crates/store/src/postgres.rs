@@ -117,6 +117,18 @@ impl Backend for This {
     }
 }
 
+/// Pool and cache figures for `/metrics`.
+fn stats_of(store: &SqlStore) -> switchboard_domain::StoreStats {
+    let pool = |name, p: &DbPool| {
+        let idle = p.num_idle() as u32;
+        switchboard_domain::PoolStats { name, in_use: p.size().saturating_sub(idle), idle, max: p.options().get_max_connections() }
+    };
+    switchboard_domain::StoreStats {
+        pools: [("pool", &store.reader)].into_iter().map(|(n, p)| pool(n, p)).collect(),
+        cache: store.cache().map(|c| c.counts()).unwrap_or_default(),
+    }
+}
+
 fn connect_options(url: &str, opts: &crate::StoreOptions) -> Result<PgConnectOptions> {
     let mut o = PgConnectOptions::from_str(url).map_err(|e| Error::Storage(format!("invalid PostgreSQL URL: {e}")))?;
     let mut settings: Vec<(&str, String)> = vec![("statement_timeout", format!("{}", opts.statement_timeout.as_millis()))];
@@ -124,6 +136,14 @@ fn connect_options(url: &str, opts: &crate::StoreOptions) -> Result<PgConnectOpt
         settings.push(("search_path", schema.clone()));
     }
     o = o.options(settings);
+    // TLS: `sslmode` (and `sslrootcert`) come with the URL; a CA file of
+    // the flags' takes the URL's place.
+    if let Some(ca) = &opts.pg_ca_file {
+        if !ca.is_file() {
+            return Err(Error::Storage(format!("CA file {} not found", ca.display())));
+        }
+        o = o.ssl_root_cert(ca);
+    }
     // Statements are logged at debug only, and never with their bound values.
     Ok(o.log_statements(tracing::log::LevelFilter::Debug))
 }
@@ -136,28 +156,25 @@ pub(crate) async fn open(url: &str, opts: &crate::StoreOptions) -> Result<SqlSto
         }
         // Instances starting together would race on CREATE SCHEMA IF NOT
         // EXISTS; a transaction-scoped advisory lock serialises them.
-        let mut conn = base.connect().await.map_err(db_err)?;
-        let mut tx = sqlx::Connection::begin(&mut conn).await.map_err(db_err)?;
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('switchboard:create-schema'))").execute(&mut *tx).await.map_err(db_err)?;
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {schema}"))).execute(&mut *tx).await.map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
+        let mut conn = base.connect().await.map_err(crate::open_err)?;
+        let mut tx = sqlx::Connection::begin(&mut conn).await.map_err(crate::open_err)?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('switchboard:create-schema'))").execute(&mut *tx).await.map_err(crate::open_err)?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {schema}"))).execute(&mut *tx).await.map_err(crate::open_err)?;
+        tx.commit().await.map_err(crate::open_err)?;
     }
     let pool = PgPoolOptions::new()
         .max_connections(opts.max_connections.max(2))
         .acquire_timeout(opts.busy_timeout)
         .connect_with(base.clone())
         .await
-        .map_err(db_err)?;
+        .map_err(crate::open_err)?;
     if opts.migrate {
         // The migrator's advisory lock makes instances that start together
         // apply each migration once; it can be turned off for poolers that
         // do not keep session-level locks (e.g. PgBouncer in transaction mode).
         let mut migrator = sqlx::migrate!("./migrations/postgres");
         migrator.set_locking(opts.migration_lock);
-        migrator.run(&pool).await.map_err(|e| {
-            tracing::error!(error = %e, "migration failed");
-            Error::Storage(format!("migration failed: {e}"))
-        })?;
+        migrator.run(&pool).await.map_err(|e| Error::Storage(format!("migration failed: {e}")))?;
     }
     let cache = match opts.agent_cache_entries {
         0 => None,

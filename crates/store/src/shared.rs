@@ -16,11 +16,28 @@ pub struct Redis {
     prefix: String,
 }
 
-/// Connects (and checks the connection with a PING).
-pub async fn connect_redis(url: &str, prefix: &str) -> Result<Redis> {
-    let client = redis::Client::open(url).map_err(|e| Error::Storage(format!("invalid Redis URL: {e}")))?;
-    let mut conn = client.get_connection_manager().await.map_err(redis_err)?;
-    let _: String = redis::cmd("PING").query_async(&mut conn).await.map_err(redis_err)?;
+/// Connects (and checks the connection with a PING). `rediss://` URLs
+/// connect over TLS, verifying the server's certificate against the CAs in
+/// `ca_file` (PEM) if given, else the system's.
+pub async fn connect_redis(url: &str, prefix: &str, ca_file: Option<&std::path::Path>) -> Result<Redis> {
+    crate::install_tls_provider();
+    let client = match ca_file {
+        Some(path) => {
+            let pem = std::fs::read(path).map_err(|e| Error::Storage(format!("reading Redis CA file {}: {e}", path.display())))?;
+            redis::Client::build_with_tls(url, redis::TlsCertificates { client_tls: None, root_cert: Some(pem) })
+        }
+        None => redis::Client::open(url),
+    }
+    .map_err(|e| Error::Storage(format!("invalid Redis URL: {e}")))?;
+    // Not logged: the caller reports a failure to connect.
+    let open_err = |e: redis::RedisError| Error::Storage(format!("redis: {e}"));
+    // One plain connection first: the manager retries for seconds, which
+    // does not help a wrong address, password or certificate at start.
+    let mut probe = client.get_multiplexed_async_connection().await.map_err(open_err)?;
+    let _: String = redis::cmd("PING").query_async(&mut probe).await.map_err(open_err)?;
+    drop(probe);
+    let mut conn = client.get_connection_manager().await.map_err(open_err)?;
+    let _: String = redis::cmd("PING").query_async(&mut conn).await.map_err(open_err)?;
     Ok(Redis { conn, prefix: prefix.to_string() })
 }
 

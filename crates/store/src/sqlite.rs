@@ -155,6 +155,18 @@ pub(crate) async fn before_commit(c: &mut DbConn) -> Result<()> {
 /// `after_bulk_agent_load`'s statement (`synthetic` runs it after its loads too).
 pub(crate) const OPTIMIZE_AGENT_SEARCH_SQL: &str = "INSERT INTO agents_fts (agents_fts) VALUES ('optimize')";
 
+/// Pool and cache figures for `/metrics`.
+fn stats_of(store: &SqlStore) -> switchboard_domain::StoreStats {
+    let pool = |name, p: &DbPool| {
+        let idle = p.num_idle() as u32;
+        switchboard_domain::PoolStats { name, in_use: p.size().saturating_sub(idle), idle, max: p.options().get_max_connections() }
+    };
+    switchboard_domain::StoreStats {
+        pools: [("writer", &store.writer), ("reader", &store.reader)].into_iter().map(|(n, p)| pool(n, p)).collect(),
+        cache: store.cache().map(|c| c.counts()).unwrap_or_default(),
+    }
+}
+
 fn connect_options(target: &str, opts: &crate::StoreOptions) -> Result<SqliteConnectOptions> {
     let base = if target.starts_with("sqlite:") {
         SqliteConnectOptions::from_str(target).map_err(|e| Error::Storage(format!("invalid SQLite URL: {e}")))?
@@ -221,10 +233,21 @@ fn prepare_file(path: &std::path::Path, create: bool) -> Result<()> {
 /// Why a file could not be made in its directory, when that is the reason.
 fn dir_hint(path: &std::path::Path) -> String {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    match std::fs::metadata(dir) {
-        Err(_) => format!(" (the directory {} does not exist)", dir.display()),
-        Ok(m) if m.permissions().readonly() => format!(" (the directory {} is not writable)", dir.display()),
-        Ok(_) => String::new(),
+    if std::fs::metadata(dir).is_err() {
+        return format!(" (the directory {} does not exist)", dir.display());
+    }
+    // The permission bits do not tell (owner, group, ACLs, a read-only
+    // mount): try.
+    let probe = dir.join(format!(".switchboard-probe-{}", std::process::id()));
+    match std::fs::OpenOptions::new().write(true).create_new(true).open(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            String::new()
+        }
+        Err(_) => format!(
+            "; hint: the directory {} is not writable by this user: run where it is (the container's /data, systemd's StateDirectory=) or give --database-url a path in a writable directory",
+            dir.display()
+        ),
     }
 }
 
@@ -251,18 +274,15 @@ pub(crate) async fn open(target: &str, opts: &crate::StoreOptions) -> Result<Sql
             .max_lifetime(None)
             .connect_with(base.clone().create_if_missing(opts.create).page_size(NEW_FILE_PAGE_SIZE).journal_mode(SqliteJournalMode::Wal))
     };
-    let mut writer = writer_pool().await.map_err(db_err)?;
+    let mut writer = writer_pool().await.map_err(crate::open_err)?;
     if opts.migrate {
-        MIGRATOR.run(&writer).await.map_err(|e| {
-            tracing::error!(error = %e, "migration failed");
-            Error::Storage(format!("migration failed: {e}"))
-        })?;
+        MIGRATOR.run(&writer).await.map_err(|e| Error::Storage(format!("migration failed: {e}")))?;
         // A migration may amend a table's definition in place (0008), which
         // the connection that made the change does not re-read: the writer
         // starts afresh. (An in-memory database lives in its connection.)
         if !in_memory {
             writer.close().await;
-            writer = writer_pool().await.map_err(db_err)?;
+            writer = writer_pool().await.map_err(crate::open_err)?;
         }
     }
     if in_memory {
@@ -274,7 +294,7 @@ pub(crate) async fn open(target: &str, opts: &crate::StoreOptions) -> Result<Sql
         .max_connections(opts.max_readers.max(1))
         .connect_with(base.clone().pragma("query_only", "ON"))
         .await
-        .map_err(db_err)?;
+        .map_err(crate::open_err)?;
     if !opts.sqlite_fast_path {
         return Ok(SqlStore { writer, reader, direct: None, cache: None });
     }
@@ -296,4 +316,31 @@ pub(crate) async fn open(target: &str, opts: &crate::StoreOptions) -> Result<Sql
         }
     };
     Ok(SqlStore { writer, reader, direct: Some(Box::new(direct)), cache })
+}
+
+/// `admin backup`: a consistent copy of the database at `target` in a new
+/// file `dest` (0600), made by `VACUUM INTO` in one read transaction, so
+/// that a server writing the database meanwhile goes on (the copy is the
+/// database as of the backup's start). Returns the copy's size.
+pub(crate) async fn backup(target: &str, dest: &std::path::Path) -> Result<u64> {
+    use sqlx::ConnectOptions as _;
+    let opts = crate::StoreOptions { create: false, ..crate::StoreOptions::default() };
+    let base = connect_options(target, &opts)?;
+    prepare_file(base.get_filename(), false)?;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(dest).map_err(|e| Error::Storage(format!("cannot create {}: {e}", dest.display())))?;
+    let copy = async {
+        let mut conn = base.connect().await.map_err(crate::open_err)?;
+        let dest_name = dest.to_str().ok_or_else(|| Error::Storage("the backup's path is not UTF-8".into()))?;
+        sqlx::query("VACUUM INTO $1").bind(dest_name).execute(&mut conn).await.map_err(crate::open_err)?;
+        std::fs::metadata(dest).map(|m| m.len()).map_err(|e| Error::Storage(e.to_string()))
+    };
+    let r = copy.await;
+    if r.is_err() {
+        let _ = std::fs::remove_file(dest);
+    }
+    r
 }

@@ -3,7 +3,7 @@
 //! writes; this module reads and writes files, shows progress and turns
 //! Ctrl-C into a clean stop.
 
-use crate::{open, DbArgs};
+use crate::db::{open, DbArgs};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::io::IsTerminal;

@@ -100,7 +100,9 @@ async fn read_upload(req: Request, s: &AppState) -> Result<Upload, String> {
 /// Runs the import (dry or not) on the CSV text.
 async fn run(s: &AppState, c: &Console, opts: ImportOptions, csv: &str) -> Result<ImportReport, String> {
     let rows = switchboard_bulk::read(opts.kind, Format::Csv, csv.as_bytes()).map_err(|e| e.to_string())?;
-    s.dir.import(Some(&c.p), c.p.tenant_id, opts, rows, ImportControl::default()).await.map_err(|e| ui::message_of(&e))
+    let r = s.dir.import(Some(&c.p), c.p.tenant_id, opts, rows, ImportControl::default()).await.map_err(|e| ui::message_of(&e))?;
+    crate::telemetry::count_import(&r);
+    Ok(r)
 }
 
 async fn plan(State(s): State<AppState>, c: Console, req: Request) -> Response {

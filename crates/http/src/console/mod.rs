@@ -156,6 +156,7 @@ impl FromRequestParts<AppState> for Console {
         let Some(id) = cookie(&parts.headers, SESSION_COOKIE) else { return Err(to_login(parts)) };
         match state.dir.session(&id).await {
             Ok(s) if s.kind == "console" => {
+                crate::telemetry::note_tenant(s.principal.tenant_id);
                 let tenant_name = state.dir.get_tenant(&s.principal).await.map(|t| t.name).unwrap_or_default();
                 Ok(Console { p: s.principal, csrf: csrf_token(&id), tenant_name })
             }

@@ -14,6 +14,12 @@ use switchboard_domain::{Error, Id, Principal, Result};
 const SSID_KIND: &str = "native";
 
 pub async fn caller(s: &AppState, c: &Credentials) -> Result<Principal> {
+    let p = authenticate(s, c).await?;
+    crate::telemetry::note_tenant(p.tenant_id);
+    Ok(p)
+}
+
+async fn authenticate(s: &AppState, c: &Credentials) -> Result<Principal> {
     match (c.ssid.as_deref(), c.user_id.as_deref(), c.token.as_deref()) {
         (Some(ssid), None, None) => {
             let session = s.dir.session(ssid).await?;

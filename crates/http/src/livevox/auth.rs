@@ -37,6 +37,14 @@ pub struct LvCaller(pub Principal);
 impl FromRequestParts<AppState> for LvCaller {
     type Rejection = LvError;
     async fn from_request_parts(parts: &mut Parts, s: &AppState) -> LvResult<Self> {
+        let c = caller(parts, s).await?;
+        crate::telemetry::note_tenant(c.0.tenant_id);
+        Ok(c)
+    }
+}
+
+async fn caller(parts: &Parts, s: &AppState) -> LvResult<LvCaller> {
+    {
         let h = &parts.headers;
         if let Some(sid) = session_id(h) {
             return s.dir.session(sid).await.map(|x| LvCaller(x.principal)).map_err(|_| LvError::AccessDenied);

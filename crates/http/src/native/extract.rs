@@ -37,6 +37,7 @@ pub async fn authenticate(State(s): State<AppState>, mut req: Request, next: Nex
         Ok(p) => p,
         Err(e) => return Problem::from(e).into_response(),
     };
+    crate::telemetry::note_tenant(principal.tenant_id);
     if let Some(key_id) = principal.api_key_id {
         touch_key(&s, key_id);
     }

@@ -179,6 +179,9 @@ fn spawn_job(s: AppState, p: Principal, id: Id, opts: ImportOptions, rows: Vec<S
     tokio::spawn(async move {
         let result = s.dir.import(Some(&p), tenant, opts, rows, ctl).await;
         ticker.abort();
+        if let Ok(r) = &result {
+            crate::telemetry::count_import(r);
+        }
         let mut u = ImportJobUpdate { processed: done.load(Ordering::Relaxed) as i64, now: s.dir.now(), ..Default::default() };
         match result.and_then(|r| serde_json::to_value(&r).map_err(|e| Error::Storage(e.to_string()))) {
             Ok(report) => {

@@ -136,6 +136,7 @@ pub fn error(api: Api, e: &Error) -> Response {
 
 /// The rate limit's answer: 429 with `Retry-After` (whole seconds, rounded up).
 pub fn rate_limited(api: Api, retry_after: Duration) -> Response {
+    crate::telemetry::count_rate_limited("ozonetel", "api");
     let mut resp = match api {
         Api::UpdateAgent | Api::Token => reply(StatusCode::TOO_MANY_REQUESTS, MAX_LIMIT),
         _ => message(api, StatusCode::TOO_MANY_REQUESTS, "Max limit exceeded"),

@@ -42,6 +42,7 @@ impl Ozonetel {
     /// Takes one request of the tenant's budget for `endpoint`; `Err` holds
     /// how long until the next one is allowed.
     async fn check_rate(&self, tenant: &Tenant, endpoint: &str) -> Result<(), Duration> {
+        crate::telemetry::note_tenant(tenant.id);
         match self.limit_for(tenant, endpoint) {
             Some(n) => self.limiter.check(&format!("{}:{endpoint}", tenant.id), n).await,
             None => Ok(()),

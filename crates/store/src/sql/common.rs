@@ -288,6 +288,10 @@ fn none() -> Option<&'static ()> {
 
 #[async_trait::async_trait]
 impl Store for SqlStore {
+    fn stats(&self) -> switchboard_domain::StoreStats {
+        stats_of(self)
+    }
+
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.reader).await.map_err(db_err)?;
         Ok(())

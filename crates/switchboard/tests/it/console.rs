@@ -6,7 +6,7 @@
 //!
 //! The browser test needs Debian's `chromium` and `chromium-driver`
 //! (`apt-get install -y chromium chromium-driver`); without them it fails,
-//! unless `SWITCHBOARD_SKIP_BROWSER_TESTS=1`. `SWITCHBOARD_UPDATE_SCREENSHOTS=1`
+//! unless `SWITCHBOARD_TEST_SKIP=browser` (or `SWITCHBOARD_SKIP_BROWSER_TESTS=1`). `SWITCHBOARD_UPDATE_SCREENSHOTS=1`
 //! rewrites the screenshots in `docs/console/`.
 
 use crate::support::{on_postgres, Server};
@@ -285,13 +285,13 @@ struct Browser {
 
 impl Browser {
     async fn start() -> Option<Browser> {
-        if std::env::var("SWITCHBOARD_SKIP_BROWSER_TESTS").is_ok_and(|v| v == "1") {
-            eprintln!("browser tests skipped (SWITCHBOARD_SKIP_BROWSER_TESTS=1)");
+        if std::env::var("SWITCHBOARD_SKIP_BROWSER_TESTS").is_ok_and(|v| v == "1") || crate::support::skip_requested("browser") {
+            crate::support::say("SKIPPED browser (SWITCHBOARD_TEST_SKIP=browser or SWITCHBOARD_SKIP_BROWSER_TESTS=1): a console browser test");
             return None;
         }
         let missing = "the console's browser tests need Debian's chromium and chromium-driver packages \
                        (apt-get install -y chromium chromium-driver; or SWITCHBOARD_CHROMIUM / SWITCHBOARD_CHROMEDRIVER \
-                       to point at them); set SWITCHBOARD_SKIP_BROWSER_TESTS=1 to skip them";
+                       to point at them; scripts/test-deps.sh installs them); set SWITCHBOARD_TEST_SKIP=browser to skip them";
         let chromedriver = find_program("SWITCHBOARD_CHROMEDRIVER", &["chromedriver"]).unwrap_or_else(|| panic!("chromedriver not found: {missing}"));
         let chromium = find_program("SWITCHBOARD_CHROMIUM", &["chromium", "chromium-browser", "google-chrome"])
             .unwrap_or_else(|| panic!("chromium not found: {missing}"));

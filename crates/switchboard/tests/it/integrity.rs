@@ -259,7 +259,7 @@ async fn the_login_budget_holds_across_instances() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let db = TestDb::new();
-    let redis = std::env::var("SWITCHBOARD_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let Some(redis) = redis_url() else { return };
     let prefix = format!("sbtest_login_{}", db.schema.clone().unwrap());
     let a = Process::serve(tmp.path(), &db, &["--redis-url", &redis, "--redis-prefix", &prefix]);
     let b = Process::serve(tmp.path(), &db, &["--redis-url", &redis, "--redis-prefix", &prefix]);

@@ -547,9 +547,9 @@ async fn the_rate_limit_window_slides_in_process() {
 /// Two instances sharing Redis share one window, with the same semantics.
 #[tokio::test]
 async fn the_rate_limit_window_slides_across_instances_in_redis() {
-    let url = std::env::var("SWITCHBOARD_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let Some(url) = crate::support::redis_url() else { return };
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let redis = switchboard_store::connect_redis(&url, &format!("sbtest_window_{}_{nanos}", std::process::id())).await.expect("Redis");
+    let redis = switchboard_store::connect_redis(&url, &format!("sbtest_window_{}_{nanos}", std::process::id()), None).await.expect("Redis");
     let a = limited_node(redis.rate_limiter_with_window(Duration::from_secs(3))).await;
     let b = limited_node(redis.rate_limiter_with_window(Duration::from_secs(3))).await;
     window_slides(&[(base(&a.0), a.1.clone()), (base(&b.0), b.1.clone())]).await;

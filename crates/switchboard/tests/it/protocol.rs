@@ -192,8 +192,8 @@ async fn probes_metrics_and_request_ids() {
     assert_eq!(anon.get("/readyz").await.status, 200);
     srv.client(&t.key).get("/api/v1/agents").await.expect(200);
     let m = srv.http_text("/metrics").await;
-    assert!(m.contains("http_requests_total{method=\"GET\",route=\"/api/v1/agents\",status=\"200\"}"), "{m}");
-    assert!(m.contains("http_request_duration_seconds_bucket"), "{m}");
+    assert!(m.contains("switchboard_http_requests_total{method=\"GET\",route=\"/api/v1/agents\",status=\"200\"}"), "{m}");
+    assert!(m.contains("switchboard_http_request_duration_seconds_bucket"), "{m}");
     anon.get("/nope").await.problem(404, "not_found");
     anon.send(Method::PUT, "/healthz", None, &[]).await.problem(405, "method_not_allowed");
 }

@@ -4,7 +4,12 @@
 //! The same tests run twice: the `it` binary on a SQLite file in a temporary
 //! directory, the `it_pg` binary (same sources) on PostgreSQL, each test in a
 //! schema of its own that is dropped at the end. `SWITCHBOARD_TEST_PG_URL`
-//! names the PostgreSQL database (default `postgres://postgres@127.0.0.1:5432/test`).
+//! names the PostgreSQL database (default
+//! `postgres://postgres@127.0.0.1:5432/test?sslmode=disable`: plain TCP on
+//! loopback, as before TLS was built in. With the default `prefer`, a server
+//! with `ssl = on`, as Debian sets it, is spoken to over TLS, and a TLS
+//! connection of an unoptimised build costs some 100 ms to open. TLS has
+//! its own test, `tls.rs`).
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -16,13 +21,80 @@ use switchboard_store::StoreOptions;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// True in the `it_pg` test binary.
+/// True in the `it_pg` test binary, which needs PostgreSQL: without it,
+/// every test fails saying so, unless `SWITCHBOARD_TEST_SKIP` names
+/// `postgres`; then (printed) its tests run on SQLite instead.
 pub fn on_postgres() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     env!("CARGO_CRATE_NAME") == "it_pg"
+        && *ON.get_or_init(|| {
+            if skip_requested("postgres") {
+                say("SKIPPED postgres (SWITCHBOARD_TEST_SKIP): the it_pg tests run on SQLite instead of PostgreSQL");
+                return false;
+            }
+            let url = pg_url();
+            assert!(reachable(&url, 5432), "PostgreSQL is not reachable at {url} (SWITCHBOARD_TEST_PG_URL). {HOW_TO_GET_THEM} {}", skip_hint("postgres"));
+            true
+        })
+}
+
+const HOW_TO_GET_THEM: &str = "scripts/test-deps.sh installs and starts what the tests need (PostgreSQL, Redis, Chromium) on Debian or Ubuntu.";
+
+fn skip_hint(what: &str) -> String {
+    format!("To skip these tests instead, set SWITCHBOARD_TEST_SKIP={what}.")
+}
+
+/// Whether `SWITCHBOARD_TEST_SKIP` (comma-separated: postgres, redis,
+/// browser, tls, container, systemd) names `what`.
+pub fn skip_requested(what: &str) -> bool {
+    std::env::var("SWITCHBOARD_TEST_SKIP").is_ok_and(|v| v.split(',').any(|s| s.trim() == what))
+}
+
+/// A line on the terminal even when the harness captures the test's
+/// output (it captures `print!`/`eprint!` only): skips are always seen.
+pub fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// `what` cannot run here because of `why`: a skip (printed, `false`) if
+/// `SWITCHBOARD_TEST_SKIP` names it, else the test fails saying what to do.
+#[track_caller]
+pub fn available_or_skipped(what: &str, why: &str) -> bool {
+    if skip_requested(what) {
+        say(&format!("SKIPPED {what} (SWITCHBOARD_TEST_SKIP): {why}"));
+        return false;
+    }
+    panic!("{why}. {HOW_TO_GET_THEM} {}", skip_hint(what));
+}
+
+/// Whether a TCP connection to the URL's host and port opens.
+fn reachable(url: &str, default_port: u16) -> bool {
+    use std::net::ToSocketAddrs;
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host_port = rest.split(['/', '?']).next().unwrap_or("");
+    let host_port = host_port.rsplit_once('@').map_or(host_port, |(_, h)| h);
+    let with_port = if host_port.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) { host_port.to_string() } else { format!("{host_port}:{default_port}") };
+    with_port.to_socket_addrs().ok().and_then(|mut a| a.next()).is_some_and(|a| std::net::TcpStream::connect_timeout(&a, std::time::Duration::from_secs(2)).is_ok())
+}
+
+/// The Redis of the tests (`SWITCHBOARD_TEST_REDIS_URL`, default
+/// redis://127.0.0.1:6379); `None` when it is not there and the skip was
+/// asked for (`SWITCHBOARD_TEST_SKIP=redis`).
+pub fn redis_url() -> Option<String> {
+    let url = std::env::var("SWITCHBOARD_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    if skip_requested("redis") {
+        say("SKIPPED redis (SWITCHBOARD_TEST_SKIP): a test that needs Redis");
+        return None;
+    }
+    if reachable(&url, 6379) {
+        return Some(url);
+    }
+    available_or_skipped("redis", &format!("Redis is not reachable at {url} (SWITCHBOARD_TEST_REDIS_URL)")).then_some(url)
 }
 
 pub fn pg_url() -> String {
-    std::env::var("SWITCHBOARD_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("SWITCHBOARD_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test?sslmode=disable".into())
 }
 
 /// A test's own database: a SQLite file or a PostgreSQL schema.
@@ -333,6 +405,9 @@ impl Process {
     }
 
     /// Like `serve`, with the log (stderr) kept in `log` for the test to read.
+    // The child is waited for by `Process`'s Drop; a start that times out
+    // fails the test run.
+    #[allow(clippy::zombie_processes)]
     pub fn serve_logged(cwd: &std::path::Path, db: &TestDb, extra: &[&str], log: &std::path::Path, rust_log: &str) -> Process {
         let mut args: Vec<String> = vec!["serve".into(), "--listen".into(), "127.0.0.1:0".into()];
         args.extend(db.cli_args());
@@ -352,7 +427,8 @@ impl Process {
         loop {
             let text = std::fs::read_to_string(log).unwrap_or_default();
             if let Some(i) = text.find("listening on http://") {
-                let base = text[i + "listening on ".len()..].split_whitespace().next().unwrap().to_string();
+                // Text or JSON logs: the URL ends at a space or a quote.
+                let base = text[i + "listening on ".len()..].split(|c: char| c.is_whitespace() || c == '"').next().unwrap().to_string();
                 return Process { child, base };
             }
             assert!(started.elapsed() < std::time::Duration::from_secs(30), "serve did not start: {text}");
