@@ -241,10 +241,8 @@ pub fn write_errors(kind: ImportKind, rows: &[SourceRow], errors: &[RowError], o
     w.write_record(&header)?;
     for r in rows {
         let Some(errs) = by_row.get(&r.row) else { continue };
-        let mut rec: Vec<String> = used
-            .iter()
-            .map(|c| if *c == "password" { String::new() } else { r.cells.get(*c).cloned().unwrap_or_default() })
-            .collect();
+        let mut rec: Vec<String> =
+            used.iter().map(|c| if *c == "password" { String::new() } else { r.cells.get(*c).cloned().unwrap_or_default() }).collect();
         rec.push(r.row.to_string());
         rec.push(errs.iter().filter_map(|e| e.column.clone()).collect::<Vec<_>>().join(";"));
         rec.push(errs.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("; "));
@@ -289,7 +287,10 @@ mod tests {
 
     #[test]
     fn written_files_read_back() {
-        let row: FlatRow = [("name", "A, \"quoted\""), ("callCenter", "Main"), ("acd", "false")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let row: FlatRow = [("name", "A, \"quoted\""), ("callCenter", "Main"), ("acd", "false")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         for f in [Format::Csv, Format::Json] {
             let mut buf = Vec::new();
             write(ImportKind::Services, f, std::slice::from_ref(&row), &mut buf).unwrap();

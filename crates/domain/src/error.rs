@@ -69,19 +69,35 @@ impl fmt::Display for Entity {
 pub enum Rule {
     /// Absent, null or empty where a value is mandatory.
     Required,
-    TooShort { min: usize },
-    TooLong { max: usize },
+    TooShort {
+        min: usize,
+    },
+    TooLong {
+        max: usize,
+    },
     /// A password without a digit.
     MissingDigit,
     /// A password equal to one of the last `last` passwords.
-    Reused { last: usize },
-    OutOfRange { min: i64, max: i64 },
+    Reused {
+        last: usize,
+    },
+    OutOfRange {
+        min: i64,
+        max: i64,
+    },
     /// The value does not have the expected shape; `expected` says which.
-    Format { expected: &'static str },
+    Format {
+        expected: &'static str,
+    },
     /// A list names the same item twice.
-    DuplicateItem { item: String },
+    DuplicateItem {
+        item: String,
+    },
     /// A reference to an object that does not exist in the tenant.
-    UnknownReference { entity: Entity, id: String },
+    UnknownReference {
+        entity: Entity,
+        id: String,
+    },
     /// Only ACD services may be assigned to agents.
     NotAcdService,
     /// A body that must change something changes nothing.

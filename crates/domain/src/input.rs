@@ -373,10 +373,7 @@ impl PhoneInput {
 }
 
 fn skill_names(names: &[String]) -> Result<Vec<String>> {
-    let names = names
-        .iter()
-        .map(|n| v::name("skills", Some(n)))
-        .collect::<Result<Vec<_>>>()?;
+    let names = names.iter().map(|n| v::name("skills", Some(n))).collect::<Result<Vec<_>>>()?;
     v::no_duplicates("skills", names.iter().map(|n| n.to_lowercase()))?;
     Ok(names)
 }
@@ -409,10 +406,7 @@ impl CampaignInput {
 }
 
 fn did_list(field: &str, numbers: &[String]) -> Result<Vec<String>> {
-    let numbers = numbers
-        .iter()
-        .map(|n| v::phone_number(field, n))
-        .collect::<Result<Vec<_>>>()?;
+    let numbers = numbers.iter().map(|n| v::phone_number(field, n)).collect::<Result<Vec<_>>>()?;
     v::no_duplicates(field, numbers.iter())?;
     Ok(numbers)
 }

@@ -2,10 +2,10 @@
 //! rules and operations. No HTTP and no SQL here; time comes from a [`Clock`].
 
 mod error;
+mod import;
 pub mod input;
 mod model;
 mod ops;
-mod import;
 mod ops_ozonetel;
 pub mod ratelimit;
 pub mod secret;
@@ -14,12 +14,15 @@ pub mod store;
 pub mod validate;
 
 pub use error::{Entity, Error, Result, Rule};
+pub use import::*;
 pub use input::*;
 pub use model::*;
 pub use ops::{Clock, Directory, Issued, SessionTerms, SystemClock};
 pub use ops_ozonetel::*;
-pub use import::*;
-pub use session::{MemorySessions, Session, SessionStore};
 pub use ratelimit::{RateLimiter, WindowLog};
 pub use secret::PasswordPolicy;
-pub use store::{AccountStore, AgentStore, AuditStore, CatalogStore, Credentials, IdempotencyStore, IdempotentResponse, ImportStore, Named, PoolStats, Store, StoreStats, TelephonyStore, WriteCtx};
+pub use session::{MemorySessions, Session, SessionStore};
+pub use store::{
+    AccountStore, AgentStore, AuditStore, CatalogStore, Credentials, IdempotencyStore, IdempotentResponse, ImportStore, Named, PoolStats,
+    Store, StoreStats, TelephonyStore, WriteCtx,
+};

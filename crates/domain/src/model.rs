@@ -341,11 +341,7 @@ pub struct Actor {
 
 impl Actor {
     pub fn of(p: &Principal) -> Actor {
-        Actor {
-            user_id: Some(p.user_id),
-            api_key_id: p.api_key_id,
-            label: format!("user:{}", p.username),
-        }
+        Actor { user_id: Some(p.user_id), api_key_id: p.api_key_id, label: format!("user:{}", p.username) }
     }
     /// An operator at the command line, acting with direct database access.
     pub fn cli() -> Actor {

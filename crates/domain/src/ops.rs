@@ -19,9 +19,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> Millis {
-        let d = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
+        let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
     }
 }
@@ -37,17 +35,29 @@ impl Principal {
     }
 
     pub fn require_agent_admin(&self) -> Result<()> {
-        if self.can_administer_agents() { Ok(()) } else { Err(Error::Forbidden) }
+        if self.can_administer_agents() {
+            Ok(())
+        } else {
+            Err(Error::Forbidden)
+        }
     }
 
     /// Users, tenant settings and everyone's keys: Sysadmin only.
     pub fn require_sysadmin(&self) -> Result<()> {
-        if self.role == Role::Sysadmin && self.agent_id.is_none() { Ok(()) } else { Err(Error::Forbidden) }
+        if self.role == Role::Sysadmin && self.agent_id.is_none() {
+            Ok(())
+        } else {
+            Err(Error::Forbidden)
+        }
     }
 
     /// The audit trail: any administrator, not the Agent role.
     pub fn require_staff(&self) -> Result<()> {
-        if self.role != Role::Agent && self.agent_id.is_none() { Ok(()) } else { Err(Error::Forbidden) }
+        if self.role != Role::Agent && self.agent_id.is_none() {
+            Ok(())
+        } else {
+            Err(Error::Forbidden)
+        }
     }
 }
 
@@ -420,7 +430,12 @@ impl Directory {
                 match found.as_slice() {
                     [k] => k.id,
                     [] => return Err(Error::not_found(Entity::ApiKey, key)),
-                    _ => return Err(Error::invalid("key", Rule::Format { expected: "a prefix that names one key (several match; give the id)" })),
+                    _ => {
+                        return Err(Error::invalid(
+                            "key",
+                            Rule::Format { expected: "a prefix that names one key (several match; give the id)" },
+                        ))
+                    }
                 }
             }
         };
@@ -548,7 +563,9 @@ impl Directory {
     pub async fn assign_group(&self, p: &Principal, agent: Id, group: Id, receive_call: bool) -> Result<AgentDetail> {
         let m = GroupMembership { group_id: group, receive_call };
         match self.set_group_memberships(p, agent, &[m]).await {
-            Err(Error::Invalid { rule: Rule::UnknownReference { entity: Entity::Group, id }, .. }) => Err(Error::NotFound { entity: Entity::Group, id }),
+            Err(Error::Invalid { rule: Rule::UnknownReference { entity: Entity::Group, id }, .. }) => {
+                Err(Error::NotFound { entity: Entity::Group, id })
+            }
             r => r,
         }
     }
@@ -720,7 +737,13 @@ impl Directory {
 
     // ---- audit ----------------------------------------------------------------
 
-    pub async fn list_audit(&self, p: &Principal, entity: Option<Entity>, entity_id: Option<Id>, page: PageRequest) -> Result<Page<AuditEvent>> {
+    pub async fn list_audit(
+        &self,
+        p: &Principal,
+        entity: Option<Entity>,
+        entity_id: Option<Id>,
+        page: PageRequest,
+    ) -> Result<Page<AuditEvent>> {
         p.require_staff()?;
         self.store.list_audit(p.tenant_id, entity, entity_id, page).await
     }

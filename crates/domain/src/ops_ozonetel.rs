@@ -327,7 +327,14 @@ impl Directory {
     /// The names of the tenant's skills that the comma lists name (one
     /// indexed query): the catalog `known_skills` checks the lists against.
     async fn skills_named_in(&self, p: &Principal, lists: &[&Option<String>]) -> Result<Vec<String>> {
-        let names: Vec<String> = lists.iter().filter_map(|l| l.as_deref()).flat_map(|l| l.split(',')).map(str::trim).filter(|n| !n.is_empty()).map(str::to_string).collect();
+        let names: Vec<String> = lists
+            .iter()
+            .filter_map(|l| l.as_deref())
+            .flat_map(|l| l.split(','))
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+            .collect();
         Ok(self.store().skills_named(p.tenant_id, &names).await?.into_iter().map(|s| s.name).collect())
     }
 
@@ -409,7 +416,13 @@ impl Directory {
         }
         let camp = self.store().find_campaign_by_name(p.tenant_id, wanted).await?;
         // The DIDs the lists name that the tenant has (one indexed query).
-        let named: Vec<String> = [dynamic, fallback].iter().flatten().flat_map(|l| l.split(',')).map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).collect();
+        let named: Vec<String> = [dynamic, fallback]
+            .iter()
+            .flatten()
+            .flat_map(|l| l.split(','))
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty())
+            .collect();
         let inventory: Vec<String> = self.store().dids_numbered(p.tenant_id, &named).await?.into_iter().map(|d| d.number).collect();
         let list = |field: &str, raw: Option<&str>| -> Result<Vec<String>> {
             let raw = raw.map(str::trim).unwrap_or("");
@@ -510,10 +523,17 @@ mod tests {
         assert!(matches!(r.validate(), Err(Error::Invalid { field, rule: Rule::Required }) if field == "phoneNumber"));
         let r = OzonetelPhoneRequest { action: Some("move".into()), ..Default::default() };
         assert!(matches!(r.validate(), Err(Error::Invalid { field, .. }) if field == "action"));
-        let r = OzonetelPhoneRequest { action: Some("edit".into()), phone_number: Some("123".into()), phone_name: Some("d".into()), ..Default::default() };
+        let r = OzonetelPhoneRequest {
+            action: Some("edit".into()),
+            phone_number: Some("123".into()),
+            phone_name: Some("d".into()),
+            ..Default::default()
+        };
         assert!(matches!(r.validate(), Err(Error::Invalid { field, rule: Rule::Required }) if field == "phoneNumberNew"));
         let r = OzonetelPhoneRequest { phone_number_new: Some("12".into()), ..r };
-        assert!(matches!(r.validate(), Err(Error::Invalid { field, rule: Rule::Format { expected: v::PHONE_LENGTH } }) if field == "phoneNumberNew"));
+        assert!(
+            matches!(r.validate(), Err(Error::Invalid { field, rule: Rule::Format { expected: v::PHONE_LENGTH } }) if field == "phoneNumberNew")
+        );
         let r = OzonetelPhoneRequest { action: Some("delete".into()), phone_number_new: None, ..r };
         assert!(r.validate().is_ok(), "only an edit names the new number");
     }

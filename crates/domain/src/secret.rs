@@ -82,7 +82,8 @@ pub fn verify_password(pw: &str, phc: &str) -> bool {
     let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else { return false };
     let argon = Argon2::new(algorithm, version, params);
     let mut out = vec![0u8; expected.len()];
-    let computed = with_memory(argon.params().block_count(), |m| argon.hash_password_into_with_memory(pw.as_bytes(), salt.as_ref(), &mut out, m));
+    let computed =
+        with_memory(argon.params().block_count(), |m| argon.hash_password_into_with_memory(pw.as_bytes(), salt.as_ref(), &mut out, m));
     // `Output`'s equality is constant-time.
     computed.is_ok() && Output::new(&out).is_ok_and(|o| o == expected)
 }
@@ -189,10 +190,7 @@ mod tests {
 
     #[test]
     fn history_limits_to_policy_length() {
-        let hs: Vec<String> = ["pw000001", "pw000002", "pw000003", "pw000004", "pw000005"]
-            .iter()
-            .map(|p| hash_password(p))
-            .collect();
+        let hs: Vec<String> = ["pw000001", "pw000002", "pw000003", "pw000004", "pw000005"].iter().map(|p| hash_password(p)).collect();
         assert!(PasswordPolicy::ON_UPDATE.check_history("pw000004", &hs).is_err());
         assert!(PasswordPolicy::ON_UPDATE.check_history("pw000005", &hs).is_ok());
         assert!(PasswordPolicy::ON_CREATE.check_history("pw000004", &hs).is_ok());

@@ -121,7 +121,9 @@ impl SessionStore for MemorySessions {
         let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         g.by_id.retain(|_, s| {
             let p = &s.principal;
-            !(p.tenant_id == tenant_id && ((user_id.is_some() && p.agent_id.is_none() && Some(p.user_id) == user_id) || (agent_id.is_some() && p.agent_id == agent_id)))
+            !(p.tenant_id == tenant_id
+                && ((user_id.is_some() && p.agent_id.is_none() && Some(p.user_id) == user_id)
+                    || (agent_id.is_some() && p.agent_id == agent_id)))
         });
         let live = &g.by_id;
         let keep: Vec<String> = g.by_reuse.iter().filter(|(_, id)| live.contains_key(*id)).map(|(k, _)| k.clone()).collect();

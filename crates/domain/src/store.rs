@@ -55,7 +55,9 @@ pub struct PoolStats {
 /// callers keep one `Arc<dyn Store>`. Call a sub-trait's methods on it with
 /// the sub-trait in scope (`use switchboard_domain::store::traits::*`).
 #[async_trait::async_trait]
-pub trait Store: AccountStore + AgentStore + CatalogStore + TelephonyStore + AuditStore + IdempotencyStore + ImportStore + Send + Sync + 'static {
+pub trait Store:
+    AccountStore + AgentStore + CatalogStore + TelephonyStore + AuditStore + IdempotencyStore + ImportStore + Send + Sync + 'static
+{
     /// Pools and cache counters for `/metrics`.
     fn stats(&self) -> StoreStats {
         StoreStats::default()
@@ -128,7 +130,14 @@ pub trait AgentStore: Send + Sync {
     /// An agent's field changes plus skill and group (un)assignments named
     /// by name (resolved case-insensitively; unknown names are invalid
     /// references), all in one transaction. Unassignments apply first.
-    async fn update_agent_with_assignments(&self, ctx: &WriteCtx, id: Id, c: AgentChanges, a: &AgentAssignments, expected_version: Option<i64>) -> Result<AgentDetail>;
+    async fn update_agent_with_assignments(
+        &self,
+        ctx: &WriteCtx,
+        id: Id,
+        c: AgentChanges,
+        a: &AgentAssignments,
+        expected_version: Option<i64>,
+    ) -> Result<AgentDetail>;
     /// Call centers of the agent's services, in id order.
     async fn agent_call_centers(&self, tenant: Id, agent: Id) -> Result<Vec<Id>>;
 }
@@ -214,7 +223,14 @@ pub trait IdempotencyStore: Send + Sync {
 pub trait ImportStore: Send + Sync {
     /// Applies validated rows: atomic (one transaction), best-effort (a
     /// transaction per batch, a savepoint per row) or a dry run (rolled back).
-    async fn import_rows(&self, ctx: &WriteCtx, kind: crate::ImportKind, rows: Vec<crate::ImportRow>, opts: crate::ImportRunOptions, ctl: crate::ImportControl) -> Result<crate::ImportRun>;
+    async fn import_rows(
+        &self,
+        ctx: &WriteCtx,
+        kind: crate::ImportKind,
+        rows: Vec<crate::ImportRow>,
+        opts: crate::ImportRunOptions,
+        ctl: crate::ImportControl,
+    ) -> Result<crate::ImportRun>;
     /// Every agent of a tenant with its assignments, in id order.
     async fn export_agents(&self, tenant: Id) -> Result<Vec<AgentDetail>>;
     async fn create_import_job(&self, ctx: &WriteCtx, opts: crate::ImportOptions, rows: usize) -> Result<crate::ImportJob>;

@@ -21,10 +21,7 @@ pub fn opt<T>(v: Option<&str>, f: impl FnOnce(&str) -> Result<T>) -> Result<Opti
 }
 
 /// For clearable fields: `Some(None)` or `Some(Some(""))` clears.
-pub fn opt_clearable<T>(
-    v: &Option<Option<String>>,
-    f: impl FnOnce(&str) -> Result<T>,
-) -> Result<Option<Option<T>>> {
+pub fn opt_clearable<T>(v: &Option<Option<String>>, f: impl FnOnce(&str) -> Result<T>) -> Result<Option<Option<T>>> {
     match v {
         None => Ok(None),
         Some(None) => Ok(Some(None)),
@@ -83,10 +80,7 @@ pub fn display_name(field: &str, s: &str) -> Result<String> {
     let n = s.chars().count();
     let allowed = |c: char| c.is_alphanumeric() || c == ' ' || ".@_-".contains(c);
     if !(2..=50).contains(&n) || !s.chars().all(allowed) {
-        return Err(Error::invalid(
-            field,
-            Rule::Format { expected: "2 to 50 letters, digits, spaces or . @ _ -" },
-        ));
+        return Err(Error::invalid(field, Rule::Format { expected: "2 to 50 letters, digits, spaces or . @ _ -" }));
     }
     Ok(s.to_string())
 }

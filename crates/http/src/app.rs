@@ -181,7 +181,11 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
 
 /// Serves `/metrics` alone on `listener` (`--metrics-listen`) until
 /// `shutdown` resolves.
-pub async fn serve_metrics(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve_metrics(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let app = Router::new().route("/metrics", get(metrics)).with_state(state);
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
@@ -189,14 +193,14 @@ pub async fn serve_metrics(listener: TcpListener, state: AppState, shutdown: imp
 /// Refuses a body announced as too large before reading any of it; bodies
 /// without a length are cut off at the same limit by the extractors.
 async fn refuse_oversized(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return native::problem::Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("request bodies are limited to {MAX_BODY_BYTES} bytes"))
-            .into_response();
+        return native::problem::Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("request bodies are limited to {MAX_BODY_BYTES} bytes"),
+        )
+        .into_response();
     }
     next.run(req).await
 }

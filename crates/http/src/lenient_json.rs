@@ -145,7 +145,10 @@ mod tests {
 
     #[test]
     fn missing_commas_after_any_value() {
-        assert_eq!(read(r#"{"a": 1 "b": true "c": null "d": {"e": [1 2 "x" {"f": 2}]} "g": "h"}"#), json!({"a": 1, "b": true, "c": null, "d": {"e": [1, 2, "x", {"f": 2}]}, "g": "h"}));
+        assert_eq!(
+            read(r#"{"a": 1 "b": true "c": null "d": {"e": [1 2 "x" {"f": 2}]} "g": "h"}"#),
+            json!({"a": 1, "b": true, "c": null, "d": {"e": [1, 2, "x", {"f": 2}]}, "g": "h"})
+        );
         assert_eq!(read(r#"[{"a": 1} {"a": 2}]"#), json!([{"a": 1}, {"a": 2}]));
     }
 

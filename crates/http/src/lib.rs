@@ -13,8 +13,8 @@ mod ozonetel;
 mod telemetry;
 
 pub use app::{router, serve, serve_metrics, AppState, HttpConfig};
-pub use telemetry::{metrics_handle, set_build_commit};
 pub use ozonetel::rate_limit::LocalRateLimiter;
+pub use telemetry::{metrics_handle, set_build_commit};
 
 /// Entry points for the fuzz targets (`fuzz/`): each dialect's request parsing
 /// on arbitrary bytes. Only with the `fuzzing` feature.
@@ -27,7 +27,8 @@ pub mod fuzzing {
         let cleaned = crate::lenient_json::repair(data);
         assert!(cleaned.len() <= 2 * data.len());
         if let Ok(serde_json::Value::Object(m)) = serde_json::from_slice::<serde_json::Value>(&cleaned) {
-            if let Ok(f) = crate::livevox::wire::Fields::new(m, &["loginId", "lastName", "phoneNumber", "unlock", "clientId", "wrapUpTime"]) {
+            if let Ok(f) = crate::livevox::wire::Fields::new(m, &["loginId", "lastName", "phoneNumber", "unlock", "clientId", "wrapUpTime"])
+            {
                 let _ = f.get::<String>("loginId");
                 let _ = f.flag("unlock");
                 let _ = f.required_int("clientId");

@@ -90,8 +90,12 @@ pub(crate) async fn password_login(s: &AppState, a: LoginAttempt<'_>) -> Result<
         }
         // Never the password; the username is what was tried (it may not exist).
         match refused {
-            LoginRefused::Failed(e) => tracing::error!(surface = a.surface.as_str(), tenant = a.tenant, username = a.username, client = %a.client, error = %e, "login failed"),
-            _ => tracing::warn!(surface = a.surface.as_str(), tenant = a.tenant, username = a.username, client = %a.client, reason, "login refused"),
+            LoginRefused::Failed(e) => {
+                tracing::error!(surface = a.surface.as_str(), tenant = a.tenant, username = a.username, client = %a.client, error = %e, "login failed")
+            }
+            _ => {
+                tracing::warn!(surface = a.surface.as_str(), tenant = a.tenant, username = a.username, client = %a.client, reason, "login refused")
+            }
         }
     }
     outcome

@@ -71,15 +71,34 @@ pub fn metrics_handle() -> PrometheusHandle {
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
     describe_gauge!("switchboard_build_info", "Always 1; the version and commit of the running binary as labels.");
-    describe_counter!("switchboard_http_requests_total", "HTTP requests answered, by method, route template (unmatched: no route) and status.");
-    describe_histogram!("switchboard_http_request_duration_seconds", Unit::Seconds, "Time to answer an HTTP request, by method, route template and status.");
+    describe_counter!(
+        "switchboard_http_requests_total",
+        "HTTP requests answered, by method, route template (unmatched: no route) and status."
+    );
+    describe_histogram!(
+        "switchboard_http_request_duration_seconds",
+        Unit::Seconds,
+        "Time to answer an HTTP request, by method, route template and status."
+    );
     describe_counter!("switchboard_login_failures_total", "Refused password logins, by surface (native, console, livevox, …) and reason.");
-    describe_counter!("switchboard_rate_limit_refusals_total", "Requests refused by a rate limit, by dialect and limit (api: a vendor's per-tenant budget; login: attempts per user).");
-    describe_counter!("switchboard_import_rows_total", "Rows of committed imports (API and console), by kind and outcome (created, updated, unchanged, skipped, failed).");
+    describe_counter!(
+        "switchboard_rate_limit_refusals_total",
+        "Requests refused by a rate limit, by dialect and limit (api: a vendor's per-tenant budget; login: attempts per user)."
+    );
+    describe_counter!(
+        "switchboard_import_rows_total",
+        "Rows of committed imports (API and console), by kind and outcome (created, updated, unchanged, skipped, failed)."
+    );
     describe_gauge!("switchboard_db_pool_connections", "Database connections, by pool and state (in_use, idle).");
     describe_gauge!("switchboard_db_pool_max_connections", "Most connections a database pool opens.");
-    describe_counter!("switchboard_db_pool_timeouts_total", "Waits for a database connection that gave up (the pool stayed full for the busy timeout).");
-    describe_counter!("switchboard_agent_cache_requests_total", "Lookups of the in-memory read cache, by cache (agents, api_keys) and result (hit, miss).");
+    describe_counter!(
+        "switchboard_db_pool_timeouts_total",
+        "Waits for a database connection that gave up (the pool stayed full for the busy timeout)."
+    );
+    describe_counter!(
+        "switchboard_agent_cache_requests_total",
+        "Lookups of the in-memory read cache, by cache (agents, api_keys) and result (hit, miss)."
+    );
 }
 
 /// Counts a request refused by a rate limit.
@@ -94,7 +113,9 @@ pub(crate) fn count_import(r: &switchboard_domain::ImportReport) {
         return;
     }
     let kind = r.kind.as_str();
-    for (outcome, n) in [("created", r.created), ("updated", r.updated), ("unchanged", r.unchanged), ("skipped", r.skipped), ("failed", r.failed)] {
+    for (outcome, n) in
+        [("created", r.created), ("updated", r.updated), ("unchanged", r.unchanged), ("skipped", r.skipped), ("failed", r.failed)]
+    {
         metrics::counter!("switchboard_import_rows_total", "kind" => kind, "outcome" => outcome).increment(n as u64);
     }
 }
@@ -148,11 +169,7 @@ async fn access(req: Request, next: Next) -> Response {
 pub fn with_request_id(app: Router) -> Router {
     app.layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            let id = req
-                .extensions()
-                .get::<RequestId>()
-                .and_then(|id| id.header_value().to_str().ok())
-                .unwrap_or("-");
+            let id = req.extensions().get::<RequestId>().and_then(|id| id.header_value().to_str().ok()).unwrap_or("-");
             // Only the path: query strings may carry credentials (DeepCall tokens).
             tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
         }))
@@ -220,7 +237,11 @@ mod process {
             }
         }
         if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
-            if let Some(kb) = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok()) {
+            if let Some(kb) = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            {
                 put("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", kb * 1024.0);
             }
         }
@@ -228,7 +249,12 @@ mod process {
             put("process_open_fds", "gauge", "Number of open file descriptors.", dir.count() as f64);
         }
         if let Ok(limits) = std::fs::read_to_string("/proc/self/limits") {
-            if let Some(max) = limits.lines().find(|l| l.starts_with("Max open files")).and_then(|l| l.split_whitespace().nth(3)).and_then(|v| v.parse::<f64>().ok()) {
+            if let Some(max) = limits
+                .lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| l.split_whitespace().nth(3))
+                .and_then(|v| v.parse::<f64>().ok())
+            {
                 put("process_max_fds", "gauge", "Maximum number of open file descriptors.", max);
             }
         }

@@ -120,10 +120,12 @@ impl<K: Hash + Eq + Clone, V: Clone> Sharded<K, V> {
 
     /// Lookups so far: (hits, misses).
     fn counts(&self) -> (u64, u64) {
-        (0..SHARDS).map(|i| {
-            let s = self.lock(i);
-            (s.hits, s.misses)
-        }).fold((0, 0), |(h, m), (a, b)| (h + a, m + b))
+        (0..SHARDS)
+            .map(|i| {
+                let s = self.lock(i);
+                (s.hits, s.misses)
+            })
+            .fold((0, 0), |(h, m), (a, b)| (h + a, m + b))
     }
 
     /// Keeps a value fetched after `ticket` was given, unless its slot was

@@ -133,7 +133,12 @@ pub async fn open(url: &str, opts: &StoreOptions) -> Result<Arc<dyn Store>> {
 
 /// The query plan of an agent search on the database at `url`, to show
 /// (in tests and benchmarks) that substring search uses an index.
-pub async fn explain_agent_search(url: &str, opts: &StoreOptions, tenant: switchboard_domain::Id, filter: &switchboard_domain::AgentFilter) -> Result<String> {
+pub async fn explain_agent_search(
+    url: &str,
+    opts: &StoreOptions,
+    tenant: switchboard_domain::Id,
+    filter: &switchboard_domain::AgentFilter,
+) -> Result<String> {
     let url = url.trim();
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         postgres::open(url, opts).await?.explain_agent_list(tenant, filter).await
@@ -279,5 +284,4 @@ mod tests {
         assert_eq!(contains_pattern(""), "%%");
         assert_eq!(snake_case("clientId"), "client_id");
     }
-
 }

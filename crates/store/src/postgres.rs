@@ -158,8 +158,14 @@ pub(crate) async fn open(url: &str, opts: &crate::StoreOptions) -> Result<SqlSto
         // EXISTS; a transaction-scoped advisory lock serialises them.
         let mut conn = base.connect().await.map_err(crate::open_err)?;
         let mut tx = sqlx::Connection::begin(&mut conn).await.map_err(crate::open_err)?;
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('switchboard:create-schema'))").execute(&mut *tx).await.map_err(crate::open_err)?;
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {schema}"))).execute(&mut *tx).await.map_err(crate::open_err)?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('switchboard:create-schema'))")
+            .execute(&mut *tx)
+            .await
+            .map_err(crate::open_err)?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {schema}")))
+            .execute(&mut *tx)
+            .await
+            .map_err(crate::open_err)?;
         tx.commit().await.map_err(crate::open_err)?;
     }
     let pool = PgPoolOptions::new()
@@ -183,7 +189,8 @@ pub(crate) async fn open(url: &str, opts: &crate::StoreOptions) -> Result<SqlSto
             let schema: String = sqlx::query_scalar("SELECT current_schema()::text").fetch_one(&pool).await.map_err(db_err)?;
             let cache = std::sync::Arc::new(crate::cache::ReadCache::new(entries));
             let listener = tokio::spawn(listen::run(base, pool.clone(), listen::channel(&schema), cache.clone())).abort_handle();
-            let preload = opts.agent_cache_preload.then(|| tokio::spawn(preload_agents(pool.clone(), cache.clone(), entries)).abort_handle());
+            let preload =
+                opts.agent_cache_preload.then(|| tokio::spawn(preload_agents(pool.clone(), cache.clone(), entries)).abort_handle());
             let names = opts.name_index.then(|| tokio::spawn(maintain_names(pool.clone(), cache.clone())).abort_handle());
             Some(crate::cache::Listening { cache, tasks: [Some(listener), preload, names].into_iter().flatten().collect() })
         }

@@ -154,14 +154,22 @@ impl SessionStore for RedisSessions {
         let pattern = self.r.key("session", "*");
         let mut cursor: u64 = 0;
         loop {
-            let (next, keys): (u64, Vec<String>) =
-                redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(500).query_async(&mut c).await.map_err(redis_err)?;
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(500)
+                .query_async(&mut c)
+                .await
+                .map_err(redis_err)?;
             for k in keys {
                 let raw: Option<String> = c.get(&k).await.map_err(redis_err)?;
                 let Some(s) = raw.and_then(|r| serde_json::from_str::<Session>(&r).ok()) else { continue };
                 let p = &s.principal;
                 let hit = p.tenant_id == tenant_id
-                    && ((user_id.is_some() && p.agent_id.is_none() && Some(p.user_id) == user_id) || (agent_id.is_some() && p.agent_id == agent_id));
+                    && ((user_id.is_some() && p.agent_id.is_none() && Some(p.user_id) == user_id)
+                        || (agent_id.is_some() && p.agent_id == agent_id));
                 if hit {
                     self.remove(&s.id).await?;
                 }

@@ -214,7 +214,10 @@ fn prepare_file(path: &std::path::Path, create: bool) -> Result<()> {
         }
         Err(e) if e.kind() == ErrorKind::NotFound => {
             if !create {
-                return Err(Error::Storage(format!("database file {} does not exist (serve, admin migrate and admin create-tenant create one)", path.display())));
+                return Err(Error::Storage(format!(
+                    "database file {} does not exist (serve, admin migrate and admin create-tenant create one)",
+                    path.display()
+                )));
             }
             let mut o = std::fs::OpenOptions::new();
             o.write(true).create_new(true);
@@ -301,7 +304,8 @@ pub(crate) async fn open(target: &str, opts: &crate::StoreOptions) -> Result<Sql
     // Without a cache of its own, this process's writes must reach the
     // cache of a server on the same file (migration 0005).
     let announce = opts.agent_cache_entries == 0;
-    let direct = Direct::open(base.get_filename().to_owned(), opts.busy_timeout, opts.synchronous_full, opts.max_readers as usize, announce)?;
+    let direct =
+        Direct::open(base.get_filename().to_owned(), opts.busy_timeout, opts.synchronous_full, opts.max_readers as usize, announce)?;
     let cache = match opts.agent_cache_entries {
         0 => None,
         entries => {
@@ -310,7 +314,8 @@ pub(crate) async fn open(target: &str, opts: &crate::StoreOptions) -> Result<Sql
             // from where it stands now.
             cache.observe_epoch(direct.cache_epoch()?);
             cache.go_live();
-            let preload = opts.agent_cache_preload.then(|| tokio::spawn(preload_agents(reader.clone(), cache.clone(), entries)).abort_handle());
+            let preload =
+                opts.agent_cache_preload.then(|| tokio::spawn(preload_agents(reader.clone(), cache.clone(), entries)).abort_handle());
             let names = opts.name_index.then(|| tokio::spawn(maintain_names(reader.clone(), cache.clone())).abort_handle());
             Some(crate::cache::Listening { cache, tasks: [preload, names].into_iter().flatten().collect() })
         }

@@ -112,19 +112,20 @@ pub struct Report {
 }
 
 const FIRST_NAMES: [&str; 64] = [
-    "Aaron", "Abigail", "Adam", "Aisha", "Alan", "Alice", "Amir", "Ana", "Andrew", "Anna", "Ben", "Bianca", "Carlos", "Carmen", "Chen", "Chloe",
-    "Daniel", "Diana", "David", "Elena", "Emma", "Ethan", "Fatima", "Felix", "Grace", "Hana", "Henry", "Ines", "Isaac", "Ivy", "Jack", "Jana",
-    "John", "Julia", "Kai", "Karen", "Leo", "Lina", "Lucas", "Maria", "Mark", "Maya", "Mohamed", "Nadia", "Noah", "Nora", "Omar", "Olivia",
-    "Paul", "Priya", "Quinn", "Rosa", "Ryan", "Sara", "Sean", "Sofia", "Tariq", "Tess", "Umar", "Vera", "Victor", "Wei", "Yusuf", "Zoe",
+    "Aaron", "Abigail", "Adam", "Aisha", "Alan", "Alice", "Amir", "Ana", "Andrew", "Anna", "Ben", "Bianca", "Carlos", "Carmen", "Chen",
+    "Chloe", "Daniel", "Diana", "David", "Elena", "Emma", "Ethan", "Fatima", "Felix", "Grace", "Hana", "Henry", "Ines", "Isaac", "Ivy",
+    "Jack", "Jana", "John", "Julia", "Kai", "Karen", "Leo", "Lina", "Lucas", "Maria", "Mark", "Maya", "Mohamed", "Nadia", "Noah", "Nora",
+    "Omar", "Olivia", "Paul", "Priya", "Quinn", "Rosa", "Ryan", "Sara", "Sean", "Sofia", "Tariq", "Tess", "Umar", "Vera", "Victor", "Wei",
+    "Yusuf", "Zoe",
 ];
 const LAST_PREFIXES: [&str; 40] = [
-    "Abb", "Ash", "Bar", "Bell", "Brad", "Brook", "Cal", "Carl", "Chad", "Clay", "Cran", "Dal", "Dun", "East", "Ell", "Fair", "Fern", "Gold", "Graf",
-    "Hal", "Hart", "Hol", "Kent", "King", "Lang", "Lind", "Marsh", "Mill", "Nor", "Oak", "Pen", "Rad", "Rich", "Rock", "Stan", "Sum", "Thorn", "Wal",
-    "West", "Wood",
+    "Abb", "Ash", "Bar", "Bell", "Brad", "Brook", "Cal", "Carl", "Chad", "Clay", "Cran", "Dal", "Dun", "East", "Ell", "Fair", "Fern",
+    "Gold", "Graf", "Hal", "Hart", "Hol", "Kent", "King", "Lang", "Lind", "Marsh", "Mill", "Nor", "Oak", "Pen", "Rad", "Rich", "Rock",
+    "Stan", "Sum", "Thorn", "Wal", "West", "Wood",
 ];
 const LAST_SUFFIXES: [&str; 25] = [
-    "ton", "ley", "ford", "field", "man", "son", "well", "wood", "worth", "by", "den", "ham", "more", "stead", "ridge", "brook", "ings", "ett", "ard",
-    "ock", "hurst", "combe", "wick", "shaw", "ner",
+    "ton", "ley", "ford", "field", "man", "son", "well", "wood", "worth", "by", "den", "ham", "more", "stead", "ridge", "brook", "ings",
+    "ett", "ard", "ock", "hurst", "combe", "wick", "shaw", "ner",
 ];
 
 /// Every last name the generator gives, in index order.
@@ -239,7 +240,9 @@ pub async fn load_synthetic(url: &str, opts: &StoreOptions, spec: &Spec) -> Resu
         if let Some(schema) = &opts.pg_schema {
             settings.push(("search_path", schema.clone()));
         }
-        o = o.options(settings).log_statements(tracing::log::LevelFilter::Trace)
+        o = o
+            .options(settings)
+            .log_statements(tracing::log::LevelFilter::Trace)
             .log_slow_statements(tracing::log::LevelFilter::Off, std::time::Duration::from_secs(3600));
         Conn::Pg(o.connect().await.map_err(db_err)?)
     } else {
@@ -296,10 +299,21 @@ pub async fn load_synthetic(url: &str, opts: &StoreOptions, spec: &Spec) -> Resu
         Conn::Sqlite(c) => c.close().await.map_err(db_err)?,
         Conn::Pg(c) => c.close().await.map_err(db_err)?,
     }
-    Ok(Report { backend: if pg { "postgres" } else { "sqlite" }, tenants, seconds: started.elapsed().as_secs_f64(), last_names: last_names() })
+    Ok(Report {
+        backend: if pg { "postgres" } else { "sqlite" },
+        tenants,
+        seconds: started.elapsed().as_secs_f64(),
+        last_names: last_names(),
+    })
 }
 
-async fn load_tenants(store: &dyn switchboard_domain::Store, conn: &mut Conn, d: Dialect, spec: &Spec, out: &mut Vec<TenantReport>) -> Result<()> {
+async fn load_tenants(
+    store: &dyn switchboard_domain::Store,
+    conn: &mut Conn,
+    d: Dialect,
+    spec: &Spec,
+    out: &mut Vec<TenantReport>,
+) -> Result<()> {
     let now = spec.now;
     for n in 1..=spec.tenants {
         let name = format!("{}-{n}", spec.name_prefix);
@@ -380,7 +394,11 @@ async fn load_tenants(store: &dyn switchboard_domain::Store, conn: &mut Conn, d:
                  {agents} AND k.k <= a.id % 3 ORDER BY 1, 2",
                 skills.first,
                 skills.count,
-                agents = agents.replacen("FROM agents a", "FROM agents a JOIN (SELECT 0 AS k UNION ALL SELECT 1 UNION ALL SELECT 2) k ON TRUE", 1),
+                agents = agents.replacen(
+                    "FROM agents a",
+                    "FROM agents a JOIN (SELECT 0 AS k UNION ALL SELECT 1 UNION ALL SELECT 2) k ON TRUE",
+                    1
+                ),
             ))
             .await?;
             conn.exec(&format!(

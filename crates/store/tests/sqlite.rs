@@ -121,7 +121,12 @@ async fn tenant_user_and_key_authentication() {
     // Update and delete a user (its keys go with it).
     let changed = f
         .store
-        .update_user(&f.ctx(), u.id, UserChanges { role: Some(Role::Manager), powers: Some(vec![]), password_hash: Some("h2".into()) }, Some(1))
+        .update_user(
+            &f.ctx(),
+            u.id,
+            UserChanges { role: Some(Role::Manager), powers: Some(vec![]), password_hash: Some("h2".into()) },
+            Some(1),
+        )
         .await
         .unwrap();
     assert_eq!((changed.role, changed.version, changed.powers.len()), (Role::Manager, 2, 0));
@@ -190,10 +195,7 @@ async fn agent_create_with_assignments_and_history() {
     let r = refs(&f).await;
     let mut a = agent("A100");
     a.password_hash = Some("pw1".into());
-    a.skills = vec![
-        SkillAssignment { skill_id: r.skill2, proficiency: 3 },
-        SkillAssignment { skill_id: r.skill, proficiency: 5 },
-    ];
+    a.skills = vec![SkillAssignment { skill_id: r.skill2, proficiency: 3 }, SkillAssignment { skill_id: r.skill, proficiency: 5 }];
     a.service_ids = vec![r.service];
     a.groups = vec![GroupMembership { group_id: r.group, receive_call: true }];
     a.attributes.insert("mode".into(), serde_json::json!("blended"));
@@ -228,7 +230,8 @@ async fn agent_create_with_assignments_and_history() {
     assert_eq!(f.store.agent_password_hashes(f.tenant.id, d.agent.id, 1).await.unwrap(), vec!["pw2"]);
 
     // Version mismatch.
-    let e = f.store.update_agent(&f.ctx(), d.agent.id, AgentChanges { active: Some(false), ..Default::default() }, Some(1)).await.unwrap_err();
+    let e =
+        f.store.update_agent(&f.ctx(), d.agent.id, AgentChanges { active: Some(false), ..Default::default() }, Some(1)).await.unwrap_err();
     assert!(matches!(e, Error::VersionMismatch { entity: Entity::Agent, current: 2, .. }), "{e:?}");
 
     // Assignments: each bumps the version and writes one audit event.
@@ -250,11 +253,8 @@ async fn agent_create_with_assignments_and_history() {
     assert!(matches!(e, Error::NotFound { entity: Entity::Agent, .. }), "{e:?}");
     let e = f.store.remove_group_membership(&f.ctx(), d.agent.id, 9999).await.unwrap_err();
     assert!(matches!(e, Error::NotFound { entity: Entity::Group, .. }), "{e:?}");
-    let d5 = f
-        .store
-        .set_group_memberships(&f.ctx(), d.agent.id, &[GroupMembership { group_id: r.group, receive_call: false }])
-        .await
-        .unwrap();
+    let d5 =
+        f.store.set_group_memberships(&f.ctx(), d.agent.id, &[GroupMembership { group_id: r.group, receive_call: false }]).await.unwrap();
     assert_eq!(d5.groups, vec![GroupMembership { group_id: r.group, receive_call: false }]);
     let e = f
         .store
@@ -297,9 +297,31 @@ async fn unknown_references_write_nothing() {
     let r = refs(&f).await;
     let audits = audit_count(&f).await;
     let cases: Vec<(AgentRecord, &str)> = vec![
-        ({ let mut a = agent("x1"); a.skills = vec![SkillAssignment { skill_id: r.skill, proficiency: 1 }, SkillAssignment { skill_id: 424242, proficiency: 1 }]; a }, "skills"),
-        ({ let mut a = agent("x2"); a.service_ids = vec![424242]; a }, "serviceIds"),
-        ({ let mut a = agent("x3"); a.groups = vec![GroupMembership { group_id: 424242, receive_call: true }]; a }, "groups"),
+        (
+            {
+                let mut a = agent("x1");
+                a.skills =
+                    vec![SkillAssignment { skill_id: r.skill, proficiency: 1 }, SkillAssignment { skill_id: 424242, proficiency: 1 }];
+                a
+            },
+            "skills",
+        ),
+        (
+            {
+                let mut a = agent("x2");
+                a.service_ids = vec![424242];
+                a
+            },
+            "serviceIds",
+        ),
+        (
+            {
+                let mut a = agent("x3");
+                a.groups = vec![GroupMembership { group_id: 424242, receive_call: true }];
+                a
+            },
+            "groups",
+        ),
     ];
     for (a, want) in cases {
         let e = f.store.create_agent(&f.ctx(), a).await.unwrap_err();
@@ -365,10 +387,7 @@ async fn list_filters_and_keyset_paging() {
     assert_eq!(count(AgentFilter { skill_id: Some(r.skill), ..Default::default() }).await, 25);
     assert_eq!(count(AgentFilter { group_id: Some(r.group), active: Some(true), ..Default::default() }).await, 0);
     assert_eq!(count(AgentFilter { service_id: Some(r.service), ..Default::default() }).await, 10);
-    assert_eq!(
-        count(AgentFilter { skill_id: Some(r.skill), last_name_contains: Some("smi".into()), ..Default::default() }).await,
-        25
-    );
+    assert_eq!(count(AgentFilter { skill_id: Some(r.skill), last_name_contains: Some("smi".into()), ..Default::default() }).await, 25);
 }
 
 #[tokio::test]
@@ -398,7 +417,10 @@ async fn deletes_cascade_and_in_use() {
     assert!(now.agent.version > d.agent.version);
     f.store.delete_service(&f.ctx(), r.non_acd, None).await.unwrap();
     f.store.delete_named(&f.ctx(), Entity::CallCenter, r.cc, None).await.unwrap();
-    assert!(matches!(f.store.get_named(f.tenant.id, Entity::CallCenter, r.cc).await, Err(Error::NotFound { entity: Entity::CallCenter, .. })));
+    assert!(matches!(
+        f.store.get_named(f.tenant.id, Entity::CallCenter, r.cc).await,
+        Err(Error::NotFound { entity: Entity::CallCenter, .. })
+    ));
 
     // Agent delete with version check.
     let e = f.store.delete_agent(&f.ctx(), d.agent.id, Some(1)).await.unwrap_err();
@@ -414,10 +436,16 @@ async fn deletes_cascade_and_in_use() {
     assert!(matches!(e, Error::Duplicate { entity: Entity::Did, field: "number", .. }), "{e:?}");
     let e = f
         .store
-        .create_campaign(&f.ctx(), CampaignInput { name: Some("C".into()), dynamic_dids: Some(vec!["19999999".into()]), fallback_dids: Some(vec![]) })
+        .create_campaign(
+            &f.ctx(),
+            CampaignInput { name: Some("C".into()), dynamic_dids: Some(vec!["19999999".into()]), fallback_dids: Some(vec![]) },
+        )
         .await
         .unwrap_err();
-    assert!(matches!(&e, Error::Invalid { field, rule: Rule::UnknownReference { entity: Entity::Did, .. } } if field == "dynamicDids"), "{e:?}");
+    assert!(
+        matches!(&e, Error::Invalid { field, rule: Rule::UnknownReference { entity: Entity::Did, .. } } if field == "dynamicDids"),
+        "{e:?}"
+    );
     let c = f
         .store
         .create_campaign(
@@ -462,7 +490,10 @@ async fn phones_limit_skills_and_duplicates() {
     let p = f.store.create_phone(&f.ctx(), ph("Desk 1", "100", vec!["support", "SALES"]), 2).await.unwrap();
     assert_eq!(p.skills, vec!["Support", "Sales"]);
     let e = f.store.create_phone(&f.ctx(), ph("Desk 2", "101", vec!["nope"]), 2).await.unwrap_err();
-    assert!(matches!(&e, Error::Invalid { field, rule: Rule::UnknownReference { entity: Entity::Skill, id } } if field == "skills" && id == "nope"), "{e:?}");
+    assert!(
+        matches!(&e, Error::Invalid { field, rule: Rule::UnknownReference { entity: Entity::Skill, id } } if field == "skills" && id == "nope"),
+        "{e:?}"
+    );
     let e = f.store.create_phone(&f.ctx(), ph("desk 1", "102", vec![]), 2).await.unwrap_err();
     assert!(matches!(e, Error::Duplicate { entity: Entity::Phone, field: "name", .. }), "{e:?}");
     let e = f.store.create_phone(&f.ctx(), ph("Desk 3", "100", vec![]), 2).await.unwrap_err();
@@ -476,7 +507,12 @@ async fn phones_limit_skills_and_duplicates() {
     assert_eq!(f.store.get_phone(f.tenant.id, p.id).await.unwrap().skills, vec!["Helpdesk", "Sales"]);
     let u = f
         .store
-        .update_phone(&f.ctx(), p.id, PhoneInput { number: None, name: Some("Desk One".into()), skills: Some(vec!["sales".into()]) }, Some(1))
+        .update_phone(
+            &f.ctx(),
+            p.id,
+            PhoneInput { number: None, name: Some("Desk One".into()), skills: Some(vec!["sales".into()]) },
+            Some(1),
+        )
         .await
         .unwrap();
     assert_eq!((u.name.as_str(), u.skills.clone(), u.version), ("Desk One", vec!["Sales".to_string()], 2));
@@ -544,7 +580,15 @@ async fn audit_rows_per_write() {
     assert!(!p2.has_more);
     assert!(p2.items.iter().all(|e| e.id < last));
     // Audit events never contain secrets.
-    let a = f.store.create_agent(&f.ctx(), { let mut a = agent("sec"); a.password_hash = Some("SECRET-HASH".into()); a }).await.unwrap();
+    let a = f
+        .store
+        .create_agent(&f.ctx(), {
+            let mut a = agent("sec");
+            a.password_hash = Some("SECRET-HASH".into());
+            a
+        })
+        .await
+        .unwrap();
     let ev = f.store.list_audit(f.tenant.id, Some(Entity::Agent), Some(a.agent.id), all()).await.unwrap().items;
     assert!(!serde_json::to_string(&ev[0].after).unwrap().contains("SECRET-HASH"));
 }
@@ -656,10 +700,14 @@ async fn new_files_get_small_pages_existing_ones_keep_theirs() {
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("made-elsewhere.db").to_str().unwrap().to_string();
-    rusqlite::Connection::open(&path).unwrap().execute_batch("PRAGMA page_size = 4096; CREATE TABLE notes (x); INSERT INTO notes VALUES (1);").unwrap();
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("PRAGMA page_size = 4096; CREATE TABLE notes (x); INSERT INTO notes VALUES (1);")
+        .unwrap();
     let store = open(&path, &StoreOptions::default()).await.unwrap();
     let (t, admin) = tenant(&store, "Elsewhere", "hash-elsewhere").await;
-    let ctx = WriteCtx { tenant_id: t.id, actor: Actor { user_id: Some(admin.id), api_key_id: None, label: "user:admin".into() }, now: 2000 };
+    let ctx =
+        WriteCtx { tenant_id: t.id, actor: Actor { user_id: Some(admin.id), api_key_id: None, label: "user:admin".into() }, now: 2000 };
     for i in 0..300 {
         store.create_agent(&ctx, agent(&format!("big{i}"))).await.unwrap();
     }
@@ -684,13 +732,11 @@ async fn named_objects_and_services() {
     assert!(matches!(e, Error::VersionMismatch { current: 2, .. }), "{e:?}");
     assert_eq!(f.store.list_named(f.tenant.id, Entity::Group, all()).await.unwrap().items.len(), 1);
 
-    let e = f
-        .store
-        .create_service(&f.ctx(), ServiceInput { name: Some("S".into()), call_center_id: Some(999), acd: None })
-        .await
-        .unwrap_err();
+    let e =
+        f.store.create_service(&f.ctx(), ServiceInput { name: Some("S".into()), call_center_id: Some(999), acd: None }).await.unwrap_err();
     assert!(matches!(&e, Error::Invalid { field, .. } if field == "callCenterId"), "{e:?}");
-    let s = f.store.create_service(&f.ctx(), ServiceInput { name: Some("S".into()), call_center_id: Some(cc.id), acd: None }).await.unwrap();
+    let s =
+        f.store.create_service(&f.ctx(), ServiceInput { name: Some("S".into()), call_center_id: Some(cc.id), acd: None }).await.unwrap();
     assert!(s.acd);
     let cc2 = f.store.create_named(&f.ctx(), Entity::CallCenter, "North".into()).await.unwrap();
     f.store.create_service(&f.ctx(), ServiceInput { name: Some("T".into()), call_center_id: Some(cc2.id), acd: None }).await.unwrap();
@@ -807,10 +853,44 @@ async fn agent_write_scenario(f: &Fixture) -> Vec<String> {
     let other = f.store.create_agent(&f.ctx_at(11), agent("FAST2")).await.unwrap().agent.id;
     let group2 = f.store.create_named(&f.ctx_at(12), Entity::Group, "Team B".into()).await.unwrap().id;
     let changes = |c: AgentChanges| c;
-    log("update", f.store.update_agent(&f.ctx_at(20), id, changes(AgentChanges { last_name: Some("Renamed".into()), password_hash: Some("pw2".into()), ..Default::default() }), Some(1)).await);
-    log("stale update", f.store.update_agent(&f.ctx_at(21), id, changes(AgentChanges { first_name: Some("X".into()), ..Default::default() }), Some(1)).await);
-    log("update attrs", f.store.update_agent(&f.ctx_at(22), id, changes(AgentChanges { attributes: [("k".to_string(), serde_json::json!(1))].into_iter().collect(), locked: Some(true), ..Default::default() }), None).await);
-    log("duplicate login", f.store.update_agent(&f.ctx_at(23), other, changes(AgentChanges { login_id: Some("FAST1".into()), ..Default::default() }), None).await);
+    log(
+        "update",
+        f.store
+            .update_agent(
+                &f.ctx_at(20),
+                id,
+                changes(AgentChanges { last_name: Some("Renamed".into()), password_hash: Some("pw2".into()), ..Default::default() }),
+                Some(1),
+            )
+            .await,
+    );
+    log(
+        "stale update",
+        f.store
+            .update_agent(&f.ctx_at(21), id, changes(AgentChanges { first_name: Some("X".into()), ..Default::default() }), Some(1))
+            .await,
+    );
+    log(
+        "update attrs",
+        f.store
+            .update_agent(
+                &f.ctx_at(22),
+                id,
+                changes(AgentChanges {
+                    attributes: [("k".to_string(), serde_json::json!(1))].into_iter().collect(),
+                    locked: Some(true),
+                    ..Default::default()
+                }),
+                None,
+            )
+            .await,
+    );
+    log(
+        "duplicate login",
+        f.store
+            .update_agent(&f.ctx_at(23), other, changes(AgentChanges { login_id: Some("FAST1".into()), ..Default::default() }), None)
+            .await,
+    );
     log("assign", f.store.assign_skill(&f.ctx_at(30), id, r.skill2, 4).await);
     log("assign again", f.store.assign_skill(&f.ctx_at(31), id, r.skill2, 4).await);
     log("raise", f.store.assign_skill(&f.ctx_at(32), id, r.skill2, 5).await);
@@ -822,7 +902,10 @@ async fn agent_write_scenario(f: &Fixture) -> Vec<String> {
     log("map same", f.store.set_group_memberships(&f.ctx_at(41), id, &[g(group2, false)]).await);
     log("map change", f.store.set_group_memberships(&f.ctx_at(42), id, &[g(group2, true), g(r.group, true)]).await);
     log("map unknown", f.store.set_group_memberships(&f.ctx_at(43), id, &[g(r.group, false), g(9998, true), g(9997, true)]).await);
-    log("missing agent", f.store.update_agent(&f.ctx_at(44), 9996, AgentChanges { last_name: Some("Z".into()), ..Default::default() }, None).await);
+    log(
+        "missing agent",
+        f.store.update_agent(&f.ctx_at(44), 9996, AgentChanges { last_name: Some("Z".into()), ..Default::default() }, None).await,
+    );
     log("other tenant's", {
         let (t2, _) = tenant(&f.store, "Other", "hash-other").await;
         let ctx = WriteCtx { tenant_id: t2.id, ..f.ctx_at(45) };

@@ -11,7 +11,17 @@ use switchboard_store::{integrity_check, open, StoreOptions};
 
 fn spec() -> Spec {
     // Two tenants; a batch smaller than the agents, so several transactions.
-    Spec { tenants: 2, agents_per_tenant: 250, skills: 7, call_centers: 2, services: 4, groups: 5, batch: 100, now: 1_700_000_000_000, ..Spec::default() }
+    Spec {
+        tenants: 2,
+        agents_per_tenant: 250,
+        skills: 7,
+        call_centers: 2,
+        services: 4,
+        groups: 5,
+        batch: 100,
+        now: 1_700_000_000_000,
+        ..Spec::default()
+    }
 }
 
 async fn check(url: &str, opts: &StoreOptions, report: &Report) {

@@ -181,7 +181,9 @@ pub async fn admin(cmd: AdminCommand) -> Result<()> {
                 bail!("admin backup copies SQLite databases; for PostgreSQL use pg_dump (e.g. pg_dump --format=custom --file=switchboard.dump \"$DATABASE_URL\"{})",
                     db.db_schema.as_deref().map(|s| format!(" --schema={s}")).unwrap_or_default());
             }
-            let bytes = switchboard_store::backup_sqlite(&db.database_url, &file).await.map_err(anyhow::Error::from)
+            let bytes = switchboard_store::backup_sqlite(&db.database_url, &file)
+                .await
+                .map_err(anyhow::Error::from)
                 .map_err(|e| e.context(format!("backing up to {}", file.display())))?;
             json!({ "backup": file, "bytes": bytes })
         }

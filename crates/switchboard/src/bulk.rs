@@ -15,9 +15,8 @@ use switchboard_bulk::Format;
 use switchboard_domain::{Directory, ImportControl, ImportKind, ImportMode, ImportOptions, OnConflict};
 
 fn parse_kind(s: &str) -> Result<ImportKind, String> {
-    ImportKind::parse(s).ok_or_else(|| {
-        format!("expected one of: {}", ImportKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", "))
-    })
+    ImportKind::parse(s)
+        .ok_or_else(|| format!("expected one of: {}", ImportKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")))
 }
 
 fn parse_mode(s: &str) -> Result<ImportMode, String> {
@@ -177,7 +176,8 @@ pub async fn import(a: ImportArgs) -> Result<i32> {
     let report = dir.import(None, tenant, opts, rows, ctl).await?;
     let json = serde_json::to_string_pretty(&report)?;
     let report_path = beside(&a.file, "report.json");
-    std::io::Write::write_all(&mut private_file(&report_path)?, json.as_bytes()).with_context(|| format!("writing {}", report_path.display()))?;
+    std::io::Write::write_all(&mut private_file(&report_path)?, json.as_bytes())
+        .with_context(|| format!("writing {}", report_path.display()))?;
     let errors_path = beside(&a.file, "errors.csv");
     if !report.errors.is_empty() {
         // The failed rows come from the file again (it was read before, so it parses).

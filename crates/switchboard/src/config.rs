@@ -78,7 +78,8 @@ pub fn load(cmd: &clap::Command) -> Result<()> {
     }
     if let Some(path) = config_path() {
         let text = std::fs::read_to_string(&path).with_context(|| format!("reading config file {}", path.display()))?;
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| anyhow::anyhow!("config file {}: {}", path.display(), e.message()))?;
+        let table: toml::Table =
+            text.parse().map_err(|e: toml::de::Error| anyhow::anyhow!("config file {}: {}", path.display(), e.message()))?;
         let mut known = HashMap::new();
         settings(cmd, &mut known);
         let mut secret_files = Vec::new();
@@ -86,7 +87,10 @@ pub fn load(cmd: &clap::Command) -> Result<()> {
             let norm = key.replace('-', "_");
             let secret = norm.strip_suffix("_file").and_then(|base| known.get(base)).filter(|v| SECRET_SETTINGS.contains(&v.as_str()));
             let Some(var) = secret.or_else(|| known.get(&norm)) else {
-                bail!("config file {}: unknown setting `{key}` (the settings are the long flags' names, e.g. database_url, listen)", path.display());
+                bail!(
+                    "config file {}: unknown setting `{key}` (the settings are the long flags' names, e.g. database_url, listen)",
+                    path.display()
+                );
             };
             let text = match value {
                 toml::Value::String(s) => s,

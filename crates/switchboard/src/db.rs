@@ -80,7 +80,8 @@ pub fn redact(url: &str) -> String {
 
 /// Opens the database `db` names; a failure says which database (redacted).
 pub async fn open(db: &DbArgs, opts: StoreOptions) -> Result<Directory> {
-    let store = switchboard_store::open(&db.database_url, &opts).await.with_context(|| format!("opening database {}", redact(&db.database_url)))?;
+    let store =
+        switchboard_store::open(&db.database_url, &opts).await.with_context(|| format!("opening database {}", redact(&db.database_url)))?;
     Ok(Directory::new(store, Arc::new(SystemClock)))
 }
 

@@ -43,7 +43,8 @@ pub fn init(a: &LogArgs) -> Result<()> {
     };
     let targets = filter(&spec).map_err(|e| anyhow!("invalid log filter {from}={spec:?}: {e}"))?;
     let json = a.log_format == "json";
-    let text_layer = (!json).then(|| tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal()));
+    let text_layer =
+        (!json).then(|| tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal()));
     let json_layer = json.then(|| {
         tracing_subscriber::fmt::layer()
             .json()

@@ -51,9 +51,7 @@ enum Command {
     /// the container's HEALTHCHECK.
     Healthcheck(serve::HealthArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
-    Completions {
-        shell: clap_complete::Shell,
-    },
+    Completions { shell: clap_complete::Shell },
     /// Print the manual page (roff), e.g. `switchboard man > switchboard.1`.
     Man,
 }
@@ -68,7 +66,12 @@ enum ConfigCommand {
 fn main() -> std::process::ExitCode {
     // One line, not a backtrace, whatever RUST_BACKTRACE says; servers log it.
     std::panic::set_hook(Box::new(|info| {
-        let msg = info.payload().downcast_ref::<&str>().copied().or_else(|| info.payload().downcast_ref::<String>().map(String::as_str)).unwrap_or("panic");
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| info.payload().downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("panic");
         let at = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
         if tracing::dispatcher::has_been_set() {
             tracing::error!(at, "internal error: {msg}");

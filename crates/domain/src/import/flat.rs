@@ -1,12 +1,11 @@
 //! Objects as flat rows of named columns: what an export writes, and what
 //! an update's diff compares.
 
+use super::*;
 use crate::input::*;
 use crate::model::*;
 use crate::store::Named;
 use std::collections::{BTreeMap, HashMap};
-use super::*;
-
 
 /// A row as columns → cell text: what export writes and diffs compare.
 pub type FlatRow = BTreeMap<String, String>;
@@ -21,7 +20,11 @@ pub struct NameBook {
 }
 
 pub(super) fn bool_str(b: bool) -> String {
-    if b { "true".into() } else { "false".into() }
+    if b {
+        "true".into()
+    } else {
+        "false".into()
+    }
 }
 
 /// Attributes with sorted keys, so that equal maps print equally.

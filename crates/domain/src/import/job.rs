@@ -1,8 +1,8 @@
 //! An import started over HTTP, as every instance sees it.
 
+use super::*;
 use crate::model::*;
 use serde::Serialize;
-use super::*;
 
 /// An import started over HTTP, as every instance sees it.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -60,8 +60,21 @@ impl ImportKind {
     pub fn columns(self) -> &'static [&'static str] {
         match self {
             ImportKind::Agents => &[
-                "loginId", "firstName", "lastName", "displayName", "email", "phone", "wrapUpTime", "homeAgent", "active", "skills",
-                "services", "groups", "attributes", "password", "passwordHash",
+                "loginId",
+                "firstName",
+                "lastName",
+                "displayName",
+                "email",
+                "phone",
+                "wrapUpTime",
+                "homeAgent",
+                "active",
+                "skills",
+                "services",
+                "groups",
+                "attributes",
+                "password",
+                "passwordHash",
             ],
             ImportKind::Skills => &["name", "description"],
             ImportKind::CallCenters | ImportKind::Groups => &["name"],

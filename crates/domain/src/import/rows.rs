@@ -1,12 +1,11 @@
 //! Typed rows, and a file's cells parsed into them (the columns of
 //! `docs/import.md`).
 
+use super::*;
 use crate::error::{Error, Result, Rule};
 use crate::input::*;
 use crate::secret::PasswordPolicy;
 use crate::validate as v;
-use super::*;
-
 
 /// A validated agent row. `None` fields were not in the file.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -50,13 +49,32 @@ pub struct AssignmentImport {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ImportRecord {
     Agent(Box<AgentImport>),
-    Skill { name: String, description: Option<String> },
+    Skill {
+        name: String,
+        description: Option<String>,
+    },
     /// A call center or a group.
-    Named { name: String },
-    Service { name: String, call_center: Option<String>, acd: Option<bool> },
-    Phone { name: String, number: Option<String>, skills: Option<Vec<String>> },
-    Did { number: String },
-    Campaign { name: String, dynamic_dids: Option<Vec<String>>, fallback_dids: Option<Vec<String>> },
+    Named {
+        name: String,
+    },
+    Service {
+        name: String,
+        call_center: Option<String>,
+        acd: Option<bool>,
+    },
+    Phone {
+        name: String,
+        number: Option<String>,
+        skills: Option<Vec<String>>,
+    },
+    Did {
+        number: String,
+    },
+    Campaign {
+        name: String,
+        dynamic_dids: Option<Vec<String>>,
+        fallback_dids: Option<Vec<String>>,
+    },
     Assignment(AssignmentImport),
 }
 
@@ -176,7 +194,12 @@ pub(super) fn parse_row(kind: ImportKind, r: &SourceRow) -> Result<(ImportRecord
                             let name = v::name("skills", Some(name))?;
                             let prof = match prof {
                                 Some(p) => parse_int("skills", p)?,
-                                None => return Err(Error::invalid("skills", Rule::Format { expected: "Name:proficiency items separated by ;" })),
+                                None => {
+                                    return Err(Error::invalid(
+                                        "skills",
+                                        Rule::Format { expected: "Name:proficiency items separated by ;" },
+                                    ))
+                                }
                             };
                             v::proficiency(prof).map_err(|_| Error::invalid("skills", Rule::OutOfRange { min: 1, max: 5 }))?;
                             Ok((name, prof))
@@ -252,14 +275,14 @@ pub(super) fn parse_row(kind: ImportKind, r: &SourceRow) -> Result<(ImportRecord
             (ImportRecord::Agent(Box::new(a)), patch.password)
         }
         ImportKind::Skills => {
-            let s = SkillInput { name: Some(cell(r, "name").unwrap_or("").to_string()), description: text("description") }.validate_patch()?;
+            let s =
+                SkillInput { name: Some(cell(r, "name").unwrap_or("").to_string()), description: text("description") }.validate_patch()?;
             (ImportRecord::Skill { name: s.name.unwrap_or_default(), description: s.description }, None)
         }
-        ImportKind::CallCenters | ImportKind::Groups => {
-            (ImportRecord::Named { name: NamedInput { name: text("name") }.validate()? }, None)
-        }
+        ImportKind::CallCenters | ImportKind::Groups => (ImportRecord::Named { name: NamedInput { name: text("name") }.validate()? }, None),
         ImportKind::Services => {
-            let s = ServiceInput { name: Some(cell(r, "name").unwrap_or("").to_string()), call_center_id: None, acd: None }.validate_patch()?;
+            let s =
+                ServiceInput { name: Some(cell(r, "name").unwrap_or("").to_string()), call_center_id: None, acd: None }.validate_patch()?;
             let call_center = cell(r, "callCenter").map(|c| v::name("callCenter", Some(c))).transpose()?;
             let acd = filled(r, "acd").map(|s| parse_bool("acd", s)).transpose()?;
             (ImportRecord::Service { name: s.name.unwrap_or_default(), call_center, acd }, None)
@@ -281,7 +304,10 @@ pub(super) fn parse_row(kind: ImportKind, r: &SourceRow) -> Result<(ImportRecord
                 fallback_dids: cell(r, "fallbackDids").map(split_list),
             }
             .validate_patch()?;
-            (ImportRecord::Campaign { name: c.name.unwrap_or_default(), dynamic_dids: c.dynamic_dids, fallback_dids: c.fallback_dids }, None)
+            (
+                ImportRecord::Campaign { name: c.name.unwrap_or_default(), dynamic_dids: c.dynamic_dids, fallback_dids: c.fallback_dids },
+                None,
+            )
         }
         ImportKind::Assignments => {
             let login_id = v::login_id("loginId", cell(r, "loginId"))?;

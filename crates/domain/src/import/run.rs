@@ -1,6 +1,7 @@
 //! The operations: validate every row, hash passwords on every core, one
 //! store call; and export.
 
+use super::*;
 use crate::error::{Entity, Error, Result};
 use crate::model::*;
 use crate::ops::Directory;
@@ -8,8 +9,6 @@ use crate::secret::{self, blocking, PasswordPolicy};
 use crate::store::{Named, WriteCtx};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
-use super::*;
-
 
 /// Validates every row; returns the good ones (with plaintext passwords
 /// still to hash) and the errors. Keys repeated within the file are errors.
@@ -90,7 +89,14 @@ pub(super) fn outcome_sentence(o: &ImportOptions, run: &ImportRun, failed: usize
 impl Directory {
     /// Imports rows of one kind into a tenant. `p` is the API caller (who
     /// must administer agents), or `None` for the operator at the CLI.
-    pub async fn import(&self, p: Option<&Principal>, tenant: Id, opts: ImportOptions, rows: Vec<SourceRow>, ctl: ImportControl) -> Result<ImportReport> {
+    pub async fn import(
+        &self,
+        p: Option<&Principal>,
+        tenant: Id,
+        opts: ImportOptions,
+        rows: Vec<SourceRow>,
+        ctl: ImportControl,
+    ) -> Result<ImportReport> {
         let ctx = match p {
             Some(p) => {
                 p.require_agent_admin()?;

@@ -12,7 +12,8 @@ use axum::routing::{get, post};
 use axum::Router;
 use maud::{html, Markup};
 use switchboard_domain::{
-    Agent, AgentDetail, AgentFilter, AgentPatch, AgentSort, Entity, Error, GroupMembership, Id, Named, NewAgent, PageRequest, Rule, Service, Skill,
+    Agent, AgentDetail, AgentFilter, AgentPatch, AgentSort, Entity, Error, GroupMembership, Id, Named, NewAgent, PageRequest, Rule,
+    Service, Skill,
 };
 
 pub const PAGE_SIZE: u32 = 50;
@@ -167,7 +168,8 @@ async fn list(State(s): State<AppState>, c: Console, headers: HeaderMap, RawQuer
     let skills = opt("Any skill", cat.skills.iter().map(|x| (x.id, x.name.clone())).collect());
     let services = opt("Any service", cat.services.iter().map(|x| (x.id, x.name.clone())).collect());
     let groups = opt("Any group", cat.groups.iter().map(|x| (x.id, x.name.clone())).collect());
-    let actives: Vec<(String, String)> = vec![("".into(), "Active or not".into()), ("true".into(), "Active only".into()), ("false".into(), "Inactive only".into())];
+    let actives: Vec<(String, String)> =
+        vec![("".into(), "Active or not".into()), ("true".into(), "Active only".into()), ("false".into(), "Inactive only".into())];
     let sorts: Vec<(String, String)> = SORTS.iter().map(|(k, l, _)| (k.to_string(), l.to_string())).collect();
     let id_str = |v: Option<Id>| v.map(|i| i.to_string()).unwrap_or_default();
     let (sk, sv, gr) = (id_str(lq.skill), id_str(lq.service), id_str(lq.group));
@@ -270,7 +272,8 @@ fn results(lq: &ListQuery, agents: &[Agent], has_more: bool) -> Markup {
 // ---- create --------------------------------------------------------------
 
 const PASSWORD_POLICY: &str = "8 to 128 characters with at least one digit; on a change, not one of the agent's last 4 passwords.";
-const FIELDS: &[&str] = &["loginId", "firstName", "lastName", "displayName", "email", "phone", "wrapUpTime", "homeAgent", "active", "password"];
+const FIELDS: &[&str] =
+    &["loginId", "firstName", "lastName", "displayName", "email", "phone", "wrapUpTime", "homeAgent", "active", "password"];
 
 /// The values of the agent fields form, as shown.
 #[derive(Default)]
@@ -407,7 +410,15 @@ async fn show(State(s): State<AppState>, c: Console, Path(id): Path<Id>, RawQuer
     render(&s, &c, id, None, PageErrs::default(), done.as_deref(), StatusCode::OK).await
 }
 
-async fn render(s: &AppState, c: &Console, id: Id, values: Option<Values>, errs: PageErrs, done: Option<&str>, status: StatusCode) -> Response {
+async fn render(
+    s: &AppState,
+    c: &Console,
+    id: Id,
+    values: Option<Values>,
+    errs: PageErrs,
+    done: Option<&str>,
+    status: StatusCode,
+) -> Response {
     let a = match s.dir.get_agent(&c.p, id).await {
         Ok(a) => a,
         Err(e) => return ui::error_page(Some(c), e),
@@ -528,12 +539,8 @@ fn proficiencies() -> Vec<(String, String)> {
 fn skills_section(c: &Console, a: &AgentDetail, cat: &Catalog, errs: &Errs) -> Markup {
     let id = a.agent.id;
     let profs = proficiencies();
-    let unassigned: Vec<(String, String)> = cat
-        .skills
-        .iter()
-        .filter(|s| !a.skills.iter().any(|x| x.skill_id == s.id))
-        .map(|s| (s.id.to_string(), s.name.clone()))
-        .collect();
+    let unassigned: Vec<(String, String)> =
+        cat.skills.iter().filter(|s| !a.skills.iter().any(|x| x.skill_id == s.id)).map(|s| (s.id.to_string(), s.name.clone())).collect();
     html! {
         section aria-labelledby="h-skills" {
             h2 #h-skills { "Skills" }
@@ -631,12 +638,8 @@ fn services_section(c: &Console, a: &AgentDetail, cat: &Catalog, errs: &Errs) ->
 
 fn groups_section(c: &Console, a: &AgentDetail, cat: &Catalog, errs: &Errs) -> Markup {
     let id = a.agent.id;
-    let unassigned: Vec<(String, String)> = cat
-        .groups
-        .iter()
-        .filter(|g| !a.groups.iter().any(|m| m.group_id == g.id))
-        .map(|g| (g.id.to_string(), g.name.clone()))
-        .collect();
+    let unassigned: Vec<(String, String)> =
+        cat.groups.iter().filter(|g| !a.groups.iter().any(|m| m.group_id == g.id)).map(|g| (g.id.to_string(), g.name.clone())).collect();
     html! {
         section aria-labelledby="h-groups" {
             h2 #h-groups { "Groups" }
@@ -781,7 +784,10 @@ async fn assign_skill(State(s): State<AppState>, c: Console, Path(id): Path<Id>,
     match r {
         Ok(_) => back(id, "skill"),
         Err(Error::NotFound { entity: Entity::Skill, id: sid }) => {
-            section_error(&s, &c, id, Error::invalid("skillId", Rule::UnknownReference { entity: Entity::Skill, id: sid }), |pe, x| pe.skills = x).await
+            section_error(&s, &c, id, Error::invalid("skillId", Rule::UnknownReference { entity: Entity::Skill, id: sid }), |pe, x| {
+                pe.skills = x
+            })
+            .await
         }
         Err(e) => section_error(&s, &c, id, e, |pe, x| pe.skills = x).await,
     }
@@ -819,7 +825,9 @@ async fn set_group(State(s): State<AppState>, c: Console, Path(id): Path<Id>, f:
     };
     match r {
         Ok(_) => back(id, "group"),
-        Err(Error::Invalid { field, rule }) if field == "groups" => section_error(&s, &c, id, Error::Invalid { field: "groupId".into(), rule }, |pe, x| pe.groups = x).await,
+        Err(Error::Invalid { field, rule }) if field == "groups" => {
+            section_error(&s, &c, id, Error::Invalid { field: "groupId".into(), rule }, |pe, x| pe.groups = x).await
+        }
         Err(e) => section_error(&s, &c, id, e, |pe, x| pe.groups = x).await,
     }
 }
@@ -838,7 +846,10 @@ async fn confirm_delete(State(s): State<AppState>, c: Console, Path(id): Path<Id
     match s.dir.get_agent(&c.p, id).await {
         Ok(a) => {
             let what = format!("agent {} ({} {})", a.agent.login_id, a.agent.first_name, a.agent.last_name);
-            ui::html_response(StatusCode::OK, ui::confirm_delete(&c, Nav::Agents, &what, &format!("/agents/{id}/delete"), &format!("/agents/{id}"), a.agent.version))
+            ui::html_response(
+                StatusCode::OK,
+                ui::confirm_delete(&c, Nav::Agents, &what, &format!("/agents/{id}/delete"), &format!("/agents/{id}"), a.agent.version),
+            )
         }
         Err(e) => ui::error_page(Some(&c), e),
     }

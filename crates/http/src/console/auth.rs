@@ -8,13 +8,13 @@ use super::{cookie, secure, set_cookie, Console, FormData, CSRF_FIELD, LOGIN_COO
 use crate::login::{password_login, retry_secs, Account, LoginAttempt, LoginRefused, Surface};
 use crate::AppState;
 use axum::extract::{ConnectInfo, Query, State};
-use std::net::SocketAddr;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use maud::html;
 use serde::Deserialize;
+use std::net::SocketAddr;
 use switchboard_domain::{Error, SessionTerms};
 
 pub fn routes() -> Router<AppState> {
@@ -75,17 +75,31 @@ async fn login(State(s): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketA
     let again = |errs: Errs, status| form(&token, &tenant, &username, next.as_deref(), &errs, status);
     for (name, v) in [("tenant", &tenant), ("username", &username), ("password", &password)] {
         if v.is_empty() {
-            return again(Errs::from_error(&Error::invalid(name, switchboard_domain::Rule::Required), &["tenant", "username", "password"]), StatusCode::UNPROCESSABLE_ENTITY);
+            return again(
+                Errs::from_error(&Error::invalid(name, switchboard_domain::Rule::Required), &["tenant", "username", "password"]),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            );
         }
     }
     let denied = |text: String| Errs { fields: vec![], general: Some(text) };
-    let attempt = LoginAttempt { surface: Surface::Console, account: Account::User, tenant: &tenant, username: &username, password: &password, client: peer.ip(), bound_to: None };
+    let attempt = LoginAttempt {
+        surface: Surface::Console,
+        account: Account::User,
+        tenant: &tenant,
+        username: &username,
+        password: &password,
+        client: peer.ip(),
+        bound_to: None,
+    };
     let principal = match password_login(&s, attempt).await {
         Ok((_, p)) => p,
-        Err(LoginRefused::BadCredentials | LoginRefused::Locked) => return again(denied("Unknown tenant, username or password.".into()), StatusCode::UNAUTHORIZED),
+        Err(LoginRefused::BadCredentials | LoginRefused::Locked) => {
+            return again(denied("Unknown tenant, username or password.".into()), StatusCode::UNAUTHORIZED)
+        }
         Err(LoginRefused::Throttled(wait)) => {
             let secs = retry_secs(wait);
-            let mut r = again(denied(format!("Too many sign-in attempts for this user. Try again in {secs} s.")), StatusCode::TOO_MANY_REQUESTS);
+            let mut r =
+                again(denied(format!("Too many sign-in attempts for this user. Try again in {secs} s.")), StatusCode::TOO_MANY_REQUESTS);
             r.headers_mut().insert(header::RETRY_AFTER, secs.into());
             return r;
         }

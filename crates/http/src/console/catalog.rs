@@ -162,7 +162,13 @@ async fn fetch_list(k: Kind, s: &AppState, c: &Console, page: PageRequest) -> Re
         }
         Kind::CallCenter | Kind::Group => {
             let pg = d.list_named(p, k.entity(), page).await?;
-            (pg.items.into_iter().map(|x| Obj { id: x.id, version: x.version, title: x.name.clone(), values: vec![("name", x.name)] }).collect(), pg.has_more)
+            (
+                pg.items
+                    .into_iter()
+                    .map(|x| Obj { id: x.id, version: x.version, title: x.name.clone(), values: vec![("name", x.name)] })
+                    .collect(),
+                pg.has_more,
+            )
         }
         Kind::Service => {
             let pg = d.list_services(p, None, page).await?;
@@ -174,7 +180,13 @@ async fn fetch_list(k: Kind, s: &AppState, c: &Console, page: PageRequest) -> Re
         }
         Kind::Did => {
             let pg = d.list_dids(p, page).await?;
-            (pg.items.into_iter().map(|x| Obj { id: x.id, version: x.version, title: x.number.clone(), values: vec![("number", x.number)] }).collect(), pg.has_more)
+            (
+                pg.items
+                    .into_iter()
+                    .map(|x| Obj { id: x.id, version: x.version, title: x.number.clone(), values: vec![("number", x.number)] })
+                    .collect(),
+                pg.has_more,
+            )
         }
         Kind::Campaign => {
             let pg = d.list_campaigns(p, page).await?;
@@ -184,14 +196,23 @@ async fn fetch_list(k: Kind, s: &AppState, c: &Console, page: PageRequest) -> Re
 }
 
 fn skill(x: &switchboard_domain::Skill) -> Obj {
-    Obj { id: x.id, version: x.version, title: x.name.clone(), values: vec![("name", x.name.clone()), ("description", x.description.clone())] }
+    Obj {
+        id: x.id,
+        version: x.version,
+        title: x.name.clone(),
+        values: vec![("name", x.name.clone()), ("description", x.description.clone())],
+    }
 }
 fn service(x: &switchboard_domain::Service) -> Obj {
     Obj {
         id: x.id,
         version: x.version,
         title: x.name.clone(),
-        values: vec![("name", x.name.clone()), ("callCenterId", x.call_center_id.to_string()), ("acd", if x.acd { "on".into() } else { String::new() })],
+        values: vec![
+            ("name", x.name.clone()),
+            ("callCenterId", x.call_center_id.to_string()),
+            ("acd", if x.acd { "on".into() } else { String::new() }),
+        ],
     }
 }
 fn phone(x: &switchboard_domain::Phone) -> Obj {
@@ -235,7 +256,20 @@ fn typed(k: Kind, f: &FormData) -> Obj {
     let values = k
         .fields()
         .iter()
-        .map(|(n, _)| (*n, if *n == "acd" { if f.checked("acd") { "on".into() } else { String::new() } } else { f.raw(n).unwrap_or_default() }))
+        .map(|(n, _)| {
+            (
+                *n,
+                if *n == "acd" {
+                    if f.checked("acd") {
+                        "on".into()
+                    } else {
+                        String::new()
+                    }
+                } else {
+                    f.raw(n).unwrap_or_default()
+                },
+            )
+        })
         .collect();
     Obj { id: 0, version: f.int("version").unwrap_or(0), title: String::new(), values }
 }
@@ -254,9 +288,13 @@ async fn write(k: Kind, s: &AppState, c: &Console, id: Option<Id>, f: &FormData)
     let text = |n: &str| Some(f.raw(n).unwrap_or_default());
     Ok(match (k, id) {
         (Kind::Skill, None) => d.create_skill(p, SkillInput { name: text("name"), description: text("description") }).await?.id,
-        (Kind::Skill, Some(id)) => d.update_skill(p, id, SkillInput { name: text("name"), description: text("description") }, version).await?.id,
+        (Kind::Skill, Some(id)) => {
+            d.update_skill(p, id, SkillInput { name: text("name"), description: text("description") }, version).await?.id
+        }
         (Kind::CallCenter | Kind::Group, None) => d.create_named(p, k.entity(), NamedInput { name: text("name") }).await?.id,
-        (Kind::CallCenter | Kind::Group, Some(id)) => d.rename_named(p, k.entity(), id, NamedInput { name: text("name") }, version).await?.id,
+        (Kind::CallCenter | Kind::Group, Some(id)) => {
+            d.rename_named(p, k.entity(), id, NamedInput { name: text("name") }, version).await?.id
+        }
         (Kind::Service, id) => {
             let input = ServiceInput { name: text("name"), call_center_id: call_center_id(f)?, acd: Some(f.checked("acd")) };
             match id {
@@ -265,7 +303,8 @@ async fn write(k: Kind, s: &AppState, c: &Console, id: Option<Id>, f: &FormData)
             }
         }
         (Kind::Phone, id) => {
-            let input = PhoneInput { number: text("number"), name: text("name"), skills: Some(split(&f.raw("skills").unwrap_or_default())) };
+            let input =
+                PhoneInput { number: text("number"), name: text("name"), skills: Some(split(&f.raw("skills").unwrap_or_default())) };
             match id {
                 None => d.create_phone(p, input).await?.id,
                 Some(id) => d.update_phone(p, id, input, version).await?.id,
@@ -310,7 +349,9 @@ async fn center_options(k: Kind, s: &AppState, c: &Console) -> Result<(Vec<(Stri
         return Ok((vec![], vec![]));
     }
     let cc = call_centers(s, c).await?;
-    let opts = std::iter::once((String::new(), "Choose a call center".to_string())).chain(cc.iter().map(|(i, n)| (i.to_string(), n.clone()))).collect();
+    let opts = std::iter::once((String::new(), "Choose a call center".to_string()))
+        .chain(cc.iter().map(|(i, n)| (i.to_string(), n.clone())))
+        .collect();
     Ok((opts, cc))
 }
 
@@ -318,7 +359,15 @@ async fn list(k: Kind, State(s): State<AppState>, c: Console, RawQuery(raw): Raw
     render_list(k, &s, &c, query(raw), None, Errs::none(), StatusCode::OK).await
 }
 
-async fn render_list(k: Kind, s: &AppState, c: &Console, q: FormData, typed_values: Option<Obj>, errs: Errs, status: StatusCode) -> Response {
+async fn render_list(
+    k: Kind,
+    s: &AppState,
+    c: &Console,
+    q: FormData,
+    typed_values: Option<Obj>,
+    errs: Errs,
+    status: StatusCode,
+) -> Response {
     let after = q.int("after").filter(|a| *a > 0).unwrap_or(0);
     let (items, more) = match fetch_list(k, s, c, PageRequest { after, offset: 0, limit: PAGE_SIZE }).await {
         Ok(x) => x,
@@ -332,7 +381,9 @@ async fn render_list(k: Kind, s: &AppState, c: &Console, q: FormData, typed_valu
     let new_values = typed_values.unwrap_or(blank);
     let cell = |o: &Obj, f: &str| -> String {
         match f {
-            "callCenterId" => o.get(f).parse::<Id>().ok().and_then(|i| centers.iter().find(|(c, _)| *c == i).map(|(_, n)| n.clone())).unwrap_or_default(),
+            "callCenterId" => {
+                o.get(f).parse::<Id>().ok().and_then(|i| centers.iter().find(|(c, _)| *c == i).map(|(_, n)| n.clone())).unwrap_or_default()
+            }
             "acd" => ui::yes_no(!o.get(f).is_empty()).to_string(),
             _ => o.get(f).replace('\n', ", "),
         }
@@ -398,7 +449,16 @@ async fn show(k: Kind, State(s): State<AppState>, c: Console, Path(id): Path<Id>
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn render_one(k: Kind, s: &AppState, c: &Console, id: Id, typed_values: Option<Obj>, errs: Errs, done: Option<&str>, status: StatusCode) -> Response {
+async fn render_one(
+    k: Kind,
+    s: &AppState,
+    c: &Console,
+    id: Id,
+    typed_values: Option<Obj>,
+    errs: Errs,
+    done: Option<&str>,
+    status: StatusCode,
+) -> Response {
     let o = match fetch(k, s, c, id).await {
         Ok(o) => o,
         Err(e) => return ui::error_page(Some(c), e),
@@ -407,7 +467,12 @@ async fn render_one(k: Kind, s: &AppState, c: &Console, id: Id, typed_values: Op
         Ok(x) => x,
         Err(e) => return ui::error_page(Some(c), e),
     };
-    let shown = typed_values.map(|t| Obj { version: o.version, ..t }).unwrap_or(Obj { id: o.id, version: o.version, title: o.title.clone(), values: o.values.clone() });
+    let shown = typed_values.map(|t| Obj { version: o.version, ..t }).unwrap_or(Obj {
+        id: o.id,
+        version: o.version,
+        title: o.title.clone(),
+        values: o.values.clone(),
+    });
     let title = format!("{} {}", capitalise(k.singular()), o.title);
     let body = html! {
         (ui::flash(done))
@@ -455,7 +520,9 @@ fn capitalise(s: &str) -> String {
 async fn update(k: Kind, State(s): State<AppState>, c: Console, Path(id): Path<Id>, f: FormData) -> Response {
     match write(k, &s, &c, Some(id), &f).await {
         Ok(_) => Redirect::to(&format!("{}/{id}?done=saved", k.path())).into_response(),
-        Err(e @ Error::NotFound { .. }) if matches!(&e, Error::NotFound { entity, .. } if *entity == k.entity()) => ui::error_page(Some(&c), e),
+        Err(e @ Error::NotFound { .. }) if matches!(&e, Error::NotFound { entity, .. } if *entity == k.entity()) => {
+            ui::error_page(Some(&c), e)
+        }
         Err(e) => {
             let errs = Errs::from_error(&e, &k.names());
             render_one(k, &s, &c, id, Some(typed(k, &f)), errs, None, Errs::status(&e)).await
@@ -470,7 +537,10 @@ async fn confirm(k: Kind, State(s): State<AppState>, c: Console, Path(id): Path<
     match fetch(k, &s, &c, id).await {
         Ok(o) => {
             let what = format!("{} {}", k.singular(), o.title);
-            ui::html_response(StatusCode::OK, ui::confirm_delete(&c, k.nav(), &what, &format!("{}/{id}/delete", k.path()), &format!("{}/{id}", k.path()), o.version))
+            ui::html_response(
+                StatusCode::OK,
+                ui::confirm_delete(&c, k.nav(), &what, &format!("{}/{id}/delete", k.path()), &format!("{}/{id}", k.path()), o.version),
+            )
         }
         Err(e) => ui::error_page(Some(&c), e),
     }

@@ -153,7 +153,12 @@ fn conflict_str(o: OnConflict) -> &'static str {
 async fn apply(State(s): State<AppState>, c: Console, f: FormData) -> Response {
     let opts = match parse_opts(f.get("kind").unwrap_or(""), f.get("mode").unwrap_or(""), f.get("onConflict").unwrap_or("")) {
         Ok(o) => ImportOptions { dry_run: false, ..o },
-        Err(e) => return ui::html_response(StatusCode::UNPROCESSABLE_ENTITY, ui::page(&c, Nav::Import, "Import", html! { p.alert role="alert" { (e) } })),
+        Err(e) => {
+            return ui::html_response(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ui::page(&c, Nav::Import, "Import", html! { p.alert role="alert" { (e) } }),
+            )
+        }
     };
     let csv = f.raw("csv").unwrap_or_default();
     let body = match run(&s, &c, opts, &csv).await {

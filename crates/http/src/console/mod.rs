@@ -128,10 +128,8 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 pub fn secure(state: &AppState, headers: &HeaderMap) -> bool {
     state.config.console_secure_cookie.unwrap_or_else(|| {
         let forwarded = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("https"));
-        let standard = headers
-            .get(header::FORWARDED)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.to_ascii_lowercase().contains("proto=https"));
+        let standard =
+            headers.get(header::FORWARDED).and_then(|v| v.to_str().ok()).is_some_and(|v| v.to_ascii_lowercase().contains("proto=https"));
         forwarded || standard
     })
 }

@@ -140,7 +140,10 @@ pub fn error_page(c: Option<&Console>, e: Error) -> Response {
     };
     let text = message_of(&e);
     match c {
-        Some(c) => html_response(status, page(c, Nav::None, title, html! { p.alert role="alert" { (text) } p { a href="/agents" { "Back to agents" } } })),
+        Some(c) => html_response(
+            status,
+            page(c, Nav::None, title, html! { p.alert role="alert" { (text) } p { a href="/agents" { "Back to agents" } } }),
+        ),
         None => message_page(status, title, &text),
     }
 }

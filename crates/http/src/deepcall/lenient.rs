@@ -334,7 +334,8 @@ fn head_without_length(head: &[u8]) -> Vec<u8> {
     let lines: Vec<&[u8]> = head.split_inclusive(|&b| b == b'\n').collect();
     let last = lines.len().saturating_sub(1);
     for (i, line) in lines.into_iter().enumerate() {
-        let is_length = line.iter().position(|&b| b == b':').is_some_and(|c| line[..c].trim_ascii().eq_ignore_ascii_case(b"content-length"));
+        let is_length =
+            line.iter().position(|&b| b == b':').is_some_and(|c| line[..c].trim_ascii().eq_ignore_ascii_case(b"content-length"));
         if i != last && !is_length {
             out.extend_from_slice(line);
         }

@@ -15,9 +15,9 @@ mod group_mapping;
 mod lenient;
 pub(crate) mod wire;
 
-pub(crate) use lenient::lenient_listener;
 #[cfg(feature = "fuzzing")]
 pub use lenient::fuzz_framing;
+pub(crate) use lenient::lenient_listener;
 #[cfg(feature = "fuzzing")]
 pub(crate) use wire as fuzz_wire;
 

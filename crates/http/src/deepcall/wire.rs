@@ -66,7 +66,11 @@ pub fn groups(m: &Map<String, Value>) -> Result<Vec<GroupMembership>> {
     group
         .iter()
         .map(|(key, value)| {
-            let group_id: Id = if !key.is_empty() && key.bytes().all(|b| b.is_ascii_digit()) { key.parse().map_err(|_| bad())? } else { return Err(bad()) };
+            let group_id: Id = if !key.is_empty() && key.bytes().all(|b| b.is_ascii_digit()) {
+                key.parse().map_err(|_| bad())?
+            } else {
+                return Err(bad());
+            };
             let receive_call = match value.get("receive_call").and_then(Value::as_str) {
                 Some("Y") => true,
                 Some("N") => false,
@@ -113,9 +117,16 @@ mod tests {
     fn agent_ids() {
         assert_eq!(agent_id(&obj(json!({"agentId": "7"}))).unwrap(), 7);
         assert_eq!(agent_id(&obj(json!({"agentId": 7}))).unwrap(), 7);
-        for bad in [json!({}), json!({"agentId": null}), json!({"agentId": ""}), json!({"agentId": "7a"}), json!({"agentId": " 7"}),
-            json!({"agentId": 7.5}), json!({"agentId": true}), json!({"agentId": "99999999999999999999"})]
-        {
+        for bad in [
+            json!({}),
+            json!({"agentId": null}),
+            json!({"agentId": ""}),
+            json!({"agentId": "7a"}),
+            json!({"agentId": " 7"}),
+            json!({"agentId": 7.5}),
+            json!({"agentId": true}),
+            json!({"agentId": "99999999999999999999"}),
+        ] {
             assert!(matches!(agent_id(&obj(bad.clone())), Err(Error::Invalid { field, .. }) if field == "agentId"), "{bad}");
         }
     }
@@ -125,9 +136,15 @@ mod tests {
         let g = groups(&obj(json!({"group": {"90": {"receive_call": "Y"}, "91": {"receive_call": "N"}}}))).unwrap();
         assert_eq!(g, vec![GroupMembership { group_id: 90, receive_call: true }, GroupMembership { group_id: 91, receive_call: false }]);
         assert_eq!(groups(&obj(json!({"group": {}}))).unwrap(), vec![]);
-        for bad in [json!({}), json!({"group": []}), json!({"group": "90"}), json!({"group": {"x": {"receive_call": "Y"}}}),
-            json!({"group": {"90": {"receive_call": "y"}}}), json!({"group": {"90": {}}}), json!({"group": {"90": "Y"}})]
-        {
+        for bad in [
+            json!({}),
+            json!({"group": []}),
+            json!({"group": "90"}),
+            json!({"group": {"x": {"receive_call": "Y"}}}),
+            json!({"group": {"90": {"receive_call": "y"}}}),
+            json!({"group": {"90": {}}}),
+            json!({"group": {"90": "Y"}}),
+        ] {
             assert!(matches!(groups(&obj(bad.clone())), Err(Error::Invalid { field, .. }) if field == "group"), "{bad}");
         }
     }

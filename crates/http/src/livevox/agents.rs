@@ -90,7 +90,19 @@ const AGENT: &str = "Agent";
 pub async fn create(State(s): State<AppState>, LvAdmin(caller): LvAdmin, q: QueryParams, LvJson(body): LvJson) -> LvResult<Response> {
     let f = Fields::new(
         body,
-        &["clientId", "loginId", "firstName", "lastName", "password", "phone", "wrapUpTime", "homeAgent", "active", "assignedService", "assignedAgentSkill"],
+        &[
+            "clientId",
+            "loginId",
+            "firstName",
+            "lastName",
+            "password",
+            "phone",
+            "wrapUpTime",
+            "homeAgent",
+            "active",
+            "assignedService",
+            "assignedAgentSkill",
+        ],
     )?;
     // The document's mandatory keys, in its order. Without a clientId (as
     // public clients send it) the agent is the caller's client's; another
@@ -173,7 +185,8 @@ pub async fn read(State(s): State<AppState>, caller: LvCaller, path: PathParams)
 const MANDATORY_KEYS: [&str; 7] = ["firstName", "lastName", "password", "phone", "wrapUpTime", "homeAgent", "active"];
 /// The keys Read Agent answers with that Update Agent does not change: a
 /// body read, edited and sent back (read-modify-write) has them.
-const READ_ONLY_KEYS: [&str; 7] = ["assignedService", "assignedAgentSkill", "loginId", "locked", "passwordLastModified", "lastLogin", "lastLoginIp"];
+const READ_ONLY_KEYS: [&str; 7] =
+    ["assignedService", "assignedAgentSkill", "loginId", "locked", "passwordLastModified", "lastLogin", "lastLoginIp"];
 
 pub async fn update(State(s): State<AppState>, LvAdmin(caller): LvAdmin, path: PathParams, LvJson(body): LvJson) -> LvResult<Response> {
     let id = path.id("id", AGENT)?;
@@ -288,7 +301,12 @@ pub async fn search(State(s): State<AppState>, caller: LvCaller, q: QueryParams,
     }
     // Partial matches for loginId and lastName (the document's words); a
     // phone number matches whole, its formatting ignored.
-    let filter = AgentFilter { login_id_contains: login_id, last_name_contains: last_name, phone_number: phone_number.or(phone), ..Default::default() };
+    let filter = AgentFilter {
+        login_id_contains: login_id,
+        last_name_contains: last_name,
+        phone_number: phone_number.or(phone),
+        ..Default::default()
+    };
     let page = s.dir.list_agents(&caller.0, &filter, page_request(count, offset)).await?;
     let next = page.has_more.then(|| next_link("agents/search", client, &[], offset, count));
     Ok(json(StatusCode::OK, &SearchPage { agent: page.items.into_iter().map(AgentEntry::from).collect(), next }))
@@ -307,7 +325,10 @@ pub async fn related(State(s): State<AppState>, caller: LvCaller, path: PathPara
     let centers = caller.check(&s, s.dir.agent_call_centers(&caller.0, id).await).await?;
     Ok(json(
         StatusCode::OK,
-        &Related { call_center: centers.into_iter().map(|id| IdOnly { id }).collect(), service: d.service_ids.into_iter().map(|id| IdOnly { id }).collect() },
+        &Related {
+            call_center: centers.into_iter().map(|id| IdOnly { id }).collect(),
+            service: d.service_ids.into_iter().map(|id| IdOnly { id }).collect(),
+        },
     ))
 }
 

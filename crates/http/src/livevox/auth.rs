@@ -126,7 +126,12 @@ struct LoginOut {
 /// clients that warn about expiry quiet.
 const DAYS_UNTIL_PASSWORD_EXPIRES: i64 = 999;
 
-pub async fn login(State(s): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, LvJson(body): LvJson) -> LvResult<Response> {
+pub async fn login(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    LvJson(body): LvJson,
+) -> LvResult<Response> {
     let token = access_token(&headers).ok_or(LvError::AccessDenied)?.to_string();
     let f = Fields::new(body, &["clientName", "userName", "password", "agent", "isAgent"])?;
     let client_name: String = f.required("clientName")?;
@@ -139,7 +144,15 @@ pub async fn login(State(s): State<AppState>, ConnectInfo(peer): ConnectInfo<Soc
     // The token must be a key of the client named in the body.
     let key_owner = s.dir.authenticate_key(&token).await.map_err(|_| LvError::AccessDenied)?;
     let account = if is_agent { Account::Agent } else { Account::User };
-    let attempt = LoginAttempt { surface: Surface::LiveVox, account, tenant: &client_name, username: &user_name, password: &password, client: peer.ip(), bound_to: Some(key_owner.tenant_id) };
+    let attempt = LoginAttempt {
+        surface: Surface::LiveVox,
+        account,
+        tenant: &client_name,
+        username: &user_name,
+        password: &password,
+        client: peer.ip(),
+        bound_to: Some(key_owner.tenant_id),
+    };
     let (tenant, principal) = password_login(&s, attempt).await.map_err(|refused| match refused {
         LoginRefused::BadCredentials => LvError::AccessDenied,
         LoginRefused::Locked => LvError::AccountLocked,
@@ -148,7 +161,8 @@ pub async fn login(State(s): State<AppState>, ConnectInfo(peer): ConnectInfo<Soc
     })?;
     let who = principal.agent_id.map_or(format!("user:{}", principal.user_id), |a| format!("agent:{a}"));
     let reuse_key = format!("livevox:{}:{who}:{}", tenant.id, hex::encode(Sha256::digest(token.as_bytes())));
-    let terms = SessionTerms { kind: "livevox", idle_ttl: s.config.session_idle.as_millis() as i64, lifetime: None, reuse_key: Some(reuse_key) };
+    let terms =
+        SessionTerms { kind: "livevox", idle_ttl: s.config.session_idle.as_millis() as i64, lifetime: None, reuse_key: Some(reuse_key) };
     let session = s.dir.open_session(principal, terms).await?;
     let p = &session.principal;
     let out = LoginOut {

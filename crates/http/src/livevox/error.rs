@@ -88,7 +88,9 @@ impl From<Error> for LvError {
             }
             Error::NotFound { entity, id } => LvError::NotFound { what: what(entity), id },
             Error::Duplicate { field, value, .. } => LvError::invalid_input(format!("{} '{value}' already exists", wire_field(field))),
-            Error::InUse { entity, id, by } => LvError::invalid_input(format!("{} {id} is in use by {}", what(entity), what(by).to_lowercase())),
+            Error::InUse { entity, id, by } => {
+                LvError::invalid_input(format!("{} {id} is in use by {}", what(entity), what(by).to_lowercase()))
+            }
             Error::VersionMismatch { .. } => LvError::invalid_input("the object was changed by another request; read it and retry"),
             Error::LimitExceeded { what, limit } => LvError::invalid_input(format!("{what} limit of {limit} reached")),
             Error::Unauthenticated | Error::Forbidden => LvError::AccessDenied,
@@ -118,14 +120,25 @@ fn compact(status: StatusCode, body: serde_json::Value) -> Response {
 impl IntoResponse for LvError {
     fn into_response(self) -> Response {
         match self {
-            LvError::AccessDenied => compact(StatusCode::FORBIDDEN, json!({"code": 403, "Request Id": request_id(), "Message": "Access denied"})),
-            LvError::AccountLocked => compact(StatusCode::FORBIDDEN, json!({"code": 403, "Request Id": request_id(), "Message": "Account locked"})),
-            LvError::NotFound { what, id } => compact(StatusCode::NOT_FOUND, json!({"code": 203, "message": format!("{what} not found [ID:{id}]")})),
+            LvError::AccessDenied => {
+                compact(StatusCode::FORBIDDEN, json!({"code": 403, "Request Id": request_id(), "Message": "Access denied"}))
+            }
+            LvError::AccountLocked => {
+                compact(StatusCode::FORBIDDEN, json!({"code": 403, "Request Id": request_id(), "Message": "Account locked"}))
+            }
+            LvError::NotFound { what, id } => {
+                compact(StatusCode::NOT_FOUND, json!({"code": 203, "message": format!("{what} not found [ID:{id}]")}))
+            }
             LvError::NotFoundEmpty => StatusCode::NOT_FOUND.into_response(),
-            LvError::Missing(field) => compact(StatusCode::BAD_REQUEST, json!({"code": 202, "message": format!("Missing required field [{field}]")})),
+            LvError::Missing(field) => {
+                compact(StatusCode::BAD_REQUEST, json!({"code": 202, "message": format!("Missing required field [{field}]")}))
+            }
             LvError::Invalid(text) => compact(StatusCode::BAD_REQUEST, json!({"errorCode": 202, "errorMessage": text})),
             LvError::TooManyLogins(secs) => {
-                let mut r = compact(StatusCode::TOO_MANY_REQUESTS, json!({"code": 429, "message": format!("Too many login attempts [retry in {secs} s]")}));
+                let mut r = compact(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    json!({"code": 429, "message": format!("Too many login attempts [retry in {secs} s]")}),
+                );
                 r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
                 r
             }

@@ -10,7 +10,7 @@ mod skills;
 pub mod wire;
 
 use crate::AppState;
-use axum::extract::{Request, RawPathParams};
+use axum::extract::{RawPathParams, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
@@ -59,9 +59,10 @@ pub fn router() -> Router<AppState> {
 /// Versioned prefixes look like `v6.0`, `v5`, `v3.5`; anything else is no route.
 async fn require_version(params: RawPathParams, req: Request, next: Next) -> Response {
     let version = params.iter().find(|(k, _)| *k == "version").map(|(_, v)| v.to_string());
-    let ok = version.as_deref().and_then(|v| v.strip_prefix('v')).is_some_and(|v| {
-        !v.is_empty() && v.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-    });
+    let ok = version
+        .as_deref()
+        .and_then(|v| v.strip_prefix('v'))
+        .is_some_and(|v| !v.is_empty() && v.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())));
     if ok {
         next.run(req).await
     } else {

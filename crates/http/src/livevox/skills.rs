@@ -2,9 +2,9 @@
 //! [`LvAdmin`]), and the call centers and services that Get Agent Related
 //! Objects points to (readable by whoever may call that: [`LvCaller`]).
 
-use super::reply::{deleted, json, no_content, IdOnly, InfoOut};
 use super::auth::{LvAdmin, LvCaller};
 use super::error::{LvError, LvResult};
+use super::reply::{deleted, json, no_content, IdOnly, InfoOut};
 use super::wire::{next_link, page_request, Fields, LvJson, PathParams, QueryParams};
 use crate::AppState;
 use axum::extract::State;
@@ -55,7 +55,9 @@ pub async fn read(State(s): State<AppState>, LvAdmin(caller): LvAdmin, path: Pat
 pub async fn update(State(s): State<AppState>, LvAdmin(caller): LvAdmin, path: PathParams, LvJson(body): LvJson) -> LvResult<Response> {
     let id = path.id("id", SKILL)?;
     let f = Fields::new(body, &["name", "description"])?;
-    caller.check(&s, s.dir.update_skill(&caller.0, id, SkillInput { name: f.get("name")?, description: f.get("description")? }, None).await).await?;
+    caller
+        .check(&s, s.dir.update_skill(&caller.0, id, SkillInput { name: f.get("name")?, description: f.get("description")? }, None).await)
+        .await?;
     Ok(no_content())
 }
 
@@ -104,7 +106,10 @@ pub async fn list_call_centers(State(s): State<AppState>, caller: LvCaller, q: Q
     let (count, offset) = q.page()?;
     let page = s.dir.list_named(&caller.0, Entity::CallCenter, page_request(count, offset)).await?;
     let next = page.has_more.then(|| next_link("callCenters", client, &[], offset, count));
-    Ok(json(StatusCode::OK, &CallCenterPage { call_center: page.items.into_iter().map(|x| Entry { id: x.id, name: x.name }).collect(), next }))
+    Ok(json(
+        StatusCode::OK,
+        &CallCenterPage { call_center: page.items.into_iter().map(|x| Entry { id: x.id, name: x.name }).collect(), next },
+    ))
 }
 
 pub async fn read_call_center(State(s): State<AppState>, caller: LvCaller, path: PathParams) -> LvResult<Response> {
@@ -142,6 +147,11 @@ pub async fn list_services(State(s): State<AppState>, caller: LvCaller, q: Query
 pub async fn read_service(State(s): State<AppState>, caller: LvCaller, path: PathParams) -> LvResult<Response> {
     let id = path.id("id", "Service")?;
     let x = caller.check(&s, s.dir.get_service(&caller.0, id).await).await?;
-    let out = ServiceOut { id: x.id, name: x.name, call_center: IdOnly { id: x.call_center_id }, service_type: if x.acd { "ACD" } else { "NON_ACD" } };
+    let out = ServiceOut {
+        id: x.id,
+        name: x.name,
+        call_center: IdOnly { id: x.call_center_id },
+        service_type: if x.acd { "ACD" } else { "NON_ACD" },
+    };
     Ok(json(StatusCode::OK, &out))
 }

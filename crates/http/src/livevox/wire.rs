@@ -16,7 +16,9 @@ pub struct LvJson(pub serde_json::Map<String, serde_json::Value>);
 impl<S: Send + Sync> FromRequest<S> for LvJson {
     type Rejection = LvError;
     async fn from_request(req: Request, state: &S) -> LvResult<Self> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| LvError::invalid_input(format!("request body could not be read: {}", e.body_text())))?;
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| LvError::invalid_input(format!("request body could not be read: {}", e.body_text())))?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(LvJson(serde_json::Map::new()));
         }
@@ -229,7 +231,11 @@ mod tests {
     #[test]
     fn numbers_may_be_strings() {
         use serde_json::json;
-        let f = Fields::new(json!({"a": 3, "b": " -1 ", "c": "x", "d": 2.5, "e": "", "f": null}).as_object().unwrap().clone(), &["a", "b", "c", "d", "e", "f"]).unwrap();
+        let f = Fields::new(
+            json!({"a": 3, "b": " -1 ", "c": "x", "d": 2.5, "e": "", "f": null}).as_object().unwrap().clone(),
+            &["a", "b", "c", "d", "e", "f"],
+        )
+        .unwrap();
         assert_eq!((f.int("a").unwrap(), f.int("b").unwrap(), f.int("f").unwrap()), (Some(3), Some(-1), None));
         for k in ["c", "d"] {
             assert!(matches!(f.int(k), Err(LvError::Invalid(t)) if t == format!("Invalid input [{k} must be an integer]")));

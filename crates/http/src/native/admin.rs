@@ -93,7 +93,13 @@ async fn get_user(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id>
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", request_body = UserUpdate,
     params(("id" = Id, Path), ("If-Match" = Option<String>, Header)),
     responses((status = 200, body = User), (status = "default", body = Problem, content_type = "application/problem+json")))]
-async fn update_user(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id>, IfMatch(v): IfMatch, JsonBody(b): JsonBody<UserUpdate>) -> ApiResult<Response> {
+async fn update_user(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Ids(id): Ids<Id>,
+    IfMatch(v): IfMatch,
+    JsonBody(b): JsonBody<UserUpdate>,
+) -> ApiResult<Response> {
     let x = s.dir.update_user(&p, id, UserPatch { role: b.role, powers: b.powers, password: b.password }, v).await?;
     Ok(tagged(StatusCode::OK, x.version, &x))
 }
@@ -174,7 +180,12 @@ async fn get_tenant(State(s): State<AppState>, Caller(p): Caller, h: HeaderMap) 
 #[utoipa::path(patch, path = "/api/v1/tenant", tag = "tenant", request_body = TenantUpdate,
     params(("If-Match" = Option<String>, Header)),
     responses((status = 200, body = Tenant), (status = "default", body = Problem, content_type = "application/problem+json")))]
-async fn update_tenant(State(s): State<AppState>, Caller(p): Caller, IfMatch(v): IfMatch, JsonBody(b): JsonBody<TenantUpdate>) -> ApiResult<Response> {
+async fn update_tenant(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    IfMatch(v): IfMatch,
+    JsonBody(b): JsonBody<TenantUpdate>,
+) -> ApiResult<Response> {
     let settings = b.settings.ok_or_else(|| Problem::from(Error::invalid("settings", Rule::Required)))?;
     let t = s.dir.update_tenant_settings(&p, settings, v).await?;
     Ok(tagged(StatusCode::OK, t.version, &t))

@@ -210,7 +210,13 @@ async fn get_agent(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id
 #[utoipa::path(patch, path = "/api/v1/agents/{id}", tag = "agents", request_body = AgentUpdate,
     params(("id" = Id, Path), ("If-Match" = Option<String>, Header, description = "ETag last read; 412 if the agent changed since")),
     responses((status = 200, body = AgentDetail), (status = "default", body = Problem, content_type = "application/problem+json")))]
-async fn update_agent(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id>, IfMatch(v): IfMatch, JsonBody(b): JsonBody<AgentUpdate>) -> ApiResult<Response> {
+async fn update_agent(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Ids(id): Ids<Id>,
+    IfMatch(v): IfMatch,
+    JsonBody(b): JsonBody<AgentUpdate>,
+) -> ApiResult<Response> {
     let patch = AgentPatch {
         login_id: b.login_id,
         first_name: b.first_name,
@@ -254,10 +260,23 @@ async fn list_agent_skills(State(s): State<AppState>, Caller(p): Caller, Ids(id)
 #[utoipa::path(put, path = "/api/v1/agents/{id}/skills/{skillId}", tag = "agents", request_body = ProficiencyBody,
     params(("id" = Id, Path), ("skillId" = Id, Path)),
     responses((status = 200, body = SkillAssignment), (status = "default", body = Problem, content_type = "application/problem+json")))]
-async fn assign_skill(State(s): State<AppState>, Caller(p): Caller, Ids((id, skill)): Ids<(Id, Id)>, JsonBody(b): JsonBody<ProficiencyBody>) -> ApiResult<Response> {
-    let proficiency = b.proficiency.ok_or_else(|| Problem::from(switchboard_domain::Error::invalid("proficiency", switchboard_domain::Rule::Required)))?;
+async fn assign_skill(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Ids((id, skill)): Ids<(Id, Id)>,
+    JsonBody(b): JsonBody<ProficiencyBody>,
+) -> ApiResult<Response> {
+    let proficiency = b
+        .proficiency
+        .ok_or_else(|| Problem::from(switchboard_domain::Error::invalid("proficiency", switchboard_domain::Rule::Required)))?;
     let a = s.dir.assign_skill(&p, id, skill, proficiency).await?;
-    Ok(json(StatusCode::OK, &SkillAssignment { skill_id: skill, proficiency: a.skills.iter().find(|x| x.skill_id == skill).map_or(proficiency, |x| x.proficiency) }))
+    Ok(json(
+        StatusCode::OK,
+        &SkillAssignment {
+            skill_id: skill,
+            proficiency: a.skills.iter().find(|x| x.skill_id == skill).map_or(proficiency, |x| x.proficiency),
+        },
+    ))
 }
 
 #[utoipa::path(delete, path = "/api/v1/agents/{id}/skills/{skillId}", tag = "agents",
@@ -301,7 +320,12 @@ async fn list_agent_groups(State(s): State<AppState>, Caller(p): Caller, Ids(id)
 #[utoipa::path(put, path = "/api/v1/agents/{id}/groups/{groupId}", tag = "agents", request_body = ReceiveCallBody,
     params(("id" = Id, Path), ("groupId" = Id, Path)),
     responses((status = 200, body = GroupMembership), (status = "default", body = Problem, content_type = "application/problem+json")))]
-async fn set_group(State(s): State<AppState>, Caller(p): Caller, Ids((id, group)): Ids<(Id, Id)>, JsonBody(b): JsonBody<ReceiveCallBody>) -> ApiResult<Response> {
+async fn set_group(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Ids((id, group)): Ids<(Id, Id)>,
+    JsonBody(b): JsonBody<ReceiveCallBody>,
+) -> ApiResult<Response> {
     let m = GroupMembership { group_id: group, receive_call: b.receive_call.unwrap_or(true) };
     s.dir.assign_group(&p, id, group, m.receive_call).await?;
     Ok(json(StatusCode::OK, &m))

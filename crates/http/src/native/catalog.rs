@@ -10,7 +10,9 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use switchboard_domain::{Campaign, CampaignInput, Did, Entity, Id, Named, NamedInput, Phone, PhoneInput, Service, ServiceInput, Skill, SkillInput};
+use switchboard_domain::{
+    Campaign, CampaignInput, Did, Entity, Id, Named, NamedInput, Phone, PhoneInput, Service, ServiceInput, Skill, SkillInput,
+};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -83,7 +85,13 @@ async fn get_skill(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id
 #[utoipa::path(patch, path = "/api/v1/skills/{id}", tag = "skills", request_body = SkillBody,
     params(("id" = Id, Path), ("If-Match" = Option<String>, Header)),
     responses((status = 200, body = Skill), (status = "default", body = Problem, content_type = "application/problem+json")))]
-async fn update_skill(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id>, IfMatch(v): IfMatch, JsonBody(b): JsonBody<SkillBody>) -> ApiResult<Response> {
+async fn update_skill(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Ids(id): Ids<Id>,
+    IfMatch(v): IfMatch,
+    JsonBody(b): JsonBody<SkillBody>,
+) -> ApiResult<Response> {
     let x = s.dir.update_skill(&p, id, b.into(), v).await?;
     Ok(tagged(StatusCode::OK, x.version, &x))
 }
@@ -119,7 +127,14 @@ async fn named_get(s: &AppState, p: &switchboard_domain::Principal, kind: Entity
     Ok(tagged_get(h, x.version, &x))
 }
 
-async fn named_update(s: &AppState, p: &switchboard_domain::Principal, kind: Entity, id: Id, v: Option<i64>, b: NameBody) -> ApiResult<Response> {
+async fn named_update(
+    s: &AppState,
+    p: &switchboard_domain::Principal,
+    kind: Entity,
+    id: Id,
+    v: Option<i64>,
+    b: NameBody,
+) -> ApiResult<Response> {
     let x = s.dir.rename_named(p, kind, id, NamedInput { name: b.name }, v).await?;
     Ok(tagged(StatusCode::OK, x.version, &x))
 }
@@ -145,7 +160,13 @@ async fn get_call_center(State(s): State<AppState>, Caller(p): Caller, Ids(id): 
 #[utoipa::path(patch, path = "/api/v1/call-centers/{id}", tag = "call centers", request_body = NameBody,
     params(("id" = Id, Path), ("If-Match" = Option<String>, Header)),
     responses((status = 200, body = Named), (status = "default", body = Problem, content_type = "application/problem+json")))]
-async fn update_call_center(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id>, IfMatch(v): IfMatch, JsonBody(b): JsonBody<NameBody>) -> ApiResult<Response> {
+async fn update_call_center(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Ids(id): Ids<Id>,
+    IfMatch(v): IfMatch,
+    JsonBody(b): JsonBody<NameBody>,
+) -> ApiResult<Response> {
     named_update(&s, &p, Entity::CallCenter, id, v, b).await
 }
 
@@ -177,7 +198,13 @@ async fn get_group(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id
 #[utoipa::path(patch, path = "/api/v1/groups/{id}", tag = "groups", request_body = NameBody,
     params(("id" = Id, Path), ("If-Match" = Option<String>, Header)),
     responses((status = 200, body = Named), (status = "default", body = Problem, content_type = "application/problem+json")))]
-async fn update_group(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id>, IfMatch(v): IfMatch, JsonBody(b): JsonBody<NameBody>) -> ApiResult<Response> {
+async fn update_group(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Ids(id): Ids<Id>,
+    IfMatch(v): IfMatch,
+    JsonBody(b): JsonBody<NameBody>,
+) -> ApiResult<Response> {
     named_update(&s, &p, Entity::Group, id, v, b).await
 }
 
@@ -240,7 +267,13 @@ async fn get_service(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<
 #[utoipa::path(patch, path = "/api/v1/services/{id}", tag = "services", request_body = ServiceBody,
     params(("id" = Id, Path), ("If-Match" = Option<String>, Header)),
     responses((status = 200, body = Service), (status = "default", body = Problem, content_type = "application/problem+json")))]
-async fn update_service(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id>, IfMatch(v): IfMatch, JsonBody(b): JsonBody<ServiceBody>) -> ApiResult<Response> {
+async fn update_service(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Ids(id): Ids<Id>,
+    IfMatch(v): IfMatch,
+    JsonBody(b): JsonBody<ServiceBody>,
+) -> ApiResult<Response> {
     let x = s.dir.update_service(&p, id, b.into(), v).await?;
     Ok(tagged(StatusCode::OK, x.version, &x))
 }
@@ -295,7 +328,13 @@ async fn get_phone(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id
 #[utoipa::path(patch, path = "/api/v1/phones/{id}", tag = "phones", request_body = PhoneBody,
     params(("id" = Id, Path), ("If-Match" = Option<String>, Header)),
     responses((status = 200, body = Phone), (status = "default", body = Problem, content_type = "application/problem+json")))]
-async fn update_phone(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id>, IfMatch(v): IfMatch, JsonBody(b): JsonBody<PhoneBody>) -> ApiResult<Response> {
+async fn update_phone(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Ids(id): Ids<Id>,
+    IfMatch(v): IfMatch,
+    JsonBody(b): JsonBody<PhoneBody>,
+) -> ApiResult<Response> {
     let x = s.dir.update_phone(&p, id, b.into(), v).await?;
     Ok(tagged(StatusCode::OK, x.version, &x))
 }
@@ -340,7 +379,13 @@ async fn get_did(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id>,
 #[utoipa::path(patch, path = "/api/v1/dids/{id}", tag = "dids", request_body = DidBody,
     params(("id" = Id, Path), ("If-Match" = Option<String>, Header)),
     responses((status = 200, body = Did), (status = "default", body = Problem, content_type = "application/problem+json")))]
-async fn update_did(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id>, IfMatch(v): IfMatch, JsonBody(b): JsonBody<DidBody>) -> ApiResult<Response> {
+async fn update_did(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Ids(id): Ids<Id>,
+    IfMatch(v): IfMatch,
+    JsonBody(b): JsonBody<DidBody>,
+) -> ApiResult<Response> {
     let x = s.dir.update_did(&p, id, b.number, v).await?;
     Ok(tagged(StatusCode::OK, x.version, &x))
 }
@@ -394,7 +439,13 @@ async fn get_campaign(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids
 #[utoipa::path(patch, path = "/api/v1/campaigns/{id}", tag = "campaigns", request_body = CampaignBody,
     params(("id" = Id, Path), ("If-Match" = Option<String>, Header)),
     responses((status = 200, body = Campaign), (status = "default", body = Problem, content_type = "application/problem+json")))]
-async fn update_campaign(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id>, IfMatch(v): IfMatch, JsonBody(b): JsonBody<CampaignBody>) -> ApiResult<Response> {
+async fn update_campaign(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Ids(id): Ids<Id>,
+    IfMatch(v): IfMatch,
+    JsonBody(b): JsonBody<CampaignBody>,
+) -> ApiResult<Response> {
     let x = s.dir.update_campaign(&p, id, b.into(), v).await?;
     Ok(tagged(StatusCode::OK, x.version, &x))
 }

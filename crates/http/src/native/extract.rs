@@ -75,9 +75,13 @@ pub struct JsonBody<T>(pub T);
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = Problem;
     async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| Problem::new(e.status(), if e.status() == StatusCode::PAYLOAD_TOO_LARGE { "payload_too_large" } else { "bad_request" }, e.body_text()))?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            Problem::new(
+                e.status(),
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE { "payload_too_large" } else { "bad_request" },
+                e.body_text(),
+            )
+        })?;
         let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
         serde_json::from_slice(bytes).map(JsonBody).map_err(|e| Problem::bad_request(format!("invalid JSON body: {e}")))
     }
@@ -89,10 +93,7 @@ pub struct Params<T>(pub T);
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
     type Rejection = Problem;
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
-        Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|Query(v)| Params(v))
-            .map_err(|e| Problem::bad_request(e.body_text()))
+        Query::<T>::from_request_parts(parts, state).await.map(|Query(v)| Params(v)).map_err(|e| Problem::bad_request(e.body_text()))
     }
 }
 

@@ -28,7 +28,11 @@ pub async fn idempotency(State(s): State<AppState>, req: Request, next: Next) ->
     let Some(key) = req.headers().get(HEADER) else { return next.run(req).await };
     let key = match key.to_str() {
         Ok(k) if !k.is_empty() && k.len() <= 255 => k.to_owned(),
-        _ => return Problem::bad_request("Idempotency-Key must be 1 to 255 visible ASCII characters").with_field("Idempotency-Key").into_response(),
+        _ => {
+            return Problem::bad_request("Idempotency-Key must be 1 to 255 visible ASCII characters")
+                .with_field("Idempotency-Key")
+                .into_response()
+        }
     };
     let Some(principal) = req.extensions().get::<Principal>().cloned() else { return next.run(req).await };
     let (parts, body) = req.into_parts();
@@ -49,8 +53,12 @@ pub async fn idempotency(State(s): State<AppState>, req: Request, next: Next) ->
         .with_field("Idempotency-Key")
         .into_response(),
         Ok(Some(stored)) => match stored.status {
-            None => Problem::new(StatusCode::CONFLICT, "idempotency_in_progress", "a request with this Idempotency-Key is still being processed")
-                .into_response(),
+            None => Problem::new(
+                StatusCode::CONFLICT,
+                "idempotency_in_progress",
+                "a request with this Idempotency-Key is still being processed",
+            )
+            .into_response(),
             Some(status) => replay(status, &stored),
         },
         Ok(None) => {

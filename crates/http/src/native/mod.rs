@@ -56,7 +56,10 @@ pub fn document() -> OpenApi {
         ))
         .build();
     let components = doc.components.get_or_insert_with(Default::default);
-    components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("API key").build()));
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("API key").build()),
+    );
     doc.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
     doc
 }

@@ -83,7 +83,9 @@ impl From<Error> for Problem {
                 p
             }
             Error::LimitExceeded { .. } => Problem::new(StatusCode::CONFLICT, "limit_exceeded", detail),
-            Error::Unauthenticated => Problem::new(StatusCode::UNAUTHORIZED, "unauthenticated", "a valid API key is required: Authorization: Bearer <key>"),
+            Error::Unauthenticated => {
+                Problem::new(StatusCode::UNAUTHORIZED, "unauthenticated", "a valid API key is required: Authorization: Bearer <key>")
+            }
             Error::Forbidden => Problem::new(StatusCode::FORBIDDEN, "forbidden", "your role does not allow this operation"),
             Error::Locked => Problem::new(StatusCode::LOCKED, "locked", detail),
             Error::Storage(msg) => {

@@ -7,10 +7,10 @@ use super::problem::{ApiResult, Problem};
 use crate::login::{password_login, retry_secs, Account, LoginAttempt, LoginRefused, Surface};
 use crate::AppState;
 use axum::extract::{ConnectInfo, Path, State};
-use std::net::SocketAddr;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
 use switchboard_domain::{Error, Id, Rule, SessionTerms};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -43,17 +43,33 @@ pub struct SessionOut {
 /// Logs a user in with username and password. No API key needed.
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions", request_body = LoginBody, security(()),
     responses((status = 201, body = SessionOut), (status = "default", body = Problem, content_type = "application/problem+json")))]
-async fn login(State(s): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, JsonBody(b): JsonBody<LoginBody>) -> ApiResult<Response> {
+async fn login(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    JsonBody(b): JsonBody<LoginBody>,
+) -> ApiResult<Response> {
     let required = |v: Option<String>, f: &str| v.filter(|x| !x.is_empty()).ok_or_else(|| Problem::from(Error::invalid(f, Rule::Required)));
     let tenant = required(b.tenant, "tenant")?;
     let username = required(b.username, "username")?;
     let password = required(b.password, "password")?;
-    let attempt = LoginAttempt { surface: Surface::Native, account: Account::User, tenant: &tenant, username: &username, password: &password, client: peer.ip(), bound_to: None };
+    let attempt = LoginAttempt {
+        surface: Surface::Native,
+        account: Account::User,
+        tenant: &tenant,
+        username: &username,
+        password: &password,
+        client: peer.ip(),
+        bound_to: None,
+    };
     let (tenant, principal) = password_login(&s, attempt).await.map_err(|refused| match refused {
         LoginRefused::BadCredentials | LoginRefused::Locked => Problem::from(Error::Unauthenticated),
         LoginRefused::Throttled(wait) => {
             let secs = retry_secs(wait);
-            let mut p = Problem::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", format!("too many login attempts for this user; retry in {secs} s"));
+            let mut p = Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                format!("too many login attempts for this user; retry in {secs} s"),
+            );
             p.field = Some("username".into());
             p.retry_after = Some(secs);
             p
@@ -63,7 +79,12 @@ async fn login(State(s): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketA
     let idle = s.config.session_idle;
     let terms = SessionTerms { kind: "native", idle_ttl: idle.as_millis() as i64, lifetime: None, reuse_key: None };
     let session = s.dir.open_session(principal, terms).await?;
-    let out = SessionOut { session_id: session.id, tenant_id: tenant.id, user_id: session.principal.user_id, idle_timeout_seconds: idle.as_secs() };
+    let out = SessionOut {
+        session_id: session.id,
+        tenant_id: tenant.id,
+        user_id: session.principal.user_id,
+        idle_timeout_seconds: idle.as_secs(),
+    };
     Ok(json(StatusCode::CREATED, &out))
 }
 

@@ -2,7 +2,7 @@
 //! → `{"token":"…"}`. The token then stands in for `apiKey` on the other
 //! endpoints as `Authorization: Bearer <token>` until it expires.
 
-use super::errors::{not_json, error, reply, Api};
+use super::errors::{error, not_json, reply, Api};
 use super::{body_map, header, text, Ozonetel};
 use crate::AppState;
 use axum::body::Bytes;

@@ -1,7 +1,7 @@
 //! `POST /APIServices/dynamic/did/update`: the credentials are in the body
 //! (`username`, `apiKey`), as are the campaign and both DID lists.
 
-use super::errors::{not_json, error, rate_limited, reply, spring_500, Api, DIDS_UPDATED};
+use super::errors::{error, not_json, rate_limited, reply, spring_500, Api, DIDS_UPDATED};
 use super::{bearer, body_map, credentials, plus_decoded, text, Ozonetel};
 use crate::AppState;
 use axum::body::Bytes;

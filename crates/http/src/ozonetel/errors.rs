@@ -36,7 +36,8 @@ pub const PHONE_SAVED: &str = r#"{"status":"success","message":"record inserted 
 pub const PHONE_SAVED_SKILLS_FAILED: &str =
     r#"{"status":"success","message":"record inserted successfully and failed to insert skills please pass the valid skills"}"#;
 pub const PHONE_DELETED: &str = r#"{"status":"success","message":"record deleted successfully"}"#;
-pub const PHONE_LIMIT: &str = " Phone Number Limit Exceeded. Please refer to the 'Phone Number Creation Limit' option under 'Edit Profile' for reference. ";
+pub const PHONE_LIMIT: &str =
+    " Phone Number Limit Exceeded. Please refer to the 'Phone Number Creation Limit' option under 'Edit Profile' for reference. ";
 
 // Dynamic DIDs (documented texts, compact JSON).
 pub const DIDS_UPDATED: &str = r#"{"Message":"Dynamic DIDs updated successfully"}"#;
@@ -120,9 +121,7 @@ pub fn error(api: Api, e: &Error) -> Response {
 
         // ---- every endpoint -------------------------------------------------
         (_, Error::Forbidden) => message(api, StatusCode::FORBIDDEN, "Permission denied"),
-        (_, Error::VersionMismatch { .. }) => {
-            message(api, StatusCode::CONFLICT, "The record was changed by another request, please retry")
-        }
+        (_, Error::VersionMismatch { .. }) => message(api, StatusCode::CONFLICT, "The record was changed by another request, please retry"),
         (_, Error::Storage(msg)) => {
             tracing::error!(error = %msg, "storage failure");
             message(api, StatusCode::INTERNAL_SERVER_ERROR, "Internal error")
@@ -190,13 +189,7 @@ fn spring_timestamp(ms: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}+0000",
-        rem / 3_600_000,
-        rem / 60_000 % 60,
-        rem / 1000 % 60,
-        rem % 1000
-    )
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}+0000", rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60, rem % 1000)
 }
 
 #[cfg(test)]
@@ -212,9 +205,21 @@ mod tests {
 
     #[test]
     fn documented_texts_are_json() {
-        for t in [API_KEY_MISSING, INVALID_USER, AGENT_NOT_FOUND, AGENT_NAME_INVALID, AGENT_NAME_REQUIRED, PASSWORD_LENGTH,
-            PASSWORD_REQUIRED, EMAIL_INVALID, EMAIL_REQUIRED, MAX_LIMIT, PHONE_SAVED, PHONE_SAVED_SKILLS_FAILED, DIDS_UPDATED]
-        {
+        for t in [
+            API_KEY_MISSING,
+            INVALID_USER,
+            AGENT_NOT_FOUND,
+            AGENT_NAME_INVALID,
+            AGENT_NAME_REQUIRED,
+            PASSWORD_LENGTH,
+            PASSWORD_REQUIRED,
+            EMAIL_INVALID,
+            EMAIL_REQUIRED,
+            MAX_LIMIT,
+            PHONE_SAVED,
+            PHONE_SAVED_SKILLS_FAILED,
+            DIDS_UPDATED,
+        ] {
             serde_json::from_str::<serde_json::Value>(t).unwrap_or_else(|e| panic!("{t}: {e}"));
         }
     }

@@ -1,6 +1,6 @@
 //! `POST /ca_apis/PhoneManageV2` with `action` create, edit or delete.
 
-use super::errors::{not_json, error, rate_limited, reply, Api, PHONE_DELETED, PHONE_SAVED, PHONE_SAVED_SKILLS_FAILED};
+use super::errors::{error, not_json, rate_limited, reply, Api, PHONE_DELETED, PHONE_SAVED, PHONE_SAVED_SKILLS_FAILED};
 use super::{body_map, credentials, plus_decoded, text, Ozonetel};
 use crate::AppState;
 use axum::body::Bytes;

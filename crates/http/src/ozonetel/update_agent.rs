@@ -1,6 +1,6 @@
 //! `PUT /ca_apis/updateAgent` (rate limited as `ozonetel.updateAgent`).
 
-use super::errors::{not_json, error, rate_limited, reply, Api, AGENT_UPDATED};
+use super::errors::{error, not_json, rate_limited, reply, Api, AGENT_UPDATED};
 use super::{body_map, credentials, text, Ozonetel};
 use crate::AppState;
 use axum::body::Bytes;
@@ -37,10 +37,7 @@ pub async fn handle(
     let update = parse(&b);
     match s.dir.ozonetel_update_agent(&caller.principal, &update).await {
         Ok(d) if detailed(q.as_deref()) => match details(&s, &caller.principal, &d).await {
-            Ok(data) => reply(
-                StatusCode::OK,
-                format!(r#"{{"status":"success","message":"Agent Updated Successfully","data":{data}}}"#),
-            ),
+            Ok(data) => reply(StatusCode::OK, format!(r#"{{"status":"success","message":"Agent Updated Successfully","data":{data}}}"#)),
             Err(e) => error(Api::UpdateAgent, &e),
         },
         Ok(_) => reply(StatusCode::OK, AGENT_UPDATED),
@@ -98,7 +95,9 @@ fn skills(v: Option<&Value>) -> Vec<OzonetelSkill> {
     match v {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(a)) => a.iter().map(item).collect(),
-        Some(Value::String(s)) => switchboard_domain::comma_list(Some(s)).into_iter().map(|n| OzonetelSkill { name: Some(n), priority: None }).collect(),
+        Some(Value::String(s)) => {
+            switchboard_domain::comma_list(Some(s)).into_iter().map(|n| OzonetelSkill { name: Some(n), priority: None }).collect()
+        }
         Some(other) => vec![item(other)],
     }
 }

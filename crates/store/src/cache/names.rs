@@ -344,10 +344,7 @@ impl NameIndex {
         let (rarest, others) = bitmaps.split_first().expect("a text has a trigram");
         let keep = |id: &u32| {
             let id64 = i64::from(*id);
-            id64 > q.after
-                && others.iter().all(|b| b.contains(*id))
-                && !current.contains(&id64)
-                && !q.known_pending.contains(&id64)
+            id64 > q.after && others.iter().all(|b| b.contains(*id)) && !current.contains(&id64) && !q.known_pending.contains(&id64)
         };
         let ids: Vec<Id> = match (q.descending, q.resume.and_then(|r| u32::try_from(r).ok())) {
             (false, None) => rarest.iter().filter(keep).take(q.want).map(i64::from).collect(),

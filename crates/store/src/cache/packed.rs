@@ -223,9 +223,17 @@ mod tests {
                 updated_at: i64::MAX,
                 version: 42,
             },
-            skills: if full { vec![SkillAssignment { skill_id: 5, proficiency: 1 }, SkillAssignment { skill_id: 900, proficiency: 5 }] } else { vec![] },
+            skills: if full {
+                vec![SkillAssignment { skill_id: 5, proficiency: 1 }, SkillAssignment { skill_id: 900, proficiency: 5 }]
+            } else {
+                vec![]
+            },
             service_ids: if full { vec![1, 2, 3] } else { vec![] },
-            groups: if full { vec![GroupMembership { group_id: 9, receive_call: true }, GroupMembership { group_id: 10, receive_call: false }] } else { vec![] },
+            groups: if full {
+                vec![GroupMembership { group_id: 9, receive_call: true }, GroupMembership { group_id: 10, receive_call: false }]
+            } else {
+                vec![]
+            },
         }
     }
 

@@ -193,13 +193,12 @@ impl AccountStore for SqlStore {
         .map_err(dup)?;
         if t.client_id.is_none() {
             // The client id defaults to the tenant's own id.
-            sqlx::query("UPDATE tenants SET client_id = id WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| {
-                    unique_err(e, &[Unique { index: "ux_tenants_client_id", entity: Entity::Tenant, field: "clientId", value: &id.to_string() }])
-                })?;
+            sqlx::query("UPDATE tenants SET client_id = id WHERE id = $1").bind(id).execute(&mut *tx).await.map_err(|e| {
+                unique_err(
+                    e,
+                    &[Unique { index: "ux_tenants_client_id", entity: Entity::Tenant, field: "clientId", value: &id.to_string() }],
+                )
+            })?;
         }
         let tenant = tenant_or_404(&mut tx, id).await?;
         let user = insert_user(&mut tx, id, &admin, now).await?;
@@ -240,10 +239,8 @@ impl AccountStore for SqlStore {
     }
 
     async fn list_tenants(&self) -> Result<Vec<Tenant>> {
-        let rows = sqlx::query(concat!("SELECT ", tenant_cols!(), " FROM tenants ORDER BY id"))
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db_err)?;
+        let rows =
+            sqlx::query(concat!("SELECT ", tenant_cols!(), " FROM tenants ORDER BY id")).fetch_all(&self.reader).await.map_err(db_err)?;
         rows.iter().map(tenant_of).collect()
     }
 
@@ -291,7 +288,9 @@ impl AccountStore for SqlStore {
 
     async fn find_user_by_name(&self, tenant: Id, username: &str) -> Result<(User, String)> {
         let row = sqlx::query(concat!(
-            "SELECT ", user_cols!(), ", password_hash FROM users WHERE tenant_id = $1 AND lower(username) = lower($2)"
+            "SELECT ",
+            user_cols!(),
+            ", password_hash FROM users WHERE tenant_id = $1 AND lower(username) = lower($2)"
         ))
         .bind(tenant)
         .bind(username)
@@ -303,16 +302,15 @@ impl AccountStore for SqlStore {
     }
 
     async fn list_users(&self, tenant: Id, page: PageRequest) -> Result<Page<User>> {
-        let rows = sqlx::query(concat!(
-            "SELECT ", user_cols!(), " FROM users WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3 OFFSET $4"
-        ))
-        .bind(tenant)
-        .bind(page.after)
-        .bind(fetch_limit(page.limit))
-        .bind(offset_of(page.offset))
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db_err)?;
+        let rows =
+            sqlx::query(concat!("SELECT ", user_cols!(), " FROM users WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3 OFFSET $4"))
+                .bind(tenant)
+                .bind(page.after)
+                .bind(fetch_limit(page.limit))
+                .bind(offset_of(page.offset))
+                .fetch_all(&self.reader)
+                .await
+                .map_err(db_err)?;
         Ok(page_of(rows.iter().map(user_of).collect::<Result<Vec<_>>>()?, page.limit))
     }
 
@@ -374,7 +372,8 @@ impl AccountStore for SqlStore {
     async fn list_api_keys(&self, tenant: Id, user_id: Option<Id>, page: PageRequest) -> Result<Page<ApiKeyInfo>> {
         let q = match user_id {
             Some(u) => sqlx::query(concat!(
-                "SELECT ", key_cols!(),
+                "SELECT ",
+                key_cols!(),
                 " FROM api_keys WHERE tenant_id = $1 AND id > $2 AND user_id = $5 ORDER BY id LIMIT $3 OFFSET $4"
             ))
             .bind(tenant)
@@ -383,7 +382,9 @@ impl AccountStore for SqlStore {
             .bind(offset_of(page.offset))
             .bind(u),
             None => sqlx::query(concat!(
-                "SELECT ", key_cols!(), " FROM api_keys WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3 OFFSET $4"
+                "SELECT ",
+                key_cols!(),
+                " FROM api_keys WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3 OFFSET $4"
             ))
             .bind(tenant)
             .bind(page.after)
@@ -410,12 +411,7 @@ impl AccountStore for SqlStore {
             commit(tx).await?;
             return Ok(before);
         }
-        sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2")
-            .bind(ctx.now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2").bind(ctx.now).bind(id).execute(&mut *tx).await.map_err(db_err)?;
         let after = key_or_404(&mut tx, ctx.tenant_id, id).await?;
         audit_ctx(&mut tx, ctx, Entity::ApiKey, id, AuditAction::Update, Some(&before), Some(&after)).await?;
         commit(tx).await?;

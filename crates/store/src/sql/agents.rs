@@ -50,12 +50,7 @@ const AGENT_SERVICES_SQL: &str = "SELECT service_id FROM agent_services WHERE ag
 const AGENT_GROUPS_SQL: &str = "SELECT group_id, receive_call FROM agent_groups WHERE agent_id = $1 ORDER BY group_id";
 
 async fn find_agent(c: &mut DbConn, tenant: Id, id: Id) -> Result<Option<Agent>> {
-    let row = sqlx::query(AGENT_SQL)
-        .bind(tenant)
-        .bind(id)
-        .fetch_optional(&mut *c)
-        .await
-        .map_err(db_err)?;
+    let row = sqlx::query(AGENT_SQL).bind(tenant).bind(id).fetch_optional(&mut *c).await.map_err(db_err)?;
     row.as_ref().map(agent_of).transpose()
 }
 
@@ -64,26 +59,13 @@ async fn agent_or_404(c: &mut DbConn, tenant: Id, id: Id) -> Result<Agent> {
 }
 
 async fn agent_detail(c: &mut DbConn, agent: Agent) -> Result<AgentDetail> {
-    let rows = sqlx::query(AGENT_SKILLS_SQL)
-        .bind(agent.id)
-        .fetch_all(&mut *c)
-        .await
-        .map_err(db_err)?;
+    let rows = sqlx::query(AGENT_SKILLS_SQL).bind(agent.id).fetch_all(&mut *c).await.map_err(db_err)?;
     let skills = rows
         .iter()
         .map(|r| Ok(SkillAssignment { skill_id: col(r, "skill_id")?, proficiency: col(r, "proficiency")? }))
         .collect::<Result<Vec<_>>>()?;
-    let service_ids: Vec<Id> =
-        sqlx::query_scalar(AGENT_SERVICES_SQL)
-            .bind(agent.id)
-            .fetch_all(&mut *c)
-            .await
-            .map_err(db_err)?;
-    let rows = sqlx::query(AGENT_GROUPS_SQL)
-        .bind(agent.id)
-        .fetch_all(&mut *c)
-        .await
-        .map_err(db_err)?;
+    let service_ids: Vec<Id> = sqlx::query_scalar(AGENT_SERVICES_SQL).bind(agent.id).fetch_all(&mut *c).await.map_err(db_err)?;
+    let rows = sqlx::query(AGENT_GROUPS_SQL).bind(agent.id).fetch_all(&mut *c).await.map_err(db_err)?;
     let groups = rows
         .iter()
         .map(|r| Ok(GroupMembership { group_id: col(r, "group_id")?, receive_call: col(r, "receive_call")? }))
@@ -101,7 +83,7 @@ macro_rules! agent_detail_select {
         concat!(
             "SELECT ",
             agent_cols!(),
-    ", (SELECT string_agg(CAST(x.skill_id AS TEXT) || ':' || CAST(x.proficiency AS TEXT), ',' ORDER BY x.skill_id) \
+            ", (SELECT string_agg(CAST(x.skill_id AS TEXT) || ':' || CAST(x.proficiency AS TEXT), ',' ORDER BY x.skill_id) \
        FROM agent_skills x WHERE x.agent_id = agents.id) AS skill_list, \
      (SELECT string_agg(CAST(x.service_id AS TEXT), ',' ORDER BY x.service_id) \
        FROM agent_services x WHERE x.agent_id = agents.id) AS service_list, \
@@ -119,7 +101,12 @@ fn agent_detail_of(r: &DbRow) -> Result<AgentDetail> {
 }
 
 /// An agent and the three aggregated lists of `AGENT_DETAIL_SQL`.
-fn agent_detail_from(agent: Agent, skill_list: Option<String>, service_list: Option<String>, group_list: Option<String>) -> Result<AgentDetail> {
+fn agent_detail_from(
+    agent: Agent,
+    skill_list: Option<String>,
+    service_list: Option<String>,
+    group_list: Option<String>,
+) -> Result<AgentDetail> {
     fn items(list: Option<&str>) -> impl Iterator<Item = (&str, Option<&str>)> {
         list.unwrap_or_default().split(',').filter(|s| !s.is_empty()).map(|s| match s.split_once(':') {
             Some((a, b)) => (a, Some(b)),
@@ -159,7 +146,8 @@ const INSERT_AGENT_SQL: &str = "INSERT INTO agents (tenant_id, login_id, first_n
      attributes, created_at, updated_at, version) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, NULL, NULL, $12, $13, $14, $15, $15, 1) RETURNING id";
 
-const WRITE_AGENT_SQL: &str = "UPDATE agents SET login_id = $1, first_name = $2, last_name = $3, display_name = $4, email = $5, phone = $6, \
+const WRITE_AGENT_SQL: &str =
+    "UPDATE agents SET login_id = $1, first_name = $2, last_name = $3, display_name = $4, email = $5, phone = $6, \
      wrap_up_time = $7, home_agent = $8, active = $9, locked = $10, failed_logins = $11, last_login = $12, \
      last_login_ip = $13, password_last_modified = $14, attributes = $15, updated_at = $16, version = $17 \
      WHERE id = $18 AND version = $19";
@@ -167,29 +155,29 @@ const WRITE_AGENT_SQL: &str = "UPDATE agents SET login_id = $1, first_name = $2,
 /// Writes every column of `a` back (the version check is the caller's).
 async fn write_agent(c: &mut DbConn, a: &Agent, read_version: i64) -> Result<()> {
     let done = sqlx::query(WRITE_AGENT_SQL)
-    .bind(a.login_id.as_str())
-    .bind(a.first_name.as_str())
-    .bind(a.last_name.as_str())
-    .bind(a.display_name.as_deref())
-    .bind(a.email.as_deref())
-    .bind(a.phone.as_str())
-    .bind(a.wrap_up_time)
-    .bind(a.home_agent)
-    .bind(a.active)
-    .bind(a.locked)
-    .bind(a.failed_logins)
-    .bind(a.last_login)
-    .bind(a.last_login_ip.as_deref())
-    .bind(a.password_last_modified)
-    .bind(to_json(&a.attributes)?)
-    .bind(a.updated_at)
-    .bind(a.version)
-    .bind(a.id)
-    .bind(read_version)
-    .execute(&mut *c)
-    .await
-    .map_err(|e| unique_err(e, &[Unique { index: "ux_agents_login_id", entity: Entity::Agent, field: "loginId", value: &a.login_id }]))?
-    .rows_affected();
+        .bind(a.login_id.as_str())
+        .bind(a.first_name.as_str())
+        .bind(a.last_name.as_str())
+        .bind(a.display_name.as_deref())
+        .bind(a.email.as_deref())
+        .bind(a.phone.as_str())
+        .bind(a.wrap_up_time)
+        .bind(a.home_agent)
+        .bind(a.active)
+        .bind(a.locked)
+        .bind(a.failed_logins)
+        .bind(a.last_login)
+        .bind(a.last_login_ip.as_deref())
+        .bind(a.password_last_modified)
+        .bind(to_json(&a.attributes)?)
+        .bind(a.updated_at)
+        .bind(a.version)
+        .bind(a.id)
+        .bind(read_version)
+        .execute(&mut *c)
+        .await
+        .map_err(|e| unique_err(e, &[Unique { index: "ux_agents_login_id", entity: Entity::Agent, field: "loginId", value: &a.login_id }]))?
+        .rows_affected();
     expect_one(done, Entity::Agent, a.id, read_version)
 }
 
@@ -197,14 +185,7 @@ const TOUCH_AGENT_SQL: &str = "UPDATE agents SET version = version + 1, updated_
 
 /// Bumps an agent's version after a change of its assignments.
 async fn touch_agent(c: &mut DbConn, id: Id, read_version: i64, now: Millis) -> Result<()> {
-    let done = sqlx::query(TOUCH_AGENT_SQL)
-        .bind(now)
-        .bind(id)
-        .bind(read_version)
-        .execute(&mut *c)
-        .await
-        .map_err(db_err)?
-        .rows_affected();
+    let done = sqlx::query(TOUCH_AGENT_SQL).bind(now).bind(id).bind(read_version).execute(&mut *c).await.map_err(db_err)?.rows_affected();
     expect_one(done, Entity::Agent, id, read_version)
 }
 
@@ -233,22 +214,12 @@ const SKILL_EXISTS_SQL: &str = "SELECT id FROM skills WHERE tenant_id = $1 AND i
 const GROUP_EXISTS_SQL: &str = "SELECT id FROM agent_group_defs WHERE tenant_id = $1 AND id = $2";
 
 async fn skill_exists(c: &mut DbConn, tenant: Id, id: Id) -> Result<bool> {
-    let found: Option<i64> = sqlx::query_scalar(SKILL_EXISTS_SQL)
-        .bind(tenant)
-        .bind(id)
-        .fetch_optional(&mut *c)
-        .await
-        .map_err(db_err)?;
+    let found: Option<i64> = sqlx::query_scalar(SKILL_EXISTS_SQL).bind(tenant).bind(id).fetch_optional(&mut *c).await.map_err(db_err)?;
     Ok(found.is_some())
 }
 
 async fn group_exists(c: &mut DbConn, tenant: Id, id: Id) -> Result<bool> {
-    let found: Option<i64> = sqlx::query_scalar(GROUP_EXISTS_SQL)
-        .bind(tenant)
-        .bind(id)
-        .fetch_optional(&mut *c)
-        .await
-        .map_err(db_err)?;
+    let found: Option<i64> = sqlx::query_scalar(GROUP_EXISTS_SQL).bind(tenant).bind(id).fetch_optional(&mut *c).await.map_err(db_err)?;
     Ok(found.is_some())
 }
 
@@ -327,13 +298,7 @@ const SET_PASSWORD_SQL: &str = "UPDATE agents SET password_hash = $1 WHERE id = 
 const ADD_PASSWORD_HISTORY_SQL: &str = "INSERT INTO agent_password_history (agent_id, hash, created_at) VALUES ($1, $2, $3)";
 
 async fn upsert_agent_skill(c: &mut DbConn, agent: Id, skill: Id, proficiency: i64) -> Result<()> {
-    sqlx::query(UPSERT_AGENT_SKILL_SQL)
-    .bind(agent)
-    .bind(skill)
-    .bind(proficiency)
-    .execute(&mut *c)
-    .await
-    .map_err(db_err)?;
+    sqlx::query(UPSERT_AGENT_SKILL_SQL).bind(agent).bind(skill).bind(proficiency).execute(&mut *c).await.map_err(db_err)?;
     Ok(())
 }
 
@@ -348,24 +313,12 @@ async fn insert_agent_service(c: &mut DbConn, agent: Id, service: Id) -> Result<
 }
 
 async fn upsert_agent_group(c: &mut DbConn, agent: Id, group: Id, receive_call: bool) -> Result<()> {
-    sqlx::query(UPSERT_AGENT_GROUP_SQL)
-    .bind(agent)
-    .bind(group)
-    .bind(receive_call)
-    .execute(&mut *c)
-    .await
-    .map_err(db_err)?;
+    sqlx::query(UPSERT_AGENT_GROUP_SQL).bind(agent).bind(group).bind(receive_call).execute(&mut *c).await.map_err(db_err)?;
     Ok(())
 }
 
 async fn add_password_history(c: &mut DbConn, agent: Id, hash: &str, now: Millis) -> Result<()> {
-    sqlx::query(ADD_PASSWORD_HISTORY_SQL)
-        .bind(agent)
-        .bind(hash)
-        .bind(now)
-        .execute(&mut *c)
-        .await
-        .map_err(db_err)?;
+    sqlx::query(ADD_PASSWORD_HISTORY_SQL).bind(agent).bind(hash).bind(now).execute(&mut *c).await.map_err(db_err)?;
     Ok(())
 }
 
@@ -391,7 +344,9 @@ async fn insert_agent(c: &mut DbConn, ctx: &WriteCtx, a: &AgentRecord) -> Result
         .bind(ctx.now)
         .fetch_one(&mut *c)
         .await
-        .map_err(|e| unique_err(e, &[Unique { index: "ux_agents_login_id", entity: Entity::Agent, field: "loginId", value: &a.login_id }]))?;
+        .map_err(|e| {
+            unique_err(e, &[Unique { index: "ux_agents_login_id", entity: Entity::Agent, field: "loginId", value: &a.login_id }])
+        })?;
     if let Some(h) = &a.password_hash {
         add_password_history(c, id, h, ctx.now).await?;
     }
@@ -465,7 +420,9 @@ fn agent_list_query(tenant: Id, filter: &AgentFilter, page: PageRequest) -> Quer
     if let Some(t) = text(&filter.q) {
         texts.push((ALL_TEXT, t));
     }
-    for (value, column) in [(&filter.login_id_contains, &["login_id"]), (&filter.last_name_contains, &["last_name"]), (&filter.phone_contains, &["phone"])] {
+    for (value, column) in
+        [(&filter.login_id_contains, &["login_id"]), (&filter.last_name_contains, &["last_name"]), (&filter.phone_contains, &["phone"])]
+    {
         if let Some(t) = text(value) {
             texts.push((column, t));
         }
@@ -623,7 +580,11 @@ fn agent_like(qb: &mut QueryBuilder, columns: &[&str], text: &str) -> String {
 /// What an agent update changes for the caches: its row for the name index
 /// only if it sets a last name (the index then re-reads it).
 fn agent_change(id: Id, c: &AgentChanges) -> crate::cache::Change {
-    if c.last_name.is_some() { crate::cache::Change::AgentRow(id) } else { crate::cache::Change::Agent(id) }
+    if c.last_name.is_some() {
+        crate::cache::Change::AgentRow(id)
+    } else {
+        crate::cache::Change::Agent(id)
+    }
 }
 
 /// The id of the tenant's object named `name` (case-insensitive) by `sql`
@@ -692,21 +653,33 @@ impl SqlStore {
     async fn list_agents_by_name(&self, tenant: Id, filter: &AgentFilter, page: PageRequest) -> Result<Option<Page<Agent>>> {
         let blank = |s: &Option<String>| s.as_deref().is_none_or(|s| s.trim().is_empty());
         let Some(text) = filter.last_name_contains.as_deref().map(str::trim).filter(|t| !t.is_empty()) else { return Ok(None) };
-        let only_name = blank(&filter.q) && blank(&filter.login_id_contains) && blank(&filter.phone_contains) && filter.phone_number.is_none();
+        let only_name =
+            blank(&filter.q) && blank(&filter.login_id_contains) && blank(&filter.phone_contains) && filter.phone_number.is_none();
         if !only_name || filter.active.is_some() || filter.skill_id.is_some() || filter.service_id.is_some() || filter.group_id.is_some() {
             return Ok(None);
         }
         let Some((cache, descending)) = self.index_in_id_order(filter.sort)? else { return Ok(None) };
         let skip = usize::try_from(page.offset).unwrap_or(usize::MAX);
         let need = skip.saturating_add(page.limit as usize + 1);
-        let mut query = crate::cache::NameQuery { tenant, text, descending, after: page.after, resume: None, known_pending: &[], want: need.min(1_000) };
+        let mut query = crate::cache::NameQuery {
+            tenant,
+            text,
+            descending,
+            after: page.after,
+            resume: None,
+            known_pending: &[],
+            want: need.min(1_000),
+        };
         let Some(first) = cache.names.search(&query) else { return Ok(None) };
         let lower = first.lower.clone();
         let matches = |a: &Agent| a.tenant_id == tenant && a.id > page.after && crate::cache::contains_lower(&a.last_name, &lower);
         // Changed since the index last read them: their rows decide, merged
         // in order with the index's matches below.
-        let pending: Vec<Agent> =
-            if first.pending.is_empty() { Vec::new() } else { self.agents_by_ids(tenant, &first.pending).await?.into_iter().filter(|a| matches(a)).collect() };
+        let pending: Vec<Agent> = if first.pending.is_empty() {
+            Vec::new()
+        } else {
+            self.agents_by_ids(tenant, &first.pending).await?.into_iter().filter(|a| matches(a)).collect()
+        };
         let known_pending = first.pending.clone();
         query.known_pending = &known_pending;
         // Candidates in order, each checked against its row (the agent cache's,
@@ -839,7 +812,10 @@ async fn build_names(pool: &DbPool, cache: &crate::cache::ReadCache) -> Result<b
         let rows = sqlx::query(NAME_ROWS_SQL).bind(after).bind(BATCH).fetch_all(pool).await.map_err(db_err)?;
         let Some(last) = rows.last() else { break };
         after = col(last, "id")?;
-        let batch = rows.iter().map(|r| Ok((col(r, "id")?, col(r, "tenant_id")?, col(r, "last_name")?))).collect::<Result<Vec<(Id, Id, String)>>>()?;
+        let batch = rows
+            .iter()
+            .map(|r| Ok((col(r, "id")?, col(r, "tenant_id")?, col(r, "last_name")?)))
+            .collect::<Result<Vec<(Id, Id, String)>>>()?;
         // Off the async workers: a batch is ~10 ms of hashing.
         built = tokio::task::spawn_blocking(move || {
             crate::cache::names_build(batch, &mut built);
@@ -1085,13 +1061,7 @@ impl AgentStore for SqlStore {
         if !skill_exists(&mut tx, ctx.tenant_id, skill).await? {
             return Err(Error::not_found(Entity::Skill, skill));
         }
-        let n = sqlx::query(DELETE_AGENT_SKILL_SQL)
-            .bind(agent)
-            .bind(skill)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .rows_affected();
+        let n = sqlx::query(DELETE_AGENT_SKILL_SQL).bind(agent).bind(skill).execute(&mut *tx).await.map_err(db_err)?.rows_affected();
         let after = if n == 0 { before } else { finish_agent_change(&mut tx, ctx, &before).await? };
         commit(tx).await?;
         Ok(after)
@@ -1206,12 +1176,7 @@ impl AgentStore for SqlStore {
         }
         change_agent(&mut tx, ctx, &before.agent, &c).await?;
         for skill in remove_skills {
-            sqlx::query(DELETE_AGENT_SKILL_SQL)
-                .bind(id)
-                .bind(skill)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
+            sqlx::query(DELETE_AGENT_SKILL_SQL).bind(id).bind(skill).execute(&mut *tx).await.map_err(db_err)?;
         }
         for (skill, proficiency) in add_skills {
             upsert_agent_skill(&mut tx, id, skill, proficiency).await?;

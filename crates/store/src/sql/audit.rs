@@ -27,7 +27,8 @@ fn audit_of(r: &DbRow) -> Result<switchboard_domain::AuditEvent> {
     })
 }
 
-const AUDIT_SQL: &str = "INSERT INTO audit_events (tenant_id, at, actor_user_id, actor_api_key_id, actor, entity, entity_id, action, before_json, after_json) \
+const AUDIT_SQL: &str =
+    "INSERT INTO audit_events (tenant_id, at, actor_user_id, actor_api_key_id, actor, entity, entity_id, action, before_json, after_json) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 
 /// Appends one audit event inside the caller's transaction.
@@ -44,19 +45,19 @@ async fn audit(
     after: Option<String>,
 ) -> Result<()> {
     sqlx::query(AUDIT_SQL)
-    .bind(tenant)
-    .bind(now)
-    .bind(actor.user_id)
-    .bind(actor.api_key_id)
-    .bind(actor.label.as_str())
-    .bind(entity.as_str())
-    .bind(entity_id)
-    .bind(action.as_str())
-    .bind(before)
-    .bind(after)
-    .execute(&mut *c)
-    .await
-    .map_err(db_err)?;
+        .bind(tenant)
+        .bind(now)
+        .bind(actor.user_id)
+        .bind(actor.api_key_id)
+        .bind(actor.label.as_str())
+        .bind(entity.as_str())
+        .bind(entity_id)
+        .bind(action.as_str())
+        .bind(before)
+        .bind(after)
+        .execute(&mut *c)
+        .await
+        .map_err(db_err)?;
     Ok(())
 }
 

@@ -101,16 +101,13 @@ macro_rules! named_sql {
     ($table:literal) => {
         NamedSql {
             insert: concat!(
-                "INSERT INTO ", $table, " (tenant_id, name, created_at, updated_at, version) VALUES ($1, $2, $3, $3, 1) RETURNING id"
+                "INSERT INTO ",
+                $table,
+                " (tenant_id, name, created_at, updated_at, version) VALUES ($1, $2, $3, $3, 1) RETURNING id"
             ),
             get: concat!("SELECT ", named_cols!(), " FROM ", $table, " WHERE tenant_id = $1 AND id = $2"),
-            list: concat!(
-                "SELECT ", named_cols!(), " FROM ", $table,
-                " WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3 OFFSET $4"
-            ),
-            rename: concat!(
-                "UPDATE ", $table, " SET name = $1, updated_at = $2, version = version + 1 WHERE id = $3 AND version = $4"
-            ),
+            list: concat!("SELECT ", named_cols!(), " FROM ", $table, " WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3 OFFSET $4"),
+            rename: concat!("UPDATE ", $table, " SET name = $1, updated_at = $2, version = version + 1 WHERE id = $3 AND version = $4"),
             delete: concat!("DELETE FROM ", $table, " WHERE id = $1"),
             unique_index: concat!("ux_", $table, "_name"),
         }
@@ -181,16 +178,15 @@ impl CatalogStore for SqlStore {
     }
 
     async fn list_skills(&self, tenant: Id, page: PageRequest) -> Result<Page<Skill>> {
-        let rows = sqlx::query(concat!(
-            "SELECT ", skill_cols!(), " FROM skills WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3 OFFSET $4"
-        ))
-        .bind(tenant)
-        .bind(page.after)
-        .bind(fetch_limit(page.limit))
-        .bind(offset_of(page.offset))
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db_err)?;
+        let rows =
+            sqlx::query(concat!("SELECT ", skill_cols!(), " FROM skills WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3 OFFSET $4"))
+                .bind(tenant)
+                .bind(page.after)
+                .bind(fetch_limit(page.limit))
+                .bind(offset_of(page.offset))
+                .fetch_all(&self.reader)
+                .await
+                .map_err(db_err)?;
         Ok(page_of(rows.iter().map(skill_of).collect::<Result<Vec<_>>>()?, page.limit))
     }
 
@@ -252,12 +248,14 @@ impl CatalogStore for SqlStore {
             id,
         )
         .await?;
-        sqlx::query("UPDATE phones SET version = version + 1, updated_at = $1 WHERE id IN (SELECT phone_id FROM phone_skills WHERE skill_id = $2)")
-            .bind(ctx.now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        sqlx::query(
+            "UPDATE phones SET version = version + 1, updated_at = $1 WHERE id IN (SELECT phone_id FROM phone_skills WHERE skill_id = $2)",
+        )
+        .bind(ctx.now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
         for sql in ["DELETE FROM agent_skills WHERE skill_id = $1", "DELETE FROM phone_skills WHERE skill_id = $1"] {
             sqlx::query(sql).bind(id).execute(&mut *tx).await.map_err(db_err)?;
         }
@@ -402,7 +400,8 @@ impl CatalogStore for SqlStore {
     async fn list_services(&self, tenant: Id, call_center: Option<Id>, page: PageRequest) -> Result<Page<Service>> {
         let q = match call_center {
             Some(cc) => sqlx::query(concat!(
-                "SELECT ", service_cols!(),
+                "SELECT ",
+                service_cols!(),
                 " FROM services WHERE tenant_id = $1 AND id > $2 AND call_center_id = $5 ORDER BY id LIMIT $3 OFFSET $4"
             ))
             .bind(tenant)
@@ -411,7 +410,9 @@ impl CatalogStore for SqlStore {
             .bind(offset_of(page.offset))
             .bind(cc),
             None => sqlx::query(concat!(
-                "SELECT ", service_cols!(), " FROM services WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3 OFFSET $4"
+                "SELECT ",
+                service_cols!(),
+                " FROM services WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3 OFFSET $4"
             ))
             .bind(tenant)
             .bind(page.after)

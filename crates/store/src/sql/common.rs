@@ -16,23 +16,20 @@
 use sqlx::Row as _;
 
 use switchboard_domain::{
-    Actor, Agent, AgentDetail, AgentFilter, AuditAction, Entity, Error, GroupMembership, Id, Millis, PageRequest, Result,
-    Rule, SkillAssignment, WriteCtx,
+    Actor, Agent, AgentDetail, AgentFilter, AuditAction, Entity, Error, GroupMembership, Id, Millis, PageRequest, Result, Rule,
+    SkillAssignment, WriteCtx,
 };
 
 #[allow(unused_imports)]
-use crate::{
-    contains_pattern, db_err, fetch_limit, from_json, offset_of, page_of, to_json, unique_err,
-    Unique,
-};
+use crate::{contains_pattern, db_err, fetch_limit, from_json, offset_of, page_of, to_json, unique_err, Unique};
 
 use crate::cache::Cached;
 use switchboard_domain::store::traits::*;
 
 use switchboard_domain::{
-    AgentChanges, AgentRecord, ApiKeyInfo, AuditEvent, Campaign, CampaignInput,
-    Did, IdempotentResponse, ListInfo, Named, NewApiKey, NewTenant, NewUser, Page, Phone, PhoneInput,
-    Principal, Service, ServiceInput, Skill, SkillInput, Store, Tenant, TenantSettings, User, UserChanges,
+    AgentChanges, AgentRecord, ApiKeyInfo, AuditEvent, Campaign, CampaignInput, Did, IdempotentResponse, ListInfo, Named, NewApiKey,
+    NewTenant, NewUser, Page, Phone, PhoneInput, Principal, Service, ServiceInput, Skill, SkillInput, Store, Tenant, TenantSettings, User,
+    UserChanges,
 };
 
 use std::collections::{HashMap, HashSet};
@@ -137,7 +134,11 @@ fn lost_update(entity: Entity, id: Id, read_version: i64) -> Error {
 }
 
 fn expect_one(done: u64, entity: Entity, id: Id, read_version: i64) -> Result<()> {
-    if done == 1 { Ok(()) } else { Err(lost_update(entity, id, read_version)) }
+    if done == 1 {
+        Ok(())
+    } else {
+        Err(lost_update(entity, id, read_version))
+    }
 }
 
 const MARK_LIST_SQL: &str = "INSERT INTO list_marks (tenant_id, entity, shard, modified_at) VALUES ($1, $2, $3, $4) \
@@ -157,13 +158,13 @@ fn list_mark_shard(object: Id) -> i64 {
 /// `object` (its id picks the mark's row; 0 where there is none).
 async fn mark_list(c: &mut DbConn, tenant: Id, entity: Entity, object: Id, now: Millis) -> Result<()> {
     sqlx::query(MARK_LIST_SQL)
-    .bind(tenant)
-    .bind(entity.as_str())
-    .bind(list_mark_shard(object))
-    .bind(now)
-    .execute(&mut *c)
-    .await
-    .map_err(db_err)?;
+        .bind(tenant)
+        .bind(entity.as_str())
+        .bind(list_mark_shard(object))
+        .bind(now)
+        .execute(&mut *c)
+        .await
+        .map_err(db_err)?;
     Ok(())
 }
 
@@ -174,13 +175,12 @@ async fn list_info(c: &mut DbConn, tenant: Id, entity: Entity) -> Result<switchb
         _ => return Err(Error::Storage(format!("no list info for {entity}"))),
     };
     let size: i64 = sqlx::query_scalar(count_sql).bind(tenant).fetch_one(&mut *c).await.map_err(db_err)?;
-    let last_modified: Option<i64> =
-        sqlx::query_scalar("SELECT MAX(modified_at) FROM list_marks WHERE tenant_id = $1 AND entity = $2")
-            .bind(tenant)
-            .bind(entity.as_str())
-            .fetch_one(&mut *c)
-            .await
-            .map_err(db_err)?;
+    let last_modified: Option<i64> = sqlx::query_scalar("SELECT MAX(modified_at) FROM list_marks WHERE tenant_id = $1 AND entity = $2")
+        .bind(tenant)
+        .bind(entity.as_str())
+        .fetch_one(&mut *c)
+        .await
+        .map_err(db_err)?;
     Ok(switchboard_domain::ListInfo { size, last_modified })
 }
 

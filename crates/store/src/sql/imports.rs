@@ -44,7 +44,8 @@ async fn load_refs(c: &mut DbConn, tenant: Id, kind: ImportKind) -> Result<Impor
         }
     }
     if matches!(kind, ImportKind::Agents | ImportKind::Assignments) {
-        let rows = sqlx::query("SELECT id, name, acd FROM services WHERE tenant_id = $1").bind(tenant).fetch_all(&mut *c).await.map_err(db_err)?;
+        let rows =
+            sqlx::query("SELECT id, name, acd FROM services WHERE tenant_id = $1").bind(tenant).fetch_all(&mut *c).await.map_err(db_err)?;
         for row in &rows {
             let (id, name, acd): (Id, String, bool) = (col(row, "id")?, col(row, "name")?, col(row, "acd")?);
             r.services.insert(name.to_lowercase(), (id, acd));
@@ -89,7 +90,8 @@ impl ImportRefs {
         Ok((id, self.names.skills.get(&id).cloned().unwrap_or_default()))
     }
     fn service(&self, field: &str, name: &str) -> Result<(Id, String)> {
-        let (id, acd) = *self.services.get(&name.to_lowercase()).ok_or_else(|| switchboard_domain::unknown(field, Entity::Service, name))?;
+        let (id, acd) =
+            *self.services.get(&name.to_lowercase()).ok_or_else(|| switchboard_domain::unknown(field, Entity::Service, name))?;
         if !acd {
             return Err(Error::invalid(field, Rule::NotAcdService));
         }
@@ -108,7 +110,10 @@ fn change(row: usize, key: &str, action: RowAction, diff: Vec<switchboard_domain
 /// The resolved assignments of an agent row (ids), and the row with names
 /// in their stored spelling (for diffs).
 #[allow(clippy::type_complexity)]
-fn resolve_agent(refs: &ImportRefs, a: &AgentImport) -> Result<(AgentImport, Option<Vec<SkillAssignment>>, Option<Vec<Id>>, Option<Vec<GroupMembership>>)> {
+fn resolve_agent(
+    refs: &ImportRefs,
+    a: &AgentImport,
+) -> Result<(AgentImport, Option<Vec<SkillAssignment>>, Option<Vec<Id>>, Option<Vec<GroupMembership>>)> {
     let mut canon = a.clone();
     let skills = match &a.skills {
         Some(list) => {
@@ -158,7 +163,14 @@ fn resolve_agent(refs: &ImportRefs, a: &AgentImport) -> Result<(AgentImport, Opt
     Ok((canon, skills, services, groups))
 }
 
-async fn import_agent(c: &mut DbConn, ctx: &WriteCtx, refs: &mut ImportRefs, row: usize, a: &AgentImport, oc: OnConflict) -> Result<(RowChange, Option<Id>)> {
+async fn import_agent(
+    c: &mut DbConn,
+    ctx: &WriteCtx,
+    refs: &mut ImportRefs,
+    row: usize,
+    a: &AgentImport,
+    oc: OnConflict,
+) -> Result<(RowChange, Option<Id>)> {
     let tenant = ctx.tenant_id;
     let key = a.login_id.as_str();
     let (canon, skills, services, groups) = resolve_agent(refs, a)?;
@@ -229,10 +241,8 @@ async fn import_assignment(
     oc: OnConflict,
 ) -> Result<RowChange> {
     let key = ImportRecord::Assignment(a.clone()).key();
-    let agent = *refs
-        .existing
-        .get(&a.login_id.to_lowercase())
-        .ok_or_else(|| switchboard_domain::unknown("loginId", Entity::Agent, &a.login_id))?;
+    let agent =
+        *refs.existing.get(&a.login_id.to_lowercase()).ok_or_else(|| switchboard_domain::unknown("loginId", Entity::Agent, &a.login_id))?;
     let before = agent_detail_or_404(c, ctx.tenant_id, agent).await?;
     let (current, wanted): (Option<String>, String) = match a.kind {
         AssignmentType::Skill => {
@@ -285,7 +295,15 @@ fn conflict(refs: &ImportRefs, entity: Entity, field: &'static str, key: &str, o
 }
 
 /// One row of a catalog kind (skills, call centers, groups, services, phones, DIDs, campaigns).
-async fn import_catalog(c: &mut DbConn, ctx: &WriteCtx, refs: &mut ImportRefs, kind: ImportKind, row: usize, rec: &ImportRecord, oc: OnConflict) -> Result<(RowChange, Option<Id>)> {
+async fn import_catalog(
+    c: &mut DbConn,
+    ctx: &WriteCtx,
+    refs: &mut ImportRefs,
+    kind: ImportKind,
+    row: usize,
+    rec: &ImportRecord,
+    oc: OnConflict,
+) -> Result<(RowChange, Option<Id>)> {
     let tenant = ctx.tenant_id;
     let key = rec.key();
     let field = if kind == ImportKind::Dids { "number" } else { "name" };
@@ -342,7 +360,14 @@ async fn import_catalog(c: &mut DbConn, ctx: &WriteCtx, refs: &mut ImportRefs, k
                     if diff.is_empty() {
                         return Ok((change(row, &key, RowAction::Unchanged, vec![]), None));
                     }
-                    sqlx::query(sql.rename).bind(name.as_str()).bind(ctx.now).bind(id).bind(before.version).execute(&mut *c).await.map_err(db_err)?;
+                    sqlx::query(sql.rename)
+                        .bind(name.as_str())
+                        .bind(ctx.now)
+                        .bind(id)
+                        .bind(before.version)
+                        .execute(&mut *c)
+                        .await
+                        .map_err(db_err)?;
                     let after = named_or_404(c, &sql, entity, tenant, id).await?;
                     audit_ctx(c, ctx, entity, id, AuditAction::Update, Some(&before), Some(&after)).await?;
                     Ok((change(row, &key, RowAction::Update, diff), None))
@@ -351,7 +376,12 @@ async fn import_catalog(c: &mut DbConn, ctx: &WriteCtx, refs: &mut ImportRefs, k
         }
         (ImportRecord::Service { name, call_center, acd }, found) => {
             let cc = match call_center {
-                Some(n) => Some(*refs.call_centers.get(&n.to_lowercase()).ok_or_else(|| switchboard_domain::unknown("callCenter", Entity::CallCenter, n))?),
+                Some(n) => Some(
+                    *refs
+                        .call_centers
+                        .get(&n.to_lowercase())
+                        .ok_or_else(|| switchboard_domain::unknown("callCenter", Entity::CallCenter, n))?,
+                ),
                 None => None,
             };
             match found {
@@ -368,7 +398,9 @@ async fn import_catalog(c: &mut DbConn, ctx: &WriteCtx, refs: &mut ImportRefs, k
                     .bind(ctx.now)
                     .fetch_one(&mut *c)
                     .await
-                    .map_err(|e| unique_err(e, &[Unique { index: "ux_services_name", entity: Entity::Service, field: "name", value: name }]))?;
+                    .map_err(|e| {
+                        unique_err(e, &[Unique { index: "ux_services_name", entity: Entity::Service, field: "name", value: name }])
+                    })?;
                     let svc = service_or_404(c, tenant, id).await?;
                     audit_ctx(c, ctx, Entity::Service, id, AuditAction::Create, none(), Some(&svc)).await?;
                     Ok((change(row, &key, RowAction::Create, vec![]), Some(id)))
@@ -410,7 +442,8 @@ async fn import_catalog(c: &mut DbConn, ctx: &WriteCtx, refs: &mut ImportRefs, k
             for s in skills.iter().flatten() {
                 refs.skill("skills", s)?;
             }
-            let skills: Option<Vec<String>> = skills.as_ref().map(|l| l.iter().map(|s| refs.names.skills[&refs.skills[&s.to_lowercase()]].clone()).collect());
+            let skills: Option<Vec<String>> =
+                skills.as_ref().map(|l| l.iter().map(|s| refs.names.skills[&refs.skills[&s.to_lowercase()]].clone()).collect());
             match found {
                 None => {
                     let number = number.clone().ok_or_else(|| Error::invalid("number", Rule::Required))?;
@@ -459,7 +492,9 @@ async fn import_catalog(c: &mut DbConn, ctx: &WriteCtx, refs: &mut ImportRefs, k
                         .bind(id)
                         .execute(&mut *c)
                         .await
-                        .map_err(|e| unique_err(e, &[Unique { index: "ux_phones_number", entity: Entity::Phone, field: "number", value: &number }]))?;
+                        .map_err(|e| {
+                            unique_err(e, &[Unique { index: "ux_phones_number", entity: Entity::Phone, field: "number", value: &number }])
+                        })?;
                     if let Some(s) = &skills {
                         set_phone_skills(c, tenant, id, s).await?;
                     }
@@ -506,7 +541,9 @@ async fn import_catalog(c: &mut DbConn, ctx: &WriteCtx, refs: &mut ImportRefs, k
                     .bind(ctx.now)
                     .fetch_one(&mut *c)
                     .await
-                    .map_err(|e| unique_err(e, &[Unique { index: "ux_campaigns_name", entity: Entity::Campaign, field: "name", value: name }]))?;
+                    .map_err(|e| {
+                        unique_err(e, &[Unique { index: "ux_campaigns_name", entity: Entity::Campaign, field: "name", value: name }])
+                    })?;
                     (id, None, RowAction::Create, vec![])
                 }
                 Some(id) => {
@@ -559,7 +596,14 @@ async fn insert_skill(c: &mut DbConn, ctx: &WriteCtx, s: &switchboard_domain::Sk
 }
 
 /// Applies one row; the id of an object it created (to know it exists for later rows).
-async fn import_one(c: &mut DbConn, ctx: &WriteCtx, refs: &mut ImportRefs, kind: ImportKind, row: &ImportRow, oc: OnConflict) -> Result<(RowChange, Option<Id>)> {
+async fn import_one(
+    c: &mut DbConn,
+    ctx: &WriteCtx,
+    refs: &mut ImportRefs,
+    kind: ImportKind,
+    row: &ImportRow,
+    oc: OnConflict,
+) -> Result<(RowChange, Option<Id>)> {
     match &row.record {
         ImportRecord::Agent(a) => import_agent(c, ctx, refs, row.row, a, oc).await,
         ImportRecord::Assignment(a) => Ok((import_assignment(c, ctx, refs, row.row, a, oc).await?, None)),
@@ -607,7 +651,14 @@ fn job_of(r: &DbRow) -> Result<ImportJob> {
 const BULK_LOAD_ROWS: usize = 10_000;
 
 impl SqlStore {
-    pub(crate) async fn import_rows_impl(&self, ctx: &WriteCtx, kind: ImportKind, rows: Vec<ImportRow>, o: ImportRunOptions, ctl: ImportControl) -> Result<ImportRun> {
+    pub(crate) async fn import_rows_impl(
+        &self,
+        ctx: &WriteCtx,
+        kind: ImportKind,
+        rows: Vec<ImportRow>,
+        o: ImportRunOptions,
+        ctl: ImportControl,
+    ) -> Result<ImportRun> {
         let total = rows.len();
         let savepoints = o.dry_run || o.mode == ImportMode::BestEffort;
         let batch = if o.dry_run || o.mode == ImportMode::Atomic { usize::MAX } else { IMPORT_BATCH };
@@ -673,10 +724,11 @@ impl SqlStore {
                 tx = self.write().await?;
             }
         }
-        let keep = !o.dry_run && match o.mode {
-            ImportMode::Atomic => !failed && !run.interrupted,
-            ImportMode::BestEffort => true,
-        };
+        let keep = !o.dry_run
+            && match o.mode {
+                ImportMode::Atomic => !failed && !run.interrupted,
+                ImportMode::BestEffort => true,
+            };
         if keep {
             flush_marks(&mut tx, ctx, &mut refs).await?;
             commit(tx).await?;
@@ -853,7 +905,12 @@ impl ImportStore for SqlStore {
         self.export_agents_impl(tenant).await
     }
 
-    async fn create_import_job(&self, ctx: &WriteCtx, opts: switchboard_domain::ImportOptions, rows: usize) -> Result<switchboard_domain::ImportJob> {
+    async fn create_import_job(
+        &self,
+        ctx: &WriteCtx,
+        opts: switchboard_domain::ImportOptions,
+        rows: usize,
+    ) -> Result<switchboard_domain::ImportJob> {
         self.create_import_job_impl(ctx, opts, rows).await
     }
 

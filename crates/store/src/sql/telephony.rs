@@ -77,13 +77,15 @@ async fn set_phone_skills(c: &mut DbConn, tenant: Id, phone: Id, names: &[String
     }
     sqlx::query("DELETE FROM phone_skills WHERE phone_id = $1").bind(phone).execute(&mut *c).await.map_err(db_err)?;
     for (pos, id) in ids.into_iter().enumerate() {
-        sqlx::query("INSERT INTO phone_skills (phone_id, skill_id, position) VALUES ($1, $2, $3) ON CONFLICT (phone_id, skill_id) DO NOTHING")
-            .bind(phone)
-            .bind(id)
-            .bind(pos as i64)
-            .execute(&mut *c)
-            .await
-            .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO phone_skills (phone_id, skill_id, position) VALUES ($1, $2, $3) ON CONFLICT (phone_id, skill_id) DO NOTHING",
+        )
+        .bind(phone)
+        .bind(id)
+        .bind(pos as i64)
+        .execute(&mut *c)
+        .await
+        .map_err(db_err)?;
     }
     Ok(())
 }
@@ -240,16 +242,15 @@ impl TelephonyStore for SqlStore {
 
     async fn list_phones(&self, tenant: Id, page: PageRequest) -> Result<Page<Phone>> {
         let mut tx = self.read().await?;
-        let rows = sqlx::query(concat!(
-            "SELECT ", phone_cols!(), " FROM phones WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3 OFFSET $4"
-        ))
-        .bind(tenant)
-        .bind(page.after)
-        .bind(fetch_limit(page.limit))
-        .bind(offset_of(page.offset))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        let rows =
+            sqlx::query(concat!("SELECT ", phone_cols!(), " FROM phones WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3 OFFSET $4"))
+                .bind(tenant)
+                .bind(page.after)
+                .bind(fetch_limit(page.limit))
+                .bind(offset_of(page.offset))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_err)?;
         let mut items = Vec::with_capacity(rows.len());
         for r in rows.iter().take(page.limit as usize) {
             items.push(phone_of(&mut tx, r).await?);
@@ -264,24 +265,25 @@ impl TelephonyStore for SqlStore {
         check_version(Entity::Phone, id, before.version, expected_version)?;
         let number = p.number.unwrap_or_else(|| before.number.clone());
         let name = p.name.unwrap_or_else(|| before.name.clone());
-        let done = sqlx::query("UPDATE phones SET number = $1, name = $2, updated_at = $3, version = version + 1 WHERE id = $4 AND version = $5")
-            .bind(number.as_str())
-            .bind(name.as_str())
-            .bind(ctx.now)
-            .bind(id)
-            .bind(before.version)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| {
-                unique_err(
-                    e,
-                    &[
-                        Unique { index: "ux_phones_number", entity: Entity::Phone, field: "number", value: &number },
-                        Unique { index: "ux_phones_name", entity: Entity::Phone, field: "name", value: &name },
-                    ],
-                )
-            })?
-            .rows_affected();
+        let done =
+            sqlx::query("UPDATE phones SET number = $1, name = $2, updated_at = $3, version = version + 1 WHERE id = $4 AND version = $5")
+                .bind(number.as_str())
+                .bind(name.as_str())
+                .bind(ctx.now)
+                .bind(id)
+                .bind(before.version)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| {
+                    unique_err(
+                        e,
+                        &[
+                            Unique { index: "ux_phones_number", entity: Entity::Phone, field: "number", value: &number },
+                            Unique { index: "ux_phones_name", entity: Entity::Phone, field: "name", value: &name },
+                        ],
+                    )
+                })?
+                .rows_affected();
         expect_one(done, Entity::Phone, id, before.version)?;
         if let Some(skills) = &p.skills {
             set_phone_skills(&mut tx, ctx.tenant_id, id, skills).await?;
@@ -350,16 +352,15 @@ impl TelephonyStore for SqlStore {
     }
 
     async fn list_dids(&self, tenant: Id, page: PageRequest) -> Result<Page<Did>> {
-        let rows = sqlx::query(concat!(
-            "SELECT ", did_cols!(), " FROM dids WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3 OFFSET $4"
-        ))
-        .bind(tenant)
-        .bind(page.after)
-        .bind(fetch_limit(page.limit))
-        .bind(offset_of(page.offset))
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db_err)?;
+        let rows =
+            sqlx::query(concat!("SELECT ", did_cols!(), " FROM dids WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3 OFFSET $4"))
+                .bind(tenant)
+                .bind(page.after)
+                .bind(fetch_limit(page.limit))
+                .bind(offset_of(page.offset))
+                .fetch_all(&self.reader)
+                .await
+                .map_err(db_err)?;
         Ok(page_of(rows.iter().map(did_of).collect::<Result<Vec<_>>>()?, page.limit))
     }
 
@@ -453,7 +454,9 @@ impl TelephonyStore for SqlStore {
     async fn list_campaigns(&self, tenant: Id, page: PageRequest) -> Result<Page<Campaign>> {
         let mut tx = self.read().await?;
         let rows = sqlx::query(concat!(
-            "SELECT ", campaign_cols!(), " FROM campaigns WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3 OFFSET $4"
+            "SELECT ",
+            campaign_cols!(),
+            " FROM campaigns WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3 OFFSET $4"
         ))
         .bind(tenant)
         .bind(page.after)

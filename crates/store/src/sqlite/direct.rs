@@ -17,16 +17,15 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::{CachedStatement, Connection, OpenFlags, OptionalExtension, Row, ToSql};
-use switchboard_domain::{
-    Agent, AgentChanges, AgentDetail, AuditAction, Entity, Error, GroupMembership, Id, Principal, Result, WriteCtx,
-};
+use switchboard_domain::{Agent, AgentChanges, AgentDetail, AuditAction, Entity, Error, GroupMembership, Id, Principal, Result, WriteCtx};
 
-use crate::duplicate_of;
 use super::{
-    agent_detail_from, check_version, key_principal, Arg, API_KEY_LAST_USED_SQL, API_KEY_PRINCIPAL_SQL, expect_one, from_json, to_json, Unique, ADD_PASSWORD_HISTORY_SQL,
-    AUDIT_SQL, DELETE_AGENT_SKILL_SQL, first_unknown_group, known_groups_query, list_mark_shard, MARK_LIST_SQL, SET_PASSWORD_SQL,
-    SKILL_EXISTS_SQL, TOUCH_AGENT_SQL, APPLY_SEARCH_QUEUE_SQL, SEARCH_QUEUED_SQL, BUMP_CACHE_EPOCH_SQL, CACHE_EPOCH_SQL, UPSERT_AGENT_GROUP_SQL, UPSERT_AGENT_SKILL_SQL, WRITE_AGENT_SQL,
+    agent_detail_from, check_version, expect_one, first_unknown_group, from_json, key_principal, known_groups_query, list_mark_shard,
+    to_json, Arg, Unique, ADD_PASSWORD_HISTORY_SQL, API_KEY_LAST_USED_SQL, API_KEY_PRINCIPAL_SQL, APPLY_SEARCH_QUEUE_SQL, AUDIT_SQL,
+    BUMP_CACHE_EPOCH_SQL, CACHE_EPOCH_SQL, DELETE_AGENT_SKILL_SQL, MARK_LIST_SQL, SEARCH_QUEUED_SQL, SET_PASSWORD_SQL, SKILL_EXISTS_SQL,
+    TOUCH_AGENT_SQL, UPSERT_AGENT_GROUP_SQL, UPSERT_AGENT_SKILL_SQL, WRITE_AGENT_SQL,
 };
+use crate::duplicate_of;
 
 /// Memory-mapped bytes of the file per connection: reads of mapped pages
 /// take no system call (the default reads every page through `read(2)`).
@@ -85,7 +84,13 @@ impl Direct {
     /// The file exists and is migrated (sqlx did both).
     /// `announce`: each write group bumps `cache_epoch` (a process without
     /// an agent cache, writing under a server's feet: migration 0005).
-    pub(crate) fn open(path: PathBuf, busy_timeout: Duration, synchronous_full: bool, max_readers: usize, announce: bool) -> Result<Direct> {
+    pub(crate) fn open(
+        path: PathBuf,
+        busy_timeout: Duration,
+        synchronous_full: bool,
+        max_readers: usize,
+        announce: bool,
+    ) -> Result<Direct> {
         // This connection's writes wait for the sqlx writer's transactions
         // (an atomic import job holds one for the whole file) as they waited
         // in that pool's queue before they moved here: 30 s at least.
@@ -362,7 +367,14 @@ impl Direct {
         let row = self.readers.read(|c| {
             prepare(c, API_KEY_PRINCIPAL_SQL)?
                 .query_row([key_hash], |r| {
-                    Ok((r.get::<_, Id>(0)?, r.get::<_, Id>(1)?, r.get::<_, Id>(2)?, r.get::<_, String>(3)?, r.get::<_, String>(4)?, r.get::<_, String>(5)?))
+                    Ok((
+                        r.get::<_, Id>(0)?,
+                        r.get::<_, Id>(1)?,
+                        r.get::<_, Id>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, String>(5)?,
+                    ))
                 })
                 .optional()
                 .map_err(err)
@@ -539,7 +551,9 @@ const AGENT_DETAIL_ONE_SQL: &str = concat!(
 
 fn detail_or_404(c: &Connection, tenant: Id, id: Id) -> Result<AgentDetail> {
     let row = prepare(c, AGENT_DETAIL_ONE_SQL)?
-        .query_row([tenant, id], |r| Ok((agent_of(r)?, r.get::<_, Option<String>>(21)?, r.get::<_, Option<String>>(22)?, r.get::<_, Option<String>>(23)?)))
+        .query_row([tenant, id], |r| {
+            Ok((agent_of(r)?, r.get::<_, Option<String>>(21)?, r.get::<_, Option<String>>(22)?, r.get::<_, Option<String>>(23)?))
+        })
         .optional()
         .map_err(err)?;
     let Some((agent, skills, services, groups)) = row else {
@@ -726,9 +740,27 @@ mod tests {
         .unwrap();
         let s = c.prepare(AGENT_DETAIL_ONE_SQL).unwrap();
         let expected = [
-            "id", "tenant_id", "login_id", "first_name", "last_name", "display_name", "email", "phone", "wrap_up_time",
-            "home_agent", "active", "locked", "failed_logins", "last_login", "last_login_ip", "password_last_modified",
-            "has_password", "attributes", "created_at", "updated_at", "version",
+            "id",
+            "tenant_id",
+            "login_id",
+            "first_name",
+            "last_name",
+            "display_name",
+            "email",
+            "phone",
+            "wrap_up_time",
+            "home_agent",
+            "active",
+            "locked",
+            "failed_logins",
+            "last_login",
+            "last_login_ip",
+            "password_last_modified",
+            "has_password",
+            "attributes",
+            "created_at",
+            "updated_at",
+            "version",
         ];
         assert_eq!(s.column_names()[..21], expected);
         assert_eq!(s.column_count(), 24);

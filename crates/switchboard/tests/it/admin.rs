@@ -13,9 +13,13 @@ async fn users_and_roles() {
     let r = admin.post("/api/v1/users", mk("it", "it_user", json!([]))).await.expect(201);
     assert!(r.body["password"].as_str().unwrap().len() >= 16, "a generated password is returned once");
     let it = srv.client(r.body["apiKey"].as_str().unwrap());
-    let mgr_plain = srv.client(admin.post("/api/v1/users", mk("m1", "manager", json!([]))).await.expect(201).body["apiKey"].as_str().unwrap());
-    let mgr_power = srv.client(admin.post("/api/v1/users", mk("m2", "manager", json!(["administer_agents"]))).await.expect(201).body["apiKey"].as_str().unwrap());
-    let superuser = srv.client(admin.post("/api/v1/users", mk("su", "superuser", json!([]))).await.expect(201).body["apiKey"].as_str().unwrap());
+    let mgr_plain =
+        srv.client(admin.post("/api/v1/users", mk("m1", "manager", json!([]))).await.expect(201).body["apiKey"].as_str().unwrap());
+    let mgr_power = srv.client(
+        admin.post("/api/v1/users", mk("m2", "manager", json!(["administer_agents"]))).await.expect(201).body["apiKey"].as_str().unwrap(),
+    );
+    let superuser =
+        srv.client(admin.post("/api/v1/users", mk("su", "superuser", json!([]))).await.expect(201).body["apiKey"].as_str().unwrap());
     let agent_r = admin.post("/api/v1/users", mk("ag", "agent", json!(["administer_agents"]))).await.expect(201);
     let agent = srv.client(agent_r.body["apiKey"].as_str().unwrap());
     admin.post("/api/v1/users", mk("IT", "agent", json!([]))).await.problem(409, "duplicate");
@@ -25,7 +29,8 @@ async fn users_and_roles() {
 
     // LiveVox rule: Sysadmin, IT User, Superuser, Manager with administer_agents may write agents.
     for (who, c) in [("it_user", &it), ("manager+power", &mgr_power), ("superuser", &superuser)] {
-        let r = c.post("/api/v1/agents", json!({"loginId": format!("by-{who}").replace('+', "-"), "firstName": "A", "lastName": "B"})).await;
+        let r =
+            c.post("/api/v1/agents", json!({"loginId": format!("by-{who}").replace('+', "-"), "firstName": "A", "lastName": "B"})).await;
         assert_eq!(r.status, 201, "{who} may create agents: {}", r.body);
     }
     let id = admin.agent("target").await;
@@ -113,10 +118,20 @@ async fn tenant_settings() {
     assert_eq!(r.body["settings"]["phoneNumberLimit"], 100);
     assert_eq!(r.body["settings"]["rateLimits"]["ozonetel.updateAgent"], 5);
     let etag = r.header("etag").unwrap();
-    let r = c.send(reqwest::Method::PATCH, "/api/v1/tenant", Some(json!({"settings": {"apiAuthentication": "TOKEN_AUTH"}})), &[("if-match", &etag)]).await.expect(200);
+    let r = c
+        .send(
+            reqwest::Method::PATCH,
+            "/api/v1/tenant",
+            Some(json!({"settings": {"apiAuthentication": "TOKEN_AUTH"}})),
+            &[("if-match", &etag)],
+        )
+        .await
+        .expect(200);
     assert_eq!(r.body["settings"]["apiAuthentication"], "TOKEN_AUTH");
     assert_eq!(r.body["settings"]["phoneNumberLimit"], 100, "other settings are kept");
-    c.send(reqwest::Method::PATCH, "/api/v1/tenant", Some(json!({"settings": {"phoneNumberLimit": 7}})), &[("if-match", &etag)]).await.problem(412, "version_mismatch");
+    c.send(reqwest::Method::PATCH, "/api/v1/tenant", Some(json!({"settings": {"phoneNumberLimit": 7}})), &[("if-match", &etag)])
+        .await
+        .problem(412, "version_mismatch");
     c.patch("/api/v1/tenant", json!({"settings": {"apiAuthentication": "NONE"}})).await.problem(422, "invalid");
     c.patch("/api/v1/tenant", json!({"settings": {"noSuchSetting": 1}})).await.problem(422, "invalid");
     c.patch("/api/v1/tenant", json!({"settings": {"phoneNumberLimit": -1}})).await.problem(422, "invalid");
@@ -128,7 +143,11 @@ async fn every_write_is_audited_with_actor_and_no_secrets() {
     let srv = Server::start().await;
     let t = srv.tenant("acme").await;
     let c = srv.client(&t.key);
-    let id = c.post("/api/v1/agents", json!({"loginId": "aud", "firstName": "A", "lastName": "B", "password": "secret123"})).await.expect(201).id();
+    let id = c
+        .post("/api/v1/agents", json!({"loginId": "aud", "firstName": "A", "lastName": "B", "password": "secret123"}))
+        .await
+        .expect(201)
+        .id();
     c.patch(&format!("/api/v1/agents/{id}"), json!({"lastName": "C", "password": "secret456"})).await.expect(200);
     let skill = c.post("/api/v1/skills", json!({"name": "S"})).await.expect(201).id();
     c.put(&format!("/api/v1/agents/{id}/skills/{skill}"), json!({"proficiency": 3})).await.expect(200);

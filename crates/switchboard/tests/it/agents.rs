@@ -55,7 +55,10 @@ async fn agent_lifecycle_with_assignments() {
 
     // Change assignments.
     let s2 = c.post("/api/v1/skills", json!({"name": "Billing"})).await.expect(201).id();
-    assert_eq!(c.put(&format!("/api/v1/agents/{id}/skills/{s2}"), json!({"proficiency": 2})).await.expect(200).body, json!({"skillId": s2, "proficiency": 2}));
+    assert_eq!(
+        c.put(&format!("/api/v1/agents/{id}/skills/{s2}"), json!({"proficiency": 2})).await.expect(200).body,
+        json!({"skillId": s2, "proficiency": 2})
+    );
     c.put(&format!("/api/v1/agents/{id}/skills/{skill}"), json!({"proficiency": 5})).await.expect(200);
     assert_eq!(
         c.get(&format!("/api/v1/agents/{id}/skills")).await.body,
@@ -82,7 +85,10 @@ async fn agent_lifecycle_with_assignments() {
 
     // Update: fields, clearing optionals, attributes merge.
     let u = c
-        .patch(&format!("/api/v1/agents/{id}"), json!({"firstName": "Johnny", "email": null, "attributes": {"ozonetel.mode": null, "x": 1}}))
+        .patch(
+            &format!("/api/v1/agents/{id}"),
+            json!({"firstName": "Johnny", "email": null, "attributes": {"ozonetel.mode": null, "x": 1}}),
+        )
         .await
         .expect(200);
     assert_eq!(u.body["firstName"], "Johnny");
@@ -167,7 +173,11 @@ async fn password_history_and_unlock() {
     let srv = Server::start().await;
     let t = srv.tenant("acme").await;
     let c = srv.client(&t.key);
-    let id = c.post("/api/v1/agents", json!({"loginId": "pw", "firstName": "P", "lastName": "W", "password": "first111"})).await.expect(201).id();
+    let id = c
+        .post("/api/v1/agents", json!({"loginId": "pw", "firstName": "P", "lastName": "W", "password": "first111"}))
+        .await
+        .expect(201)
+        .id();
     let path = format!("/api/v1/agents/{id}");
     for pw in ["second22", "third333", "fourth44"] {
         c.patch(&path, json!({"password": pw})).await.expect(200);
@@ -197,14 +207,20 @@ async fn search_and_filters() {
     let skill = c.post("/api/v1/skills", json!({"name": "French"})).await.expect(201).id();
     let group = c.post("/api/v1/groups", json!({"name": "G"})).await.expect(201).id();
     let a = c
-        .post("/api/v1/agents", json!({"loginId": "alice01", "firstName": "Alice", "lastName": "Martin", "email": "alice@corp.io", "phone": "5550001111",
-            "skills": [{"skillId": skill, "proficiency": 1}]}))
+        .post(
+            "/api/v1/agents",
+            json!({"loginId": "alice01", "firstName": "Alice", "lastName": "Martin", "email": "alice@corp.io", "phone": "5550001111",
+            "skills": [{"skillId": skill, "proficiency": 1}]}),
+        )
         .await
         .expect(201)
         .id();
     let b = c
-        .post("/api/v1/agents", json!({"loginId": "bob02", "firstName": "Bob", "lastName": "Martinez", "active": false, "phone": "5559990000",
-            "groups": [{"groupId": group}]}))
+        .post(
+            "/api/v1/agents",
+            json!({"loginId": "bob02", "firstName": "Bob", "lastName": "Martinez", "active": false, "phone": "5559990000",
+            "groups": [{"groupId": group}]}),
+        )
         .await
         .expect(201)
         .id();

@@ -83,7 +83,8 @@ async fn catalog_rules() {
     c.post("/api/v1/dids", json!({"number": "+442071234567"})).await.problem(409, "duplicate");
     let r = c.post("/api/v1/campaigns", json!({"name": "C", "dynamicDids": ["+449999999"]})).await.problem(422, "invalid");
     assert_eq!(r.body["field"], "dynamicDids");
-    let r = c.post("/api/v1/campaigns", json!({"name": "C", "fallbackDids": ["+442071234567", "+442071234567"]})).await.problem(422, "invalid");
+    let r =
+        c.post("/api/v1/campaigns", json!({"name": "C", "fallbackDids": ["+442071234567", "+442071234567"]})).await.problem(422, "invalid");
     assert_eq!(r.body["rule"], "duplicate_item");
     let camp = c.post("/api/v1/campaigns", json!({"name": "C", "dynamicDids": ["+442071234567"], "fallbackDids": []})).await.expect(201);
     assert_eq!(camp.body["dynamicDids"], json!(["+442071234567"]));

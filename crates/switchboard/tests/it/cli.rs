@@ -9,12 +9,7 @@ use std::process::Command;
 const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
 
 fn run(cwd: &Path, args: &[&str]) -> (bool, Value, String) {
-    let out = Command::new(BIN)
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("SWITCHBOARD_DATABASE_URL")
-        .output()
-        .expect("run switchboard");
+    let out = Command::new(BIN).args(args).current_dir(cwd).env_remove("SWITCHBOARD_DATABASE_URL").output().expect("run switchboard");
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     (out.status.success(), serde_json::from_str(&stdout).unwrap_or(Value::Null), stderr)
@@ -63,7 +58,11 @@ async fn admin_commands_work_while_serve_runs() {
     assert_eq!(r.status(), 200);
 
     // A user made by the CLI while the server runs can work at once.
-    let (ok, u, err) = run_on(tmp.path(), db, &["admin", "create-user", "--tenant", "acme", "--username", "bob", "--role", "manager", "--power", "administer_agents"]);
+    let (ok, u, err) = run_on(
+        tmp.path(),
+        db,
+        &["admin", "create-user", "--tenant", "acme", "--username", "bob", "--role", "manager", "--power", "administer_agents"],
+    );
     assert!(ok, "{err}");
     for k in ["userId", "username", "password", "apiKey"] {
         assert!(!u[k].is_null(), "create-user prints {k}: {u}");
@@ -122,7 +121,15 @@ fn default_database_is_switchboard_db_in_the_working_directory() {
 #[test]
 fn help_is_available_everywhere() {
     let tmp = tempfile::tempdir().unwrap();
-    for args in [&["--help"][..], &["serve", "--help"], &["admin", "--help"], &["admin", "create-tenant", "--help"], &["admin", "create-user", "--help"], &["admin", "create-api-key", "--help"], &["admin", "list-tenants", "--help"]] {
+    for args in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["admin", "--help"],
+        &["admin", "create-tenant", "--help"],
+        &["admin", "create-user", "--help"],
+        &["admin", "create-api-key", "--help"],
+        &["admin", "list-tenants", "--help"],
+    ] {
         let out = Command::new(BIN).args(args).current_dir(tmp.path()).output().unwrap();
         assert!(out.status.success(), "{args:?}");
         assert!(String::from_utf8_lossy(&out.stdout).contains("Usage"), "{args:?}");

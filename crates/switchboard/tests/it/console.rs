@@ -39,15 +39,25 @@ fn csrf_in(html: &str) -> String {
 }
 
 /// Signs in over plain HTTP; returns the session cookie and the page's CSRF token.
-async fn sign_in(srv: &Server, http: &reqwest::Client, tenant: &str, user: &str, password: &str, headers: &[(&str, &str)]) -> (String, Vec<String>, String) {
+async fn sign_in(
+    srv: &Server,
+    http: &reqwest::Client,
+    tenant: &str,
+    user: &str,
+    password: &str,
+    headers: &[(&str, &str)],
+) -> (String, Vec<String>, String) {
     let page = http.get(srv.url("/login")).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     let pre = cookie_value(&set_cookies(&page), "sb_login_csrf").expect("a sign-in CSRF cookie");
     let token = csrf_in(&page.text().await.unwrap());
-    let mut req = http
-        .post(srv.url("/login"))
-        .header(COOKIE, format!("sb_login_csrf={pre}"))
-        .form(&[("_csrf", token.as_str()), ("tenant", tenant), ("username", user), ("password", password), ("next", "/agents")]);
+    let mut req = http.post(srv.url("/login")).header(COOKIE, format!("sb_login_csrf={pre}")).form(&[
+        ("_csrf", token.as_str()),
+        ("tenant", tenant),
+        ("username", user),
+        ("password", password),
+        ("next", "/agents"),
+    ]);
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
@@ -148,7 +158,12 @@ async fn csrf_token_required_on_every_post() {
     // Sign-out and sign-in are protected too.
     let r = http.post(srv.url("/logout")).header(COOKIE, cookie.clone()).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let r = http.post(srv.url("/login")).form(&[("tenant", "acme"), ("username", "admin"), ("password", t.admin_password.as_str())]).send().await.unwrap();
+    let r = http
+        .post(srv.url("/login"))
+        .form(&[("tenant", "acme"), ("username", "admin"), ("password", t.admin_password.as_str())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
     // With the form field, or the header htmx sends: done.
@@ -202,7 +217,14 @@ async fn agent_role_sees_but_cannot_change() {
     let r = http
         .post(srv.url(&format!("/agents/{id}")))
         .header(COOKIE, cookie.clone())
-        .form(&[("_csrf", csrf.as_str()), ("loginId", "JDOE"), ("firstName", "Ann"), ("lastName", "Hacked"), ("wrapUpTime", "-1"), ("active", "on")])
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("loginId", "JDOE"),
+            ("firstName", "Ann"),
+            ("lastName", "Hacked"),
+            ("wrapUpTime", "-1"),
+            ("active", "on"),
+        ])
         .send()
         .await
         .unwrap();
@@ -286,13 +308,16 @@ struct Browser {
 impl Browser {
     async fn start() -> Option<Browser> {
         if std::env::var("SWITCHBOARD_SKIP_BROWSER_TESTS").is_ok_and(|v| v == "1") || crate::support::skip_requested("browser") {
-            crate::support::say("SKIPPED browser (SWITCHBOARD_TEST_SKIP=browser or SWITCHBOARD_SKIP_BROWSER_TESTS=1): a console browser test");
+            crate::support::say(
+                "SKIPPED browser (SWITCHBOARD_TEST_SKIP=browser or SWITCHBOARD_SKIP_BROWSER_TESTS=1): a console browser test",
+            );
             return None;
         }
         let missing = "the console's browser tests need Debian's chromium and chromium-driver packages \
                        (apt-get install -y chromium chromium-driver; or SWITCHBOARD_CHROMIUM / SWITCHBOARD_CHROMEDRIVER \
                        to point at them; scripts/test-deps.sh installs them); set SWITCHBOARD_TEST_SKIP=browser to skip them";
-        let chromedriver = find_program("SWITCHBOARD_CHROMEDRIVER", &["chromedriver"]).unwrap_or_else(|| panic!("chromedriver not found: {missing}"));
+        let chromedriver =
+            find_program("SWITCHBOARD_CHROMEDRIVER", &["chromedriver"]).unwrap_or_else(|| panic!("chromedriver not found: {missing}"));
         let chromium = find_program("SWITCHBOARD_CHROMIUM", &["chromium", "chromium-browser", "google-chrome"])
             .unwrap_or_else(|| panic!("chromium not found: {missing}"));
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -446,11 +471,16 @@ async fn browser_flow(driver: Driver) {
     let sales = api.post("/api/v1/services", json!({"name": "Sales", "callCenterId": cc})).await.expect(201).id();
     api.post("/api/v1/groups", json!({"name": "Tier 1"})).await.expect(201);
     let jdoe = api
-        .post("/api/v1/agents", json!({"loginId": "jdoe", "firstName": "John", "lastName": "Doe", "email": "jdoe@example.com", "serviceIds": [sales]}))
+        .post(
+            "/api/v1/agents",
+            json!({"loginId": "jdoe", "firstName": "John", "lastName": "Doe", "email": "jdoe@example.com", "serviceIds": [sales]}),
+        )
         .await
         .expect(201)
         .id();
-    for (login, first, last) in [("asmith", "Ann", "Smith"), ("bjones", "Bob", "Jones"), ("cdoe", "Carol", "Doenitz"), ("mlee", "Mei", "Lee")] {
+    for (login, first, last) in
+        [("asmith", "Ann", "Smith"), ("bjones", "Bob", "Jones"), ("cdoe", "Carol", "Doenitz"), ("mlee", "Mei", "Lee")]
+    {
         api.post("/api/v1/agents", json!({"loginId": login, "firstName": first, "lastName": last})).await.expect(201);
     }
     srv.dir.create_user(None, t.id, "viewer", Role::Agent, vec![], Some("viewer-pass-1".into()), false).await.unwrap();

@@ -137,7 +137,9 @@ async fn the_documents_examples_as_their_clients_send_them() {
     let fill = |s: &str| s.replace("{{userid}}", &uid).replace("{{token}}", &key);
 
     // Python http.client: compact payload, empty Content-Length, no Content-Type.
-    let payload = fill(r#"{"userId": "{{userid}}","token":"{{token}}","agentId": "7","group": {"90": {"receive_call": "Y"},"91": {"receive_call": "N"},"92": {"receive_call": "Y"}}}"#);
+    let payload = fill(
+        r#"{"userId": "{{userid}}","token":"{{token}}","agentId": "7","group": {"90": {"receive_call": "Y"},"91": {"receive_call": "N"},"92": {"receive_call": "Y"}}}"#,
+    );
     let r = raw(&srv, &python_request(&host, PATH, &payload)).await;
     assert_eq!((r.status, r.body.as_str()), (200, UPDATED), "{r:?}");
     assert_eq!(r.header("content-type").as_deref(), Some("application/json; charset=utf-8"));
@@ -154,7 +156,13 @@ async fn the_documents_examples_as_their_clients_send_them() {
 
     // curl --data-raw: curl's form Content-Type on a JSON body.
     clear_groups(&c, 7).await;
-    let (status, body) = post(&srv, PATH, &pretty, &[("content-type", "application/x-www-form-urlencoded"), ("user-agent", "curl/8.5.0"), ("accept", "*/*")]).await;
+    let (status, body) = post(
+        &srv,
+        PATH,
+        &pretty,
+        &[("content-type", "application/x-www-form-urlencoded"), ("user-agent", "curl/8.5.0"), ("accept", "*/*")],
+    )
+    .await;
     assert_eq!((status, body.as_str()), (200, UPDATED));
     assert_eq!(groups_of(&c, 7).await, documented_result());
 
@@ -167,12 +175,20 @@ async fn the_documents_examples_as_their_clients_send_them() {
 
     // libcurl with "Content-Length: " drops the header and sends no length at all.
     clear_groups(&c, 7).await;
-    let r = raw(&srv, &format!("POST {PATH} HTTP/1.1\r\nHost: {host}\r\nAccept: */*\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\n{okhttp}")).await;
+    let r = raw(
+        &srv,
+        &format!("POST {PATH} HTTP/1.1\r\nHost: {host}\r\nAccept: */*\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\n{okhttp}"),
+    )
+    .await;
     assert_eq!((r.status, r.body.as_str()), (200, UPDATED));
     assert_eq!(groups_of(&c, 7).await, documented_result());
 
     // Under the document's base URL, with and without the trailing slash.
-    for path in ["/deepcall/api/v2/Agent/updateAgentGroupMapping", "/deepcall/api/v2/Agent/updateAgentGroupMapping/", "/api/v2/Agent/updateAgentGroupMapping/"] {
+    for path in [
+        "/deepcall/api/v2/Agent/updateAgentGroupMapping",
+        "/deepcall/api/v2/Agent/updateAgentGroupMapping/",
+        "/api/v2/Agent/updateAgentGroupMapping/",
+    ] {
         clear_groups(&c, 7).await;
         let (status, body) = post(&srv, path, &payload, &[]).await;
         assert_eq!((status, body.as_str()), (200, UPDATED), "{path}");
@@ -204,7 +220,9 @@ async fn empty_content_length_on_a_kept_alive_connection() {
     s.write_all(python_request(&host, PATH, &second).as_bytes()).await.unwrap();
     assert_eq!(read_response(&mut s).await.body, UPDATED);
     let third = compact(&auth, &agent.to_string(), &format!(r#"{{"{g1}": {{"receive_call": "N"}}}}"#));
-    s.write_all(format!("POST {PATH} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\n\r\n{third}", third.len()).as_bytes()).await.unwrap();
+    s.write_all(format!("POST {PATH} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\n\r\n{third}", third.len()).as_bytes())
+        .await
+        .unwrap();
     assert_eq!(read_response(&mut s).await.body, UPDATED);
     // A body that arrives in pieces after the head.
     let fourth = compact(&auth, &agent.to_string(), &format!(r#"{{"{g2}": {{"receive_call": "Y"}}}}"#));
@@ -238,7 +256,11 @@ async fn ssid_from_a_native_session_login() {
     let c = srv.client(&t.key);
     let agent = c.agent("jdoe").await;
     let g = group(&c, "Sales").await;
-    let login = srv.anonymous().post("/api/v1/sessions", json!({"tenant": "acme", "username": "admin", "password": t.admin_password})).await.expect(201);
+    let login = srv
+        .anonymous()
+        .post("/api/v1/sessions", json!({"tenant": "acme", "username": "admin", "password": t.admin_password}))
+        .await
+        .expect(201);
     let ssid = login.body["sessionId"].as_str().unwrap().to_string();
 
     let body = compact(&format!(r#""ssid": "{ssid}""#), &agent.to_string(), &format!(r#"{{"{g}": {{"receive_call": "N"}}}}"#));
@@ -253,10 +275,19 @@ async fn ssid_from_a_native_session_login() {
     let read = format!(r#"{{"ssid":"{ssid}","agentId":"{agent}"}}"#);
     let (status, body) = post(&srv, READ_PATH, &read, &[("content-type", "text/plain")]).await;
     assert_eq!(status, 200);
-    assert_eq!(body, format!(r#"{{"status":"success","code":200,"message":"Agent group mapping fetched successfully","group":{{"{g}":{{"receive_call":"Y"}}}}}}"#));
+    assert_eq!(
+        body,
+        format!(
+            r#"{{"status":"success","code":200,"message":"Agent group mapping fetched successfully","group":{{"{g}":{{"receive_call":"Y"}}}}}}"#
+        )
+    );
 
     // ssid together with userId/token is refused, as is an ended session.
-    let both = compact(&format!(r#""ssid": "{ssid}",{}"#, key_auth(t.admin_user_id, &t.key)), &agent.to_string(), &format!(r#"{{"{g}": {{"receive_call": "N"}}}}"#));
+    let both = compact(
+        &format!(r#""ssid": "{ssid}",{}"#, key_auth(t.admin_user_id, &t.key)),
+        &agent.to_string(),
+        &format!(r#"{{"{g}": {{"receive_call": "N"}}}}"#),
+    );
     assert_eq!(post(&srv, PATH, &both, &[]).await, (200, DENIED.to_string()));
     srv.anonymous().delete(&format!("/api/v1/sessions/{ssid}")).await.expect(204);
     let body = compact(&format!(r#""ssid": "{ssid}""#), &agent.to_string(), &format!(r#"{{"{g}": {{"receive_call": "N"}}}}"#));
@@ -303,10 +334,18 @@ async fn each_error_code_with_its_exact_bytes() {
     }
 
     // 1505: unknown group, bad receive_call, empty / non-object / missing group.
-    for grp in [r#"{"9999": {"receive_call": "Y"}}"#.to_string(), format!(r#"{{"{g}": {{"receive_call": "X"}}}}"#),
-        format!(r#"{{"{g}": {{"receive_call": "y"}}}}"#), format!(r#"{{"{g}": "Y"}}"#), r#"{"sales": {"receive_call": "Y"}}"#.to_string(),
-        format!(r#"{{"{g}": {{"receive_call": "Y"}}, "0{g}": {{"receive_call": "N"}}}}"#), "{}".into(), "[]".into(), r#""90""#.into(), "null".into()]
-    {
+    for grp in [
+        r#"{"9999": {"receive_call": "Y"}}"#.to_string(),
+        format!(r#"{{"{g}": {{"receive_call": "X"}}}}"#),
+        format!(r#"{{"{g}": {{"receive_call": "y"}}}}"#),
+        format!(r#"{{"{g}": "Y"}}"#),
+        r#"{"sales": {"receive_call": "Y"}}"#.to_string(),
+        format!(r#"{{"{g}": {{"receive_call": "Y"}}, "0{g}": {{"receive_call": "N"}}}}"#),
+        "{}".into(),
+        "[]".into(),
+        r#""90""#.into(),
+        "null".into(),
+    ] {
         assert_eq!(send(compact(&auth, &agent, &grp)).await, (200, BAD_GROUP.to_string()), "{grp}");
     }
     assert_eq!(send(format!(r#"{{{auth},"agentId":"{agent}"}}"#)).await, (200, BAD_GROUP.to_string()));
@@ -361,14 +400,19 @@ async fn roles_that_may_not_administer_agents_get_1015() {
     let agent = admin.agent("jdoe").await;
     let g = group(&admin, "Sales").await;
     let mk = |username: &str, role: &str, powers: Value| json!({"username": username, "role": role, "powers": powers, "withApiKey": true});
-    let body_for = |r: &Resp| compact(&key_auth(r.id(), r.body["apiKey"].as_str().unwrap()), &agent.to_string(), &format!(r#"{{"{g}":{{"receive_call":"Y"}}}}"#));
+    let body_for = |r: &Resp| {
+        compact(&key_auth(r.id(), r.body["apiKey"].as_str().unwrap()), &agent.to_string(), &format!(r#"{{"{g}":{{"receive_call":"Y"}}}}"#))
+    };
 
     for (name, role, powers) in [("ag", "agent", json!(["administer_agents"])), ("m1", "manager", json!([]))] {
         let u = admin.post("/api/v1/users", mk(name, role, powers)).await.expect(201);
         assert_eq!(post(&srv, PATH, &body_for(&u), &[]).await, (200, DENIED.to_string()), "{role}");
         // Reading is open to every role.
         let read = format!(r#"{{{},"agentId":"{agent}"}}"#, key_auth(u.id(), u.body["apiKey"].as_str().unwrap()));
-        assert_eq!(post(&srv, READ_PATH, &read, &[]).await.1, r#"{"status":"success","code":200,"message":"Agent group mapping fetched successfully","group":{}}"#);
+        assert_eq!(
+            post(&srv, READ_PATH, &read, &[]).await.1,
+            r#"{"status":"success","code":200,"message":"Agent group mapping fetched successfully","group":{}}"#
+        );
     }
     assert_eq!(groups_of(&admin, agent).await, json!([]));
 
@@ -380,7 +424,11 @@ async fn roles_that_may_not_administer_agents_get_1015() {
 
     // A key with another user's id is refused, even the Sysadmin's id with a manager's key.
     let u = admin.post("/api/v1/users", mk("m3", "manager", json!([]))).await.expect(201);
-    let body = compact(&key_auth(t.admin_user_id, u.body["apiKey"].as_str().unwrap()), &agent.to_string(), &format!(r#"{{"{g}":{{"receive_call":"N"}}}}"#));
+    let body = compact(
+        &key_auth(t.admin_user_id, u.body["apiKey"].as_str().unwrap()),
+        &agent.to_string(),
+        &format!(r#"{{"{g}":{{"receive_call":"N"}}}}"#),
+    );
     assert_eq!(post(&srv, PATH, &body, &[]).await, (200, DENIED.to_string()));
     assert_eq!(groups_of(&admin, agent).await, json!([{"groupId": g, "receiveCall": true}]));
 }
@@ -399,7 +447,10 @@ async fn other_tenants_ids_are_invalid_like_unknown_ones() {
 
     // Tenant A cannot reach B's agent: same bytes as an id that does not exist.
     let grp = format!(r#"{{"{g_a}":{{"receive_call":"Y"}}}}"#);
-    assert_eq!(post(&srv, PATH, &compact(&auth_a, &agent_b.to_string(), &grp), &[]).await, post(&srv, PATH, &compact(&auth_a, "999999", &grp), &[]).await);
+    assert_eq!(
+        post(&srv, PATH, &compact(&auth_a, &agent_b.to_string(), &grp), &[]).await,
+        post(&srv, PATH, &compact(&auth_a, "999999", &grp), &[]).await
+    );
     assert_eq!(post(&srv, PATH, &compact(&auth_a, &agent_b.to_string(), &grp), &[]).await.1, BAD_AGENT);
     // …nor use B's group.
     let foreign = format!(r#"{{"{g_b}":{{"receive_call":"Y"}}}}"#);

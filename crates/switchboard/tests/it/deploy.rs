@@ -84,7 +84,16 @@ fn json_list(s: &str) -> Vec<String> {
 fn image() -> Image {
     let text = repo_file("deploy/Dockerfile");
     let stage = text.rsplit_once("\nFROM ").expect("a final stage").1;
-    let mut img = Image { env: BTreeMap::new(), workdir: "/".into(), user: (0, 0), volume: String::new(), healthcheck: vec![], entrypoint: vec![], cmd: vec![], exposed: String::new() };
+    let mut img = Image {
+        env: BTreeMap::new(),
+        workdir: "/".into(),
+        user: (0, 0),
+        volume: String::new(),
+        healthcheck: vec![],
+        entrypoint: vec![],
+        cmd: vec![],
+        exposed: String::new(),
+    };
     for line in stage.lines().map(str::trim).filter(|l| !l.starts_with('#')) {
         let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
         match word {
@@ -124,8 +133,14 @@ fn the_container_image_serves_the_sqlite_default_as_non_root() {
     let img = image();
     let dockerfile = repo_file("deploy/Dockerfile");
     let ignore = repo_file(".dockerignore");
-    assert!(ignore.lines().any(|l| l.trim_end_matches('/') == "target") && ignore.lines().any(|l| l.trim_end_matches('/') == ".git"), ".dockerignore keeps target/ and .git/ out of the context");
-    assert!(dockerfile.contains("CARGO_PROFILE_RELEASE_STRIP=symbols") && dockerfile.contains("CARGO_PROFILE_RELEASE_DEBUG=false"), "a stripped binary");
+    assert!(
+        ignore.lines().any(|l| l.trim_end_matches('/') == "target") && ignore.lines().any(|l| l.trim_end_matches('/') == ".git"),
+        ".dockerignore keeps target/ and .git/ out of the context"
+    );
+    assert!(
+        dockerfile.contains("CARGO_PROFILE_RELEASE_STRIP=symbols") && dockerfile.contains("CARGO_PROFILE_RELEASE_DEBUG=false"),
+        "a stripped binary"
+    );
     assert_eq!((img.workdir.as_str(), img.volume.as_str()), ("/data", "/data"));
     assert_ne!(img.user.0, 0, "not root");
     assert_eq!(img.exposed, "8080");
@@ -148,7 +163,10 @@ fn the_container_image_serves_the_sqlite_default_as_non_root() {
     env.insert("SWITCHBOARD_LISTEN".into(), format!("0.0.0.0:{port}"));
     let (mut child, url) = started(run_as(&bin, &argv, uid, gid, &data, &env));
     assert_eq!(url, format!("http://0.0.0.0:{port}"));
-    let body = std::process::Command::new(&bin).args(["healthcheck", "--path", "/healthz", "--listen", &format!("127.0.0.1:{port}")]).output().unwrap();
+    let body = std::process::Command::new(&bin)
+        .args(["healthcheck", "--path", "/healthz", "--listen", &format!("127.0.0.1:{port}")])
+        .output()
+        .unwrap();
     assert!(body.status.success());
     // The HEALTHCHECK, as Docker runs it: same user, directory and environment.
     let out = run_as(&bin, &img.healthcheck, uid, gid, &data, &env).output().unwrap();
@@ -159,7 +177,16 @@ fn the_container_image_serves_the_sqlite_default_as_non_root() {
     use std::os::unix::fs::MetadataExt;
     assert_eq!((meta.uid(), meta.mode() & 0o777), (uid, 0o600));
     // An operator command through the image's entrypoint, on the same volume.
-    let out = run_as(&bin, &["switchboard".into(), "admin".into(), "create-tenant".into(), "--name".into(), "docker".into()], uid, gid, &data, &env).output().unwrap();
+    let out = run_as(
+        &bin,
+        &["switchboard".into(), "admin".into(), "create-tenant".into(), "--name".into(), "docker".into()],
+        uid,
+        gid,
+        &data,
+        &env,
+    )
+    .output()
+    .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     stop(&mut child);
     // Once the server is gone, the HEALTHCHECK fails.
@@ -171,7 +198,13 @@ fn the_container_image_serves_the_sqlite_default_as_non_root() {
     let out = run_as(&bin, &argv, uid, gid, Path::new("/"), &env).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     let last = err.trim_end().lines().last().unwrap_or_default();
-    assert!(!out.status.success() && last.starts_with("error: ") && last.contains("not writable by this user") && last.contains("--database-url"), "{err}");
+    assert!(
+        !out.status.success()
+            && last.starts_with("error: ")
+            && last.contains("not writable by this user")
+            && last.contains("--database-url"),
+        "{err}"
+    );
 }
 
 /// SIGTERM, as `docker stop` sends; the server exits cleanly.
@@ -183,7 +216,13 @@ fn stop(child: &mut std::process::Child) {
 /// `Key=value` lines of the unit's [Service] section.
 fn unit_settings(unit: &str) -> Vec<(String, String)> {
     let service = unit.split("[Service]").nth(1).expect("[Service]").split("\n[").next().unwrap();
-    service.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    service
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 #[test]
@@ -197,10 +236,24 @@ fn the_systemd_unit_runs_the_sqlite_default_with_its_credential() {
     assert_eq!(get("DynamicUser"), ["yes"]);
     assert_eq!(get("StateDirectory"), ["switchboard"], "the SQLite default needs a writable directory");
     assert_eq!(get("WorkingDirectory"), ["%S/switchboard"]);
-    assert_eq!(get("LoadCredential"), ["switchboard.toml:/etc/switchboard/switchboard.toml"], "secrets as a credential the dynamic user can read");
+    assert_eq!(
+        get("LoadCredential"),
+        ["switchboard.toml:/etc/switchboard/switchboard.toml"],
+        "secrets as a credential the dynamic user can read"
+    );
     assert!(get("Environment").contains(&"SWITCHBOARD_CONFIG=%d/switchboard.toml"));
     assert!(!unit.contains("_FILE=/etc/"), "no secret file the dynamic user cannot read");
-    for hardening in ["NoNewPrivileges", "ProtectSystem", "ProtectHome", "PrivateTmp", "PrivateDevices", "RestrictAddressFamilies", "CapabilityBoundingSet", "SystemCallFilter", "MemoryDenyWriteExecute"] {
+    for hardening in [
+        "NoNewPrivileges",
+        "ProtectSystem",
+        "ProtectHome",
+        "PrivateTmp",
+        "PrivateDevices",
+        "RestrictAddressFamilies",
+        "CapabilityBoundingSet",
+        "SystemCallFilter",
+        "MemoryDenyWriteExecute",
+    ] {
         assert_eq!(get(hardening).len(), 1, "{hardening}");
     }
     if !is_root() {
@@ -235,13 +288,20 @@ fn the_systemd_unit_runs_the_sqlite_default_with_its_credential() {
     owned_dir(&state, uid, gid);
     let creds = tmp.path().join("credentials");
     owned_dir(&creds, uid, gid);
-    std::fs::write(creds.join("switchboard.toml"), "# from /etc/switchboard/switchboard.toml\nsession_idle_minutes = 30\nlog_format = \"json\"\n").unwrap();
+    std::fs::write(
+        creds.join("switchboard.toml"),
+        "# from /etc/switchboard/switchboard.toml\nsession_idle_minutes = 30\nlog_format = \"json\"\n",
+    )
+    .unwrap();
     std::os::unix::fs::chown(creds.join("switchboard.toml"), Some(uid), Some(gid)).unwrap();
     std::fs::set_permissions(creds.join("switchboard.toml"), std::fs::Permissions::from_mode(0o400)).unwrap();
     let port = free_port();
     let mut env = BTreeMap::new();
     for v in get("Environment") {
-        let v = v.replace("%i", &port.to_string()).replace("%d", creds.to_str().unwrap()).replace("%S", tmp.path().join("state").to_str().unwrap());
+        let v = v
+            .replace("%i", &port.to_string())
+            .replace("%d", creds.to_str().unwrap())
+            .replace("%S", tmp.path().join("state").to_str().unwrap());
         let (k, v) = v.split_once('=').unwrap();
         env.insert(k.to_string(), v.to_string());
     }
@@ -255,6 +315,10 @@ fn the_systemd_unit_runs_the_sqlite_default_with_its_credential() {
     assert!(state.join("switchboard.db").exists(), "the SQLite default in the state directory");
     // The credential's settings apply.
     let shown = run_as(&bin, &["switchboard".into(), "config".into(), "show".into()], uid, gid, &state, &env).output().unwrap();
-    assert!(String::from_utf8_lossy(&shown.stdout).contains("session_idle_minutes = 30  # config file"), "{}", String::from_utf8_lossy(&shown.stdout));
+    assert!(
+        String::from_utf8_lossy(&shown.stdout).contains("session_idle_minutes = 30  # config file"),
+        "{}",
+        String::from_utf8_lossy(&shown.stdout)
+    );
     stop(&mut child);
 }

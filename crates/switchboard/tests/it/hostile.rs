@@ -21,7 +21,15 @@ async fn malformed_bodies_get_clear_errors_and_the_server_stays_up() {
     let post = |body: Vec<u8>| {
         let c = c.clone();
         async move {
-            let r = c.http.post(format!("{}/api/v1/agents", c.base)).bearer_auth(c.key.as_ref().unwrap()).header("content-type", "application/json").body(body).send().await.unwrap();
+            let r = c
+                .http
+                .post(format!("{}/api/v1/agents", c.base))
+                .bearer_auth(c.key.as_ref().unwrap())
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
             (r.status().as_u16(), r.text().await.unwrap())
         }
     };
@@ -65,16 +73,13 @@ async fn quotes_wildcards_and_unicode_are_stored_and_matched_literally() {
     let srv = Server::start().await;
     let t = srv.tenant("acme").await;
     let c = srv.client(&t.key);
-    let nasty = [
-        "Robert'); DROP TABLE agents;--",
-        "O'Brien \"Bob\" \\ %_*",
-        "名前 Ωμέγα émilie",
-        "مرحبا 👩‍💻 𝔘𝔫𝔦",
-        "x' OR '1'='1",
-    ];
+    let nasty = ["Robert'); DROP TABLE agents;--", "O'Brien \"Bob\" \\ %_*", "名前 Ωμέγα émilie", "مرحبا 👩‍💻 𝔘𝔫𝔦", "x' OR '1'='1"];
     let mut ids = Vec::new();
     for (i, name) in nasty.iter().enumerate() {
-        let r = c.post("/api/v1/agents", json!({"loginId": format!("n{i}"), "firstName": name, "lastName": name, "email": "a@b.co"})).await.expect(201);
+        let r = c
+            .post("/api/v1/agents", json!({"loginId": format!("n{i}"), "firstName": name, "lastName": name, "email": "a@b.co"}))
+            .await
+            .expect(201);
         assert_eq!(r.body["lastName"], *name);
         ids.push(r.id());
         let s = c.post("/api/v1/skills", json!({"name": name, "description": name})).await.expect(201);
@@ -88,7 +93,14 @@ async fn quotes_wildcards_and_unicode_are_stored_and_matched_literally() {
         let c = c.clone();
         let s = s.to_string();
         async move {
-            let r = c.http.get(format!("{}/api/v1/agents", c.base)).query(&[("q", s.as_str())]).bearer_auth(c.key.as_ref().unwrap()).send().await.unwrap();
+            let r = c
+                .http
+                .get(format!("{}/api/v1/agents", c.base))
+                .query(&[("q", s.as_str())])
+                .bearer_auth(c.key.as_ref().unwrap())
+                .send()
+                .await
+                .unwrap();
             r.json::<Value>().await.unwrap()["items"].as_array().unwrap().len()
         }
     };
@@ -129,11 +141,18 @@ async fn password_logins_are_throttled_per_user() {
     // Even the right password waits now (at most one refilled attempt gets through).
     let mut right = Vec::new();
     for _ in 0..3 {
-        right.push(anon.post("/api/v1/sessions", json!({"tenant": "acme", "username": "admin", "password": t.admin_password})).await.status.as_u16());
+        right.push(
+            anon.post("/api/v1/sessions", json!({"tenant": "acme", "username": "admin", "password": t.admin_password}))
+                .await
+                .status
+                .as_u16(),
+        );
     }
     assert!(right.iter().filter(|s| **s == 429).count() >= 2, "{right:?}");
     // Another user name is not affected.
-    anon.post("/api/v1/sessions", json!({"tenant": "acme", "username": "someone", "password": "guess-123456"})).await.problem(401, "unauthenticated");
+    anon.post("/api/v1/sessions", json!({"tenant": "acme", "username": "someone", "password": "guess-123456"}))
+        .await
+        .problem(401, "unauthenticated");
     // LiveVox logins share the budget.
     let mut lv = Vec::new();
     for _ in 0..3 {
@@ -154,7 +173,11 @@ async fn password_logins_are_throttled_per_user() {
 
 #[tokio::test]
 async fn slow_clients_are_cut_off_and_others_are_served() {
-    let srv = Server::start_with(switchboard_http::HttpConfig { header_read_timeout: std::time::Duration::from_millis(700), ..Default::default() }).await;
+    let srv = Server::start_with(switchboard_http::HttpConfig {
+        header_read_timeout: std::time::Duration::from_millis(700),
+        ..Default::default()
+    })
+    .await;
     // A client that sends half a request head and then nothing.
     let mut slow = tokio::net::TcpStream::connect(srv.addr).await.unwrap();
     slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ").await.unwrap();
@@ -191,7 +214,8 @@ async fn hostile_round(base: &str, key: &str, user: i64, agent: i64, round: usiz
             1 => nested.clone(),
             2 => mapping.clone(),
             3 => "x".repeat(3 * 1024 * 1024),
-            _ => json!({"loginId": format!("mem{round}x{i}"), "firstName": "A", "lastName": "B", "password": format!("Secret{i}pw")}).to_string(),
+            _ => json!({"loginId": format!("mem{round}x{i}"), "firstName": "A", "lastName": "B", "password": format!("Secret{i}pw")})
+                .to_string(),
         };
         tasks.push(tokio::spawn(async move {
             let url = if i % 5 == 2 { format!("{base}/api/v2/Agent/updateAgentGroupMapping") } else { format!("{base}/api/v1/agents") };

@@ -112,7 +112,8 @@ async fn atomic_import_is_all_or_nothing() {
     let c = srv.client(&t.key);
     c.post("/api/v1/skills", json!({"name": "Billing"})).await.expect(201);
     let tmp = tempfile::tempdir().unwrap();
-    let bad = write(tmp.path(), "a.csv", "loginId,firstName,lastName,skills\na1,A,One,Billing:2\na2,A,Two,\na3,A,Three,Nope:3\na4,A,Four,\n");
+    let bad =
+        write(tmp.path(), "a.csv", "loginId,firstName,lastName,skills\na1,A,One,Billing:2\na2,A,Two,\na3,A,Three,Nope:3\na4,A,Four,\n");
     let o = import(&srv, tmp.path(), "acme", "agents", &bad, &[]).await;
     assert_eq!(o.code, 1);
     assert_eq!(o.json["failed"], 1, "{}", o.json);
@@ -122,7 +123,8 @@ async fn atomic_import_is_all_or_nothing() {
     assert!(o.json["outcome"].as_str().unwrap().contains("nothing was written"));
     assert!(logins(&c).await.is_empty(), "one bad row: nothing written");
 
-    let good = write(tmp.path(), "b.csv", "loginId,firstName,lastName,skills\na1,A,One,Billing:2\na2,A,Two,\na3,A,Three,billing:3\na4,A,Four,\n");
+    let good =
+        write(tmp.path(), "b.csv", "loginId,firstName,lastName,skills\na1,A,One,Billing:2\na2,A,Two,\na3,A,Three,billing:3\na4,A,Four,\n");
     let o = import(&srv, tmp.path(), "acme", "agents", &good, &[]).await;
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(o.json["created"], 4);
@@ -175,7 +177,9 @@ async fn on_conflict_skip_update_fail() {
     c.post("/api/v1/skills", json!({"name": "Spanish", "description": "old"})).await.expect(201);
     let tmp = tempfile::tempdir().unwrap();
     let f = write(tmp.path(), "skills.csv", "name,description\nSPANISH,new\nFrench,fr\n");
-    let desc = |items: Vec<Value>| items.iter().map(|s| (s["name"].as_str().unwrap().to_string(), s["description"].as_str().unwrap().to_string())).collect::<Vec<_>>();
+    let desc = |items: Vec<Value>| {
+        items.iter().map(|s| (s["name"].as_str().unwrap().to_string(), s["description"].as_str().unwrap().to_string())).collect::<Vec<_>>()
+    };
 
     let o = import(&srv, tmp.path(), "acme", "skills", &f, &[]).await;
     assert_eq!(o.code, 1);
@@ -189,7 +193,10 @@ async fn on_conflict_skip_update_fail() {
 
     let o = import(&srv, tmp.path(), "acme", "skills", &f, &["--on-conflict", "update"]).await;
     assert_eq!((o.json["updated"].as_u64(), o.json["unchanged"].as_u64()), (Some(1), Some(1)), "{}", o.json);
-    assert_eq!(o.json["changes"][0]["diff"], json!([{"column": "description", "from": "old", "to": "new"}, {"column": "name", "from": "Spanish", "to": "SPANISH"}]));
+    assert_eq!(
+        o.json["changes"][0]["diff"],
+        json!([{"column": "description", "from": "old", "to": "new"}, {"column": "name", "from": "Spanish", "to": "SPANISH"}])
+    );
     assert_eq!(desc(c.all("/api/v1/skills", 100).await), vec![("SPANISH".into(), "new".into()), ("French".into(), "fr".into())]);
 
     let o = import(&srv, tmp.path(), "acme", "skills", &f, &["--on-conflict", "update"]).await;
@@ -252,7 +259,11 @@ async fn export_then_import_round_trips_every_kind() {
             let o = import(&srv, tmp.path(), "acme", kind, &f, &["--on-conflict", "update"]).await;
             assert_eq!(o.code, 0, "{kind} {format}: {}", o.stdout);
             let r = &o.json;
-            assert_eq!((r["created"].as_u64(), r["updated"].as_u64(), r["failed"].as_u64()), (Some(0), Some(0), Some(0)), "{kind} {format}: {r}");
+            assert_eq!(
+                (r["created"].as_u64(), r["updated"].as_u64(), r["failed"].as_u64()),
+                (Some(0), Some(0), Some(0)),
+                "{kind} {format}: {r}"
+            );
             assert!(r["unchanged"].as_u64().unwrap() > 0);
             // Into an empty tenant: its export is the same file.
             let o = import(&srv, tmp.path(), &target, kind, &f, &[]).await;
@@ -285,7 +296,8 @@ async fn passwords_plain_none_and_precomputed() {
     );
     let o = import(&srv, tmp.path(), "acme", "agents", &f, &["--mode", "best-effort"]).await;
     assert_eq!(o.json["created"], 3, "{}", o.json);
-    let cols: Vec<(u64, &str)> = o.json["errors"].as_array().unwrap().iter().map(|e| (e["row"].as_u64().unwrap(), e["column"].as_str().unwrap())).collect();
+    let cols: Vec<(u64, &str)> =
+        o.json["errors"].as_array().unwrap().iter().map(|e| (e["row"].as_u64().unwrap(), e["column"].as_str().unwrap())).collect();
     assert_eq!(cols, vec![(5, "password"), (6, "passwordHash")]);
     let agents = c.all("/api/v1/agents", 100).await;
     let has = |login: &str| agents.iter().find(|a| a["loginId"] == login).unwrap()["hasPassword"].as_bool().unwrap();
@@ -421,7 +433,10 @@ async fn imports_stay_in_their_tenant() {
     assert_eq!(ca.all("/api/v1/agents", 10).await[0]["firstName"], "Alpha");
     assert_eq!(cb.all("/api/v1/agents", 10).await[0]["firstName"], "Beta");
     // Over HTTP the caller's tenant is the only one.
-    let r = ca.post("/api/v1/imports", json!({"kind": "agents", "onConflict": "update", "csv": "loginId,lastName\nshared,Changed\n"})).await.expect(202);
+    let r = ca
+        .post("/api/v1/imports", json!({"kind": "agents", "onConflict": "update", "csv": "loginId,lastName\nshared,Changed\n"}))
+        .await
+        .expect(202);
     let job = finished(&ca, &r.header("location").unwrap()).await;
     assert_eq!(job["report"]["updated"], 1);
     assert_eq!(cb.all("/api/v1/agents", 10).await[0]["lastName"], "Agent");

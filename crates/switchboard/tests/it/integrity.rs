@@ -37,7 +37,9 @@ async fn a_deleted_objects_id_is_never_given_again() {
     assert_eq!(h[0]["after"]["loginId"], "A3");
     assert_eq!(history(&c, "agent", a2_id).await.len(), 2, "the deleted agent keeps its own history (create, delete)");
     // The deleted agent's ETag matches nothing.
-    c.send(Method::PATCH, &format!("/api/v1/agents/{a2_id}"), Some(json!({"lastName": "X"})), &[("if-match", &a2_etag)]).await.problem(404, "not_found");
+    c.send(Method::PATCH, &format!("/api/v1/agents/{a2_id}"), Some(json!({"lastName": "X"})), &[("if-match", &a2_etag)])
+        .await
+        .problem(404, "not_found");
     assert_eq!(c.get(&format!("/api/v1/agents/{a3}")).await.body["lastName"], "Three");
 
     // Skills.
@@ -100,7 +102,8 @@ async fn a_database_of_the_previous_release_keeps_every_id() {
     let db_args = vec!["--database-url".to_string(), db.to_str().unwrap().to_string()];
 
     // The operator's first command with the new release migrates the file.
-    let out = Command::new(BIN).args(["admin", "create-api-key", "--tenant", "acme", "--username", "admin"]).args(&db_args).output().unwrap();
+    let out =
+        Command::new(BIN).args(["admin", "create-api-key", "--tenant", "acme", "--username", "admin"]).args(&db_args).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let key = serde_json::from_slice::<Value>(&out.stdout).unwrap()["apiKey"].as_str().unwrap().to_string();
 
@@ -175,7 +178,12 @@ async fn console_sign_in(base: &str, tenant: &str, user: &str, password: &str) -
 }
 
 async fn native_login(base: &str, tenant: &str, user: &str, password: &str) -> (StatusCode, Option<String>) {
-    let r = reqwest::Client::new().post(format!("{base}/api/v1/sessions")).json(&json!({"tenant": tenant, "username": user, "password": password})).send().await.unwrap();
+    let r = reqwest::Client::new()
+        .post(format!("{base}/api/v1/sessions"))
+        .json(&json!({"tenant": tenant, "username": user, "password": password}))
+        .send()
+        .await
+        .unwrap();
     (r.status(), r.headers().get(RETRY_AFTER).map(|v| v.to_str().unwrap().to_string()))
 }
 
@@ -268,7 +276,11 @@ async fn the_login_budget_holds_across_instances() {
     let mut seen = Vec::new();
     for i in 0..35 {
         let node = if i % 2 == 0 { &a } else { &b };
-        seen.push(if i % 3 == 0 { console_sign_in(&node.base, "acme", "admin", "guess-123456").await } else { native_login(&node.base, "acme", "admin", "guess-123456").await });
+        seen.push(if i % 3 == 0 {
+            console_sign_in(&node.base, "acme", "admin", "guess-123456").await
+        } else {
+            native_login(&node.base, "acme", "admin", "guess-123456").await
+        });
     }
     assert_throttled_after_30("two instances", 401, &seen);
     assert_eq!(native_login(&a.base, "acme", "admin", password).await.0, StatusCode::TOO_MANY_REQUESTS);
@@ -291,7 +303,11 @@ async fn failed_logins_are_logged_and_counted_never_the_password() {
     for surface in ["native", "console", "livevox"] {
         let line = metrics
             .lines()
-            .find(|l| l.starts_with("switchboard_login_failures_total{") && l.contains(&format!("surface=\"{surface}\"")) && l.contains("reason=\"bad_credentials\""))
+            .find(|l| {
+                l.starts_with("switchboard_login_failures_total{")
+                    && l.contains(&format!("surface=\"{surface}\""))
+                    && l.contains("reason=\"bad_credentials\"")
+            })
             .unwrap_or_else(|| panic!("a {surface} failure counted: {metrics}"));
         assert!(line.ends_with(" 1"), "{line}");
     }
@@ -302,7 +318,8 @@ async fn failed_logins_are_logged_and_counted_never_the_password() {
     assert_eq!(refusals.len(), 3, "{text}");
     for (line, (surface, user)) in refusals.iter().zip([("native", "admin"), ("console", "admin"), ("livevox", "nobody")]) {
         assert!(line.contains("WARN"), "{line}");
-        for part in [format!("surface=\"{surface}\""), "tenant=\"acme\"".into(), format!("username=\"{user}\""), "client=127.0.0.1".into()] {
+        for part in [format!("surface=\"{surface}\""), "tenant=\"acme\"".into(), format!("username=\"{user}\""), "client=127.0.0.1".into()]
+        {
             assert!(line.contains(&part), "{part} in {line}");
         }
     }
@@ -378,7 +395,11 @@ async fn commands_that_only_read_never_create_a_database() {
         assert!(!ok, "{args:?} fails: {out}");
         assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: one line: {err}");
         assert!(err.starts_with("error: ") && err.contains("typo.db does not exist"), "{args:?}: {err}");
-        let left: Vec<_> = std::fs::read_dir(cwd).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).filter(|n| n.starts_with("typo")).collect();
+        let left: Vec<_> = std::fs::read_dir(cwd)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with("typo"))
+            .collect();
         assert!(left.is_empty(), "{args:?} left {left:?}");
     }
     // The commands that start a database may create it.

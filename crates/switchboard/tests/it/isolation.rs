@@ -38,7 +38,10 @@ async fn tenant_b_cannot_see_or_touch_anything_of_tenant_a() {
     for coll in ["agents", "skills", "call-centers", "groups", "services", "phones", "dids", "campaigns", "users", "api-keys", "audit"] {
         let items = cb.all(&format!("/api/v1/{coll}"), 1000).await;
         let text = serde_json::to_string(&items).unwrap();
-        assert!(!text.contains("A-") && !text.contains("a-agent") && !text.contains("a-user") && !text.contains("a-key"), "{coll} leaks: {text}");
+        assert!(
+            !text.contains("A-") && !text.contains("a-agent") && !text.contains("a-user") && !text.contains("a-key"),
+            "{coll} leaks: {text}"
+        );
         for item in &items {
             if let Some(t) = item.get("tenantId") {
                 assert_eq!(t, b.id, "{coll}");
@@ -96,8 +99,12 @@ async fn tenant_b_cannot_see_or_touch_anything_of_tenant_a() {
         }
     }
     // References in bodies to A's objects are unknown references for B.
-    cb.post("/api/v1/agents", json!({"loginId": "x", "firstName": "a", "lastName": "b", "skills": [{"skillId": skill, "proficiency": 1}]})).await.problem(422, "invalid");
-    cb.post("/api/v1/agents", json!({"loginId": "x", "firstName": "a", "lastName": "b", "serviceIds": [svc]})).await.problem(422, "invalid");
+    cb.post("/api/v1/agents", json!({"loginId": "x", "firstName": "a", "lastName": "b", "skills": [{"skillId": skill, "proficiency": 1}]}))
+        .await
+        .problem(422, "invalid");
+    cb.post("/api/v1/agents", json!({"loginId": "x", "firstName": "a", "lastName": "b", "serviceIds": [svc]}))
+        .await
+        .problem(422, "invalid");
     cb.post("/api/v1/services", json!({"name": "x", "callCenterId": cc})).await.problem(422, "invalid");
     cb.post("/api/v1/phones", json!({"number": "5550101", "name": "x", "skills": ["A-Skill"]})).await.problem(422, "invalid");
     cb.post("/api/v1/campaigns", json!({"name": "x", "dynamicDids": ["5550199"]})).await.problem(422, "invalid");

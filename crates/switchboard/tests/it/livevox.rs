@@ -118,7 +118,8 @@ async fn world() -> World {
     for name in ["SILVER", "GOLD", "PLATINUM"] {
         skills.push(native.post("/api/v1/skills", json!({"name": name})).await.expect(201).id());
     }
-    let (admin, r) = Lv::login(&srv, &t.key, json!({"clientName": "acme", "userName": "admin", "password": t.admin_password, "agent": false})).await;
+    let (admin, r) =
+        Lv::login(&srv, &t.key, json!({"clientName": "acme", "userName": "admin", "password": t.admin_password, "agent": false})).await;
     assert_eq!(r.status, 200, "{}", r.text);
     World { srv, t, admin, native, acd, non_acd, skills, cc }
 }
@@ -167,7 +168,9 @@ fn create_body(w: &World, login: &str, password: &str) -> String {
 async fn session_login_validate_logout() {
     let w = world().await;
     // The login answer is compact JSON whose first key is sessionId.
-    let (lv, r) = Lv::login(&w.srv, &w.t.key, json!({"clientName": "acme", "userName": "admin", "password": w.t.admin_password, "agent": false})).await;
+    let (lv, r) =
+        Lv::login(&w.srv, &w.t.key, json!({"clientName": "acme", "userName": "admin", "password": w.t.admin_password, "agent": false}))
+            .await;
     assert_eq!(r.status, 200);
     assert!(r.text.starts_with("{\"sessionId\":\""), "{}", r.text);
     let v = r.json();
@@ -236,9 +239,27 @@ async fn create_read_update_delete_agent_as_documented() {
     assert_eq!(r.status, 200);
     let v = r.json();
     let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["assignedService", "assignedAgentSkill", "loginId", "firstName", "lastName", "phone", "wrapUpTime", "homeAgent", "active", "locked", "passwordLastModified"]);
+    assert_eq!(
+        keys,
+        [
+            "assignedService",
+            "assignedAgentSkill",
+            "loginId",
+            "firstName",
+            "lastName",
+            "phone",
+            "wrapUpTime",
+            "homeAgent",
+            "active",
+            "locked",
+            "passwordLastModified"
+        ]
+    );
     assert_eq!(v["assignedService"], json!([{"id": w.acd[0]}, {"id": w.acd[1]}]));
-    assert_eq!(v["assignedAgentSkill"], json!([{"id": w.skills[0], "proficiency": 3}, {"id": w.skills[1], "proficiency": 1}, {"id": w.skills[2], "proficiency": 5}]));
+    assert_eq!(
+        v["assignedAgentSkill"],
+        json!([{"id": w.skills[0], "proficiency": 3}, {"id": w.skills[1], "proficiency": 1}, {"id": w.skills[2], "proficiency": 5}])
+    );
     assert_eq!(v["loginId"], "BOBJOHNSON1", "stored upper-case whatever the case sent");
     assert_eq!(v["wrapUpTime"], -1);
     assert_eq!(v["homeAgent"], true);
@@ -248,33 +269,30 @@ async fn create_read_update_delete_agent_as_documented() {
     // The document's create errors.
     let r = lv.post("/configuration/agents", &create_body(&w, "BobJohnson2", "")).await;
     r.is(400, r#"{"code":202,"message":"Missing required field [password]"}"#);
-    let body = create_body(&w, "BobJohnson2", "A12345678").replace(&format!("{{\"id\": {}}},\n", w.acd[0]), &format!("{{\"id\": {}}},\n", w.non_acd));
-    lv.post("/configuration/agents", &body).await.is(400, r#"{"errorCode":202,"errorMessage":"Cannot assign service [incorrect service type]"}"#);
+    let body = create_body(&w, "BobJohnson2", "A12345678")
+        .replace(&format!("{{\"id\": {}}},\n", w.acd[0]), &format!("{{\"id\": {}}},\n", w.non_acd));
+    lv.post("/configuration/agents", &body)
+        .await
+        .is(400, r#"{"errorCode":202,"errorMessage":"Cannot assign service [incorrect service type]"}"#);
     lv.post("/configuration/agents", &create_body(&w, "BobJohnson2", "A12345678").replace("4199", "111645")).await.access_denied();
-    lv.post("/configuration/agents", &create_body(&w, "BobJohnson2", "short1")).await.is(
-        400,
-        r#"{"errorCode":202,"errorMessage":"Invalid password [Password must be at least 8 characters long]"}"#,
-    );
-    lv.post("/configuration/agents", &create_body(&w, "BobJohnson2", "nodigitsatall")).await.is(
-        400,
-        r#"{"errorCode":202,"errorMessage":"Invalid password [Password must contain at least 1 digit]"}"#,
-    );
-    lv.post("/configuration/agents", &create_body(&w, "bobjohnson1", "A12345678")).await.is(
-        400,
-        r#"{"errorCode":202,"errorMessage":"Invalid input [loginId 'BOBJOHNSON1' already exists]"}"#,
-    );
-    lv.post("/configuration/agents", &create_body(&w, "BobJohnson2", "A12345678").replace("\"proficiency\": 5", "\"proficiency\": 6")).await.is(
-        400,
-        r#"{"errorCode":202,"errorMessage":"Invalid input [proficiency must be between 1 and 5]"}"#,
-    );
-    lv.post("/configuration/agents", &create_body(&w, "BobJohnson2", "A12345678").replace("\"wrapUpTime\": -1,", "")).await.is(
-        400,
-        r#"{"code":202,"message":"Missing required field [wrapUpTime]"}"#,
-    );
-    lv.post("/configuration/agents", &create_body(&w, "BobJohnson2", "A12345678").replace("\"phone\"", "\"fax\"")).await.is(
-        400,
-        r#"{"errorCode":202,"errorMessage":"Invalid input [unknown field fax]"}"#,
-    );
+    lv.post("/configuration/agents", &create_body(&w, "BobJohnson2", "short1"))
+        .await
+        .is(400, r#"{"errorCode":202,"errorMessage":"Invalid password [Password must be at least 8 characters long]"}"#);
+    lv.post("/configuration/agents", &create_body(&w, "BobJohnson2", "nodigitsatall"))
+        .await
+        .is(400, r#"{"errorCode":202,"errorMessage":"Invalid password [Password must contain at least 1 digit]"}"#);
+    lv.post("/configuration/agents", &create_body(&w, "bobjohnson1", "A12345678"))
+        .await
+        .is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [loginId 'BOBJOHNSON1' already exists]"}"#);
+    lv.post("/configuration/agents", &create_body(&w, "BobJohnson2", "A12345678").replace("\"proficiency\": 5", "\"proficiency\": 6"))
+        .await
+        .is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [proficiency must be between 1 and 5]"}"#);
+    lv.post("/configuration/agents", &create_body(&w, "BobJohnson2", "A12345678").replace("\"wrapUpTime\": -1,", ""))
+        .await
+        .is(400, r#"{"code":202,"message":"Missing required field [wrapUpTime]"}"#);
+    lv.post("/configuration/agents", &create_body(&w, "BobJohnson2", "A12345678").replace("\"phone\"", "\"fax\""))
+        .await
+        .is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [unknown field fax]"}"#);
     assert_eq!(lv.post("/configuration/agents", "{\"clientId\": 4199,").await.status, 400, "malformed JSON");
     // None of the failures wrote anything.
     assert_eq!(w.native.get("/api/v1/agents").await.body["items"].as_array().unwrap().len(), 1);
@@ -284,18 +302,24 @@ async fn create_read_update_delete_agent_as_documented() {
     lv.put(&format!("/configuration/agents/{id}"), Some(r#"{"firstName": "Robert", "wrapUpTime": 30}"#)).await.is(204, "");
     let v = lv.get(&format!("/configuration/agents/{id}")).await.json();
     assert_eq!((v["firstName"].as_str(), v["wrapUpTime"].as_i64()), (Some("Robert"), Some(30)));
-    lv.put(&format!("/configuration/agents/{id}"), Some(r#"{"password": "1234567"}"#)).await.is(
-        400,
-        r#"{"errorCode":202,"errorMessage":"Invalid password [Password must be at least 8 characters long]"}"#,
-    );
-    lv.put(&format!("/configuration/agents/{id}"), Some(r#"{"password": "A12345678"}"#)).await.is(
-        400,
-        r#"{"errorCode":202,"errorMessage":"Invalid password [Password cannot match any of the previous 4 passwords]"}"#,
-    );
-    lv.put(&format!("/configuration/agents/{id}"), Some("{}")).await.is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [at least one key to update is required]"}"#);
-    lv.put(&format!("/configuration/agents/{id}"), Some(r#"{"loginId": "X"}"#)).await.is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [loginId cannot be changed with Update Agent]"}"#);
-    lv.put(&format!("/configuration/agents/{id}"), Some(r#"{"fax": "X"}"#)).await.is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [unknown field fax]"}"#);
-    lv.put("/configuration/agents/111111", Some(r#"{"active": false}"#)).await.is(404, r#"{"code":203,"message":"Agent not found [ID:111111]"}"#);
+    lv.put(&format!("/configuration/agents/{id}"), Some(r#"{"password": "1234567"}"#))
+        .await
+        .is(400, r#"{"errorCode":202,"errorMessage":"Invalid password [Password must be at least 8 characters long]"}"#);
+    lv.put(&format!("/configuration/agents/{id}"), Some(r#"{"password": "A12345678"}"#))
+        .await
+        .is(400, r#"{"errorCode":202,"errorMessage":"Invalid password [Password cannot match any of the previous 4 passwords]"}"#);
+    lv.put(&format!("/configuration/agents/{id}"), Some("{}"))
+        .await
+        .is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [at least one key to update is required]"}"#);
+    lv.put(&format!("/configuration/agents/{id}"), Some(r#"{"loginId": "X"}"#))
+        .await
+        .is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [loginId cannot be changed with Update Agent]"}"#);
+    lv.put(&format!("/configuration/agents/{id}"), Some(r#"{"fax": "X"}"#))
+        .await
+        .is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [unknown field fax]"}"#);
+    lv.put("/configuration/agents/111111", Some(r#"{"active": false}"#))
+        .await
+        .is(404, r#"{"code":203,"message":"Agent not found [ID:111111]"}"#);
 
     // Read and delete of what does not exist.
     lv.get("/configuration/agents/111111").await.is(404, r#"{"code":203,"message":"Agent not found [ID:111111]"}"#);
@@ -346,7 +370,15 @@ async fn list_info_search_and_related() {
     let w = world().await;
     let lv = &w.admin;
     let mut ids = Vec::new();
-    for (login, last, phone) in [("AGENT!", "bond", "5553504512"), ("AGENT#.?", "bourne", "5553504512"), ("AGENT-ANINDITA", "password123", "6503517454"), ("AGENT-ONE", "ONE", "6503517454"), ("AGENTONE", "One", "6783734060"), ("X7", "Jamison", "1112223333"), ("X8", "Rajam", "1112224444")] {
+    for (login, last, phone) in [
+        ("AGENT!", "bond", "5553504512"),
+        ("AGENT#.?", "bourne", "5553504512"),
+        ("AGENT-ANINDITA", "password123", "6503517454"),
+        ("AGENT-ONE", "ONE", "6503517454"),
+        ("AGENTONE", "One", "6783734060"),
+        ("X7", "Jamison", "1112223333"),
+        ("X8", "Rajam", "1112224444"),
+    ] {
         let body = json!({"clientId": 4199, "loginId": login, "firstName": "agent", "lastName": last, "password": "A12345678", "phone": phone, "wrapUpTime": -1, "homeAgent": false, "active": true});
         let r = lv.post("/configuration/agents", &body.to_string()).await;
         assert_eq!(r.status, 201, "{}", r.text);
@@ -359,7 +391,10 @@ async fn list_info_search_and_related() {
     let got: Vec<i64> = v["agent"].as_array().unwrap().iter().map(|a| a["id"].as_i64().unwrap()).collect();
     assert_eq!(got, ids[2..6]);
     assert_eq!(v["next"], "configuration/agents/?client=4199&offset=6&count=4");
-    assert_eq!(v["agent"][0].as_object().unwrap().keys().collect::<Vec<_>>(), ["id", "loginId", "firstName", "lastName", "phone", "active"]);
+    assert_eq!(
+        v["agent"][0].as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["id", "loginId", "firstName", "lastName", "phone", "active"]
+    );
     let v = lv.get("/configuration/agents?count=4&client=4199&offset=6").await.json();
     assert_eq!(v["agent"].as_array().unwrap().len(), 1);
     assert_eq!(v["next"], Value::Null);
@@ -367,8 +402,12 @@ async fn list_info_search_and_related() {
     // Parameters.
     lv.get("/configuration/agents?offset=0").await.is(400, r#"{"code":202,"message":"Missing required field [count]"}"#);
     lv.get("/configuration/agents?count=10").await.is(400, r#"{"code":202,"message":"Missing required field [offset]"}"#);
-    lv.get("/configuration/agents?count=0&offset=0").await.is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [count must be at least 1]"}"#);
-    lv.get("/configuration/agents?count=ten&offset=0").await.is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [count must be an integer]"}"#);
+    lv.get("/configuration/agents?count=0&offset=0")
+        .await
+        .is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [count must be at least 1]"}"#);
+    lv.get("/configuration/agents?count=ten&offset=0")
+        .await
+        .is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [count must be an integer]"}"#);
     lv.get("/configuration/agents?count=10&offset=0&client=49551").await.access_denied();
 
     // Info.
@@ -383,15 +422,22 @@ async fn list_info_search_and_related() {
     let found: Vec<&str> = v["agent"].as_array().unwrap().iter().map(|a| a["loginId"].as_str().unwrap()).collect();
     assert_eq!(found, ["AGENT-ONE", "AGENTONE"]);
     assert!(v.get("next").is_none());
-    lv.post("/configuration/agents/search?count=10&client=4199&offset=0", "{\n\"loginId\":\"BobJones23\",\n\"lastName\":\"Jones\"\n}").await.is(
-        400,
-        r#"{"errorCode":202,"errorMessage":"Invalid input [exactly one of phone, loginId or lastName is required]"}"#,
-    );
-    lv.post("/configuration/agents/search?count=10&offset=0", "{}").await.is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [exactly one of phone, loginId or lastName is required]"}"#);
+    lv.post("/configuration/agents/search?count=10&client=4199&offset=0", "{\n\"loginId\":\"BobJones23\",\n\"lastName\":\"Jones\"\n}")
+        .await
+        .is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [exactly one of phone, loginId or lastName is required]"}"#);
+    lv.post("/configuration/agents/search?count=10&offset=0", "{}")
+        .await
+        .is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [exactly one of phone, loginId or lastName is required]"}"#);
     let names = |v: Value| v["agent"].as_array().unwrap().iter().map(|a| a["lastName"].as_str().unwrap().to_string()).collect::<Vec<_>>();
-    assert_eq!(names(lv.post("/configuration/agents/search?count=10&offset=0", r#"{"lastName":"jam"}"#).await.json()), ["Jamison", "Rajam"]);
+    assert_eq!(
+        names(lv.post("/configuration/agents/search?count=10&offset=0", r#"{"lastName":"jam"}"#).await.json()),
+        ["Jamison", "Rajam"]
+    );
     assert_eq!(names(lv.post("/configuration/agents/search?count=10&offset=0", r#"{"loginId":"anin"}"#).await.json()), ["password123"]);
-    assert_eq!(names(lv.post("/configuration/agents/search?count=10&offset=0", r#"{"phoneNumber":"6503517454"}"#).await.json()), ["password123", "ONE"]);
+    assert_eq!(
+        names(lv.post("/configuration/agents/search?count=10&offset=0", r#"{"phoneNumber":"6503517454"}"#).await.json()),
+        ["password123", "ONE"]
+    );
     let v = lv.post("/configuration/agents/search?count=1&offset=0", r#"{"lastName":"o"}"#).await.json();
     assert_eq!(v["next"], "configuration/agents/search?client=4199&offset=1&count=1");
 
@@ -422,19 +468,28 @@ async fn agent_skills_and_assignments() {
     let r = lv.post("/configuration/agents/skills?=4199", r#"{"name":"Docs","description":"documentation"}"#).await;
     assert_eq!(r.status, 201, "{}", r.text);
     let skill = r.json()["id"].as_i64().unwrap();
-    lv.post("/configuration/agents/skills?client=4199", r#"{"description":"no name"}"#).await.is(400, r#"{"code":202,"message":"Missing required field [name]"}"#);
-    lv.post("/configuration/agents/skills", r#"{"name":"docs"}"#).await.is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [name 'docs' already exists]"}"#);
+    lv.post("/configuration/agents/skills?client=4199", r#"{"description":"no name"}"#)
+        .await
+        .is(400, r#"{"code":202,"message":"Missing required field [name]"}"#);
+    lv.post("/configuration/agents/skills", r#"{"name":"docs"}"#)
+        .await
+        .is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [name 'docs' already exists]"}"#);
 
     let agent = lv.post("/configuration/agents", &create_body(&w, "BobJohnson1", "A12345678")).await.json()["id"].as_i64().unwrap();
     // Update Agent Add Agent Skill.
     lv.put(&format!("/configuration/agents/{agent}/skills/{skill}?proficiency=4"), None).await.is(204, "");
-    lv.put(&format!("/configuration/agents/{agent}/skills/{skill}?proficiency=6"), None).await.is(
-        400,
-        r#"{"errorCode":202,"errorMessage":"Invalid input [proficiency must be between 1 and 5]"}"#,
-    );
-    lv.put(&format!("/configuration/agents/{agent}/skills/{skill}"), None).await.is(400, r#"{"code":202,"message":"Missing required field [proficiency]"}"#);
-    lv.put(&format!("/configuration/agents/{agent}/skills/111111?proficiency=1"), None).await.is(404, r#"{"code":203,"message":"Agent skill not found [ID:111111]"}"#);
-    lv.put(&format!("/configuration/agents/111111/skills/{skill}?proficiency=1"), None).await.is(404, r#"{"code":203,"message":"Agent not found [ID:111111]"}"#);
+    lv.put(&format!("/configuration/agents/{agent}/skills/{skill}?proficiency=6"), None)
+        .await
+        .is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [proficiency must be between 1 and 5]"}"#);
+    lv.put(&format!("/configuration/agents/{agent}/skills/{skill}"), None)
+        .await
+        .is(400, r#"{"code":202,"message":"Missing required field [proficiency]"}"#);
+    lv.put(&format!("/configuration/agents/{agent}/skills/111111?proficiency=1"), None)
+        .await
+        .is(404, r#"{"code":203,"message":"Agent skill not found [ID:111111]"}"#);
+    lv.put(&format!("/configuration/agents/111111/skills/{skill}?proficiency=1"), None)
+        .await
+        .is(404, r#"{"code":203,"message":"Agent not found [ID:111111]"}"#);
 
     // Read Agent Skill shows its agents.
     let r = lv.get(&format!("/configuration/agents/skills/{skill}")).await;
@@ -460,11 +515,12 @@ async fn agent_skills_and_assignments() {
     assert_eq!(lv.get(&format!("/configuration/agents/skills/{skill}")).await.json()["agent"], json!([]));
     lv.delete(&format!("/configuration/agents/{agent}/services/{}", w.acd[0])).await.is(204, "");
     lv.put(&format!("/configuration/agents/{agent}/services/{}", w.acd[0]), None).await.is(204, "");
-    lv.put(&format!("/configuration/agents/{agent}/services/{}", w.non_acd), None).await.is(
-        400,
-        r#"{"errorCode":202,"errorMessage":"Cannot assign service [incorrect service type]"}"#,
-    );
-    lv.put(&format!("/configuration/agents/{agent}/services/999999"), None).await.is(404, r#"{"code":203,"message":"Service not found [ID:999999]"}"#);
+    lv.put(&format!("/configuration/agents/{agent}/services/{}", w.non_acd), None)
+        .await
+        .is(400, r#"{"errorCode":202,"errorMessage":"Cannot assign service [incorrect service type]"}"#);
+    lv.put(&format!("/configuration/agents/{agent}/services/999999"), None)
+        .await
+        .is(404, r#"{"code":203,"message":"Service not found [ID:999999]"}"#);
     let v = lv.get(&format!("/configuration/agents/{agent}")).await.json();
     assert_eq!(v["assignedService"], json!([{"id": w.acd[0]}, {"id": w.acd[1]}]));
 
@@ -492,7 +548,10 @@ async fn versioned_prefixes_roles_and_other_clients() {
     assert_eq!(mgr.get(&format!("/configuration/agents/{id}")).await.status, 200);
     mgr.put(&format!("/configuration/agents/{id}"), Some(r#"{"active": false}"#)).await.access_denied();
     mgr.put(&format!("/configuration/agents/{id}/skills/{}?proficiency=2", w.skills[0]), None).await.access_denied();
-    let with_power = w.native.post("/api/v1/users", json!({"username": "mgr2", "role": "manager", "powers": ["administer_agents"], "password": "manager123"})).await;
+    let with_power = w
+        .native
+        .post("/api/v1/users", json!({"username": "mgr2", "role": "manager", "powers": ["administer_agents"], "password": "manager123"}))
+        .await;
     assert_eq!(with_power.status, 201);
     let (mgr2, _) = Lv::login(&w.srv, &w.t.key, json!({"clientName": "acme", "userName": "mgr2", "password": "manager123"})).await;
     mgr2.put(&format!("/configuration/agents/{id}"), Some(r#"{"active": false}"#)).await.is(204, "");
@@ -529,7 +588,12 @@ async fn list_agents_offset_pages_count_every_change() {
     for i in 0..9 {
         // loginIds whose order is not the ids' order.
         let login = format!("P{}", (i * 4) % 9);
-        let id = w.native.post("/api/v1/agents", json!({"loginId": login, "firstName": "P", "lastName": format!("Page{i}")})).await.expect(201).id();
+        let id = w
+            .native
+            .post("/api/v1/agents", json!({"loginId": login, "firstName": "P", "lastName": format!("Page{i}")}))
+            .await
+            .expect(201)
+            .id();
         agents.push((login, id));
     }
     let store = w.srv.dir.store();
@@ -542,7 +606,13 @@ async fn list_agents_offset_pages_count_every_change() {
     let (principal, dir) = (&principal, &w.srv.dir);
     let rank_page = |offset: usize| async move {
         let page = switchboard_domain::PageRequest { after: 0, offset: offset as u64, limit: 3 };
-        dir.list_agents(principal, &switchboard_domain::AgentFilter::default(), page).await.unwrap().items.iter().map(|a| a.id).collect::<Vec<_>>()
+        dir.list_agents(principal, &switchboard_domain::AgentFilter::default(), page)
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .map(|a| a.id)
+            .collect::<Vec<_>>()
     };
     let check = |agents: Vec<(String, i64)>, when: &'static str| async move {
         let mut by_login = agents.clone();
@@ -584,8 +654,13 @@ async fn roles_follow_each_method_of_the_document() {
     let skill = w.skills[0];
     w.native.post("/api/v1/users", json!({"username": "mgr", "role": "manager", "password": "manager123"})).await.expect(201);
     w.native.post("/api/v1/users", json!({"username": "viewer", "role": "agent", "password": "viewer123"})).await.expect(201);
-    w.native.post("/api/v1/users", json!({"username": "boss", "role": "manager", "powers": ["administer_agents"], "password": "manager123"})).await.expect(201);
-    let login = |user: &str, pw: &str, agent: bool| Lv::login(&w.srv, &w.t.key, json!({"clientName": "acme", "userName": user, "password": pw, "agent": agent}));
+    w.native
+        .post("/api/v1/users", json!({"username": "boss", "role": "manager", "powers": ["administer_agents"], "password": "manager123"}))
+        .await
+        .expect(201);
+    let login = |user: &str, pw: &str, agent: bool| {
+        Lv::login(&w.srv, &w.t.key, json!({"clientName": "acme", "userName": user, "password": pw, "agent": agent}))
+    };
     let (mgr, r) = login("mgr", "manager123", false).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let (viewer, r) = login("viewer", "viewer123", false).await;
@@ -604,7 +679,11 @@ async fn roles_follow_each_method_of_the_document() {
         format!("/configuration/agents/skills/{skill}"),
     ];
     // The four methods that list their own roles.
-    let open = [format!("/configuration/agents/{id}"), "/configuration/agents?count=4&client=4199&offset=0".to_string(), format!("/configuration/agents/{id}/related")];
+    let open = [
+        format!("/configuration/agents/{id}"),
+        "/configuration/agents?count=4&client=4199&offset=0".to_string(),
+        format!("/configuration/agents/{id}/related"),
+    ];
     for (who, lv) in [("manager without the power", &mgr), ("agent-role user", &viewer), ("agent session", &agent)] {
         for path in &admin_only {
             let r = lv.get(path).await;
@@ -638,7 +717,16 @@ async fn list_agents_pages_in_login_id_order_as_the_example() {
     // Created in an order that is not loginId order (the example's ids: 513804
     // is AGENT-ANINDITA, the oldest; 523329 AGENT-ONE, the newest of the four).
     let mut ids = std::collections::HashMap::new();
-    for (login, last) in [("AGENT-ANINDITA", "password123"), ("agent!", "bond"), ("AGENT#.?", "bourne"), ("AGENT-ONE", "ONE"), ("a_b", "under"), ("AAB", "double"), ("AGENTONE", "One"), ("Zed", "last")] {
+    for (login, last) in [
+        ("AGENT-ANINDITA", "password123"),
+        ("agent!", "bond"),
+        ("AGENT#.?", "bourne"),
+        ("AGENT-ONE", "ONE"),
+        ("a_b", "under"),
+        ("AAB", "double"),
+        ("AGENTONE", "One"),
+        ("Zed", "last"),
+    ] {
         let r = lv.post("/configuration/agents", &lv_agent(login, last, "5553504512")).await;
         assert_eq!(r.status, 201, "{}", r.text);
         ids.insert(login.to_uppercase(), r.json()["id"].as_i64().unwrap());
@@ -681,7 +769,10 @@ async fn list_agents_pages_in_login_id_order_as_the_example() {
 async fn count_above_the_hard_cap_serves_1000_and_a_next_link() {
     let w = world().await;
     let lv = &w.admin;
-    let csv: String = std::iter::once("loginId,firstName,lastName,phone".to_string()).chain((0..1005).map(|i| format!("CAP{i:04},Cap,Smith,555{i:07}"))).collect::<Vec<_>>().join("\n");
+    let csv: String = std::iter::once("loginId,firstName,lastName,phone".to_string())
+        .chain((0..1005).map(|i| format!("CAP{i:04},Cap,Smith,555{i:07}")))
+        .collect::<Vec<_>>()
+        .join("\n");
     let r = w.native.post("/api/v1/imports", json!({"kind": "agents", "csv": csv})).await.expect(202);
     let loc = r.header("location").unwrap();
     eventually("import done", || async { w.native.get(&loc).await.body }, |v| v["status"] != "running").await;
@@ -702,7 +793,9 @@ async fn count_above_the_hard_cap_serves_1000_and_a_next_link() {
     let r = lv.get("/configuration/agents/skills?count=1001&offset=0").await;
     assert_eq!((r.status, r.json()["agentSkill"].as_array().unwrap().len()), (200, 3));
     // Below 1 is still refused.
-    lv.get("/configuration/agents?count=0&offset=0").await.is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [count must be at least 1]"}"#);
+    lv.get("/configuration/agents?count=0&offset=0")
+        .await
+        .is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [count must be at least 1]"}"#);
 }
 
 /// Find Matching Agents: partial matches for loginId and lastName only; a
@@ -754,7 +847,9 @@ async fn update_agent_cannot_empty_a_mandatory_field() {
         (r#"{"active": ""}"#, "active"),
         (r#"{"password": ""}"#, "password"),
     ] {
-        lv.put(&format!("/configuration/agents/{id}"), Some(body)).await.is(400, &format!(r#"{{"code":202,"message":"Missing required field [{field}]"}}"#));
+        lv.put(&format!("/configuration/agents/{id}"), Some(body))
+            .await
+            .is(400, &format!(r#"{{"code":202,"message":"Missing required field [{field}]"}}"#));
     }
     assert_eq!(lv.get(&format!("/configuration/agents/{id}")).await.text, before, "nothing changed");
     assert_eq!(w.native.get(&format!("/api/v1/agents/{id}")).await.body["phone"], "2023467763");
@@ -783,7 +878,8 @@ async fn update_agent_accepts_read_modify_write_and_numbers_as_strings() {
     let mut body = after.clone();
     body["loginId"] = json!("bobjohnson1");
     body["assignedService"] = json!([{"id": w.acd[1]}, {"id": w.acd[0].to_string()}]);
-    body["assignedAgentSkill"] = json!([{"id": w.skills[2], "proficiency": "5"}, {"id": w.skills[0], "proficiency": 3}, {"id": w.skills[1], "proficiency": 1}]);
+    body["assignedAgentSkill"] =
+        json!([{"id": w.skills[2], "proficiency": "5"}, {"id": w.skills[0], "proficiency": 3}, {"id": w.skills[1], "proficiency": 1}]);
     body["wrapUpTime"] = json!("30");
     lv.put(&path, Some(&body.to_string())).await.is(204, "");
     assert_eq!(lv.get(&path).await.json()["wrapUpTime"], 30);
@@ -798,13 +894,18 @@ async fn update_agent_accepts_read_modify_write_and_numbers_as_strings() {
     for (key, val) in [
         ("loginId", json!("BOBJOHNSON2")),
         ("assignedService", json!([{"id": w.acd[0]}])),
-        ("assignedAgentSkill", json!([{"id": w.skills[0], "proficiency": 4}, {"id": w.skills[1], "proficiency": 1}, {"id": w.skills[2], "proficiency": 5}])),
+        (
+            "assignedAgentSkill",
+            json!([{"id": w.skills[0], "proficiency": 4}, {"id": w.skills[1], "proficiency": 1}, {"id": w.skills[2], "proficiency": 5}]),
+        ),
         ("locked", json!(true)),
         ("passwordLastModified", json!(1495233693000_i64)),
         ("lastLogin", json!(1495234211000_i64)),
         ("lastLoginIp", json!("189.146.225.138")),
     ] {
-        lv.put(&path, Some(&changed(key, val))).await.is(400, &format!(r#"{{"errorCode":202,"errorMessage":"Invalid input [{key} cannot be changed with Update Agent]"}}"#));
+        lv.put(&path, Some(&changed(key, val)))
+            .await
+            .is(400, &format!(r#"{{"errorCode":202,"errorMessage":"Invalid input [{key} cannot be changed with Update Agent]"}}"#));
     }
     assert_eq!(lv.get(&path).await.json(), now);
     // Only keys that change nothing: nothing to do, and said so.
@@ -814,16 +915,24 @@ async fn update_agent_accepts_read_modify_write_and_numbers_as_strings() {
     // Numbers as strings, and what is not a number.
     lv.put(&path, Some(r#"{"wrapUpTime": "45"}"#)).await.is(204, "");
     assert_eq!(lv.get(&path).await.json()["wrapUpTime"], 45);
-    lv.put(&path, Some(r#"{"wrapUpTime": "soon"}"#)).await.is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [wrapUpTime must be an integer]"}"#);
-    let body = create_body(&w, "Strings1", "A12345678").replace("\"proficiency\": 3", "\"proficiency\": \"3\"").replace("\"wrapUpTime\": -1", "\"wrapUpTime\": \"-1\"");
+    lv.put(&path, Some(r#"{"wrapUpTime": "soon"}"#))
+        .await
+        .is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [wrapUpTime must be an integer]"}"#);
+    let body = create_body(&w, "Strings1", "A12345678")
+        .replace("\"proficiency\": 3", "\"proficiency\": \"3\"")
+        .replace("\"wrapUpTime\": -1", "\"wrapUpTime\": \"-1\"");
     let r = lv.post("/configuration/agents", &body).await;
     assert_eq!(r.status, 201, "{}", r.text);
     let v = lv.get(&format!("/configuration/agents/{}", r.json()["id"])).await.json();
     assert_eq!((v["assignedAgentSkill"][0]["proficiency"].as_i64(), v["wrapUpTime"].as_i64()), (Some(3), Some(-1)));
     let body = create_body(&w, "Strings2", "A12345678").replace("\"proficiency\": 3", "\"proficiency\": \"high\"");
-    lv.post("/configuration/agents", &body).await.is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [proficiency must be an integer]"}"#);
+    lv.post("/configuration/agents", &body)
+        .await
+        .is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [proficiency must be an integer]"}"#);
     let body = create_body(&w, "Strings2", "A12345678").replace("\"wrapUpTime\": -1", "\"wrapUpTime\": \"never\"");
-    lv.post("/configuration/agents", &body).await.is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [wrapUpTime must be an integer]"}"#);
+    lv.post("/configuration/agents", &body)
+        .await
+        .is(400, r#"{"errorCode":202,"errorMessage":"Invalid input [wrapUpTime must be an integer]"}"#);
 }
 
 /// Issue 21: public LiveVox clients create agents without `clientId`; it

@@ -32,7 +32,12 @@ struct Caller {
 }
 
 fn req(method: Method, path: &str, headers: Vec<(&str, String)>, body: Option<Value>) -> Req {
-    Req { method, path: path.to_string(), headers: headers.into_iter().map(|(k, v)| (k.to_string(), v)).collect(), body: body.map(|b| b.to_string()) }
+    Req {
+        method,
+        path: path.to_string(),
+        headers: headers.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        body: body.map(|b| b.to_string()),
+    }
 }
 
 /// The dialect routes that read or change agent `id` (loginId `JDOE`) of tenant A.
@@ -64,24 +69,85 @@ fn routes(c: &Caller, id: i64, group: i64) -> Vec<(&'static str, &'static str, R
         ("livevox", "write", req(Method::DELETE, &format!("/configuration/agents/{id}/skills/1"), lv.clone(), None)),
         ("livevox", "write", req(Method::PUT, &format!("/configuration/agents/{id}/services/1"), lv.clone(), None)),
         ("livevox", "write", req(Method::DELETE, &format!("/configuration/agents/{id}/services/1"), lv.clone(), None)),
-        ("livevox", "write", req(Method::POST, "/configuration/agents?client=1", lv.clone(), Some(json!({"clientId": 1, "loginId": "x", "firstName": "x", "lastName": "y", "password": "A12345678", "phone": "5551234", "wrapUpTime": -1, "homeAgent": false, "active": true})))),
+        (
+            "livevox",
+            "write",
+            req(
+                Method::POST,
+                "/configuration/agents?client=1",
+                lv.clone(),
+                Some(
+                    json!({"clientId": 1, "loginId": "x", "firstName": "x", "lastName": "y", "password": "A12345678", "phone": "5551234", "wrapUpTime": -1, "homeAgent": false, "active": true}),
+                ),
+            ),
+        ),
         ("livevox", "write", req(Method::POST, "/configuration/agents/skills?client=1", lv.clone(), Some(json!({"name": "Mallory"})))),
         ("livevox", "write", req(Method::PUT, "/configuration/agents/skills/1", lv.clone(), Some(json!({"name": "Mallory"})))),
         ("livevox", "write", req(Method::DELETE, "/configuration/agents/skills/1", lv.clone(), None)),
         ("livevox", "read", req(Method::GET, &format!("/configuration/agents/{id}/related"), lv.clone(), None)),
         ("livevox", "read", req(Method::GET, "/configuration/agents?client=1&count=10&offset=0", lv.clone(), None)),
         ("livevox", "read", req(Method::GET, "/configuration/agents/info?client=1", lv.clone(), None)),
-        ("livevox", "read", req(Method::POST, "/configuration/agents/search?client=1&count=10&offset=0", lv.clone(), Some(json!({"lastName": "Doe"})))),
+        (
+            "livevox",
+            "read",
+            req(Method::POST, "/configuration/agents/search?client=1&count=10&offset=0", lv.clone(), Some(json!({"lastName": "Doe"}))),
+        ),
         ("livevox", "read", req(Method::GET, "/configuration/agents/skills/1", lv.clone(), None)),
         ("livevox", "read", req(Method::GET, "/configuration/agents/skills?client=1&count=10&offset=0", lv.clone(), None)),
         ("livevox", "read", req(Method::GET, "/configuration/agents/skills/info?client=1", lv.clone(), None)),
         ("livevox", "read", req(Method::GET, "/configuration/callCenters?client=1&count=10&offset=0", lv.clone(), None)),
         ("livevox", "read", req(Method::GET, "/configuration/services?client=1&count=10&offset=0", lv.clone(), None)),
-        ("deepcall", "read", req(Method::POST, "/api/v2/Agent/getAgentGroupMapping", vec![], Some(with(dc_auth.clone(), json!({"agentId": id}))))),
-        ("deepcall", "write", req(Method::POST, "/api/v2/Agent/updateAgentGroupMapping", vec![], Some(with(dc_auth, json!({"agentId": id, "group": {group.to_string(): {"receive_call": "N"}}}))))),
-        ("ozonetel", "write", req(Method::PUT, "/ca_apis/updateAgent", oz.clone(), Some(json!({"userName": c.tenant_name, "agentId": "jdoe", "agentName": "Mallory M", "password": "abc", "email": "m@example.com"})))),
-        ("ozonetel", "write", req(Method::POST, "/ca_apis/PhoneManageV2", oz.clone(), Some(json!({"userName": c.tenant_name, "action": "edit", "phoneNumber": "5550100", "phoneName": "Desk", "phoneNameNew": "Mallory"})))),
-        ("ozonetel", "write", req(Method::POST, "/APIServices/dynamic/did/update", vec![], Some(json!({"username": c.tenant_name, "apiKey": c.key.clone().unwrap_or_default(), "campaignName": "Spring", "dynamicDIDs": "5550199", "fallbackDynamicDIDs": "5550199"})))),
+        (
+            "deepcall",
+            "read",
+            req(Method::POST, "/api/v2/Agent/getAgentGroupMapping", vec![], Some(with(dc_auth.clone(), json!({"agentId": id})))),
+        ),
+        (
+            "deepcall",
+            "write",
+            req(
+                Method::POST,
+                "/api/v2/Agent/updateAgentGroupMapping",
+                vec![],
+                Some(with(dc_auth, json!({"agentId": id, "group": {group.to_string(): {"receive_call": "N"}}}))),
+            ),
+        ),
+        (
+            "ozonetel",
+            "write",
+            req(
+                Method::PUT,
+                "/ca_apis/updateAgent",
+                oz.clone(),
+                Some(
+                    json!({"userName": c.tenant_name, "agentId": "jdoe", "agentName": "Mallory M", "password": "abc", "email": "m@example.com"}),
+                ),
+            ),
+        ),
+        (
+            "ozonetel",
+            "write",
+            req(
+                Method::POST,
+                "/ca_apis/PhoneManageV2",
+                oz.clone(),
+                Some(
+                    json!({"userName": c.tenant_name, "action": "edit", "phoneNumber": "5550100", "phoneName": "Desk", "phoneNameNew": "Mallory"}),
+                ),
+            ),
+        ),
+        (
+            "ozonetel",
+            "write",
+            req(
+                Method::POST,
+                "/APIServices/dynamic/did/update",
+                vec![],
+                Some(
+                    json!({"username": c.tenant_name, "apiKey": c.key.clone().unwrap_or_default(), "campaignName": "Spring", "dynamicDIDs": "5550199", "fallbackDynamicDIDs": "5550199"}),
+                ),
+            ),
+        ),
     ]
 }
 
@@ -103,11 +169,17 @@ fn refused(dialect: &str, status: u16, body: &str) -> bool {
     match dialect {
         "native" => matches!(status, 401 | 403 | 404) && v["type"].as_str().is_some_and(|t| t.starts_with("urn:switchboard:problem:")),
         "livevox" => (status == 403 && v["Message"] == "Access denied") || (status == 404 && v["code"] == 203),
-        "deepcall" => body == r#"{"status":"error","message":"Permission denied","code":1015}"#
-            || v["code"] == 1509
-            || v["code"] == 1505,
-        "ozonetel" => matches!(status, 400 | 401 | 403 | 404)
-            && (body.contains("Invalid User Details") || body.contains("Api Key Should Not be Null or Empty.") || body.contains("Permission denied") || body.contains("Authentication failed.") || body.contains("userName or apiKey not valid") || body.contains("Agent not found") || body.contains("Campaign not found")),
+        "deepcall" => body == r#"{"status":"error","message":"Permission denied","code":1015}"# || v["code"] == 1509 || v["code"] == 1505,
+        "ozonetel" => {
+            matches!(status, 400 | 401 | 403 | 404)
+                && (body.contains("Invalid User Details")
+                    || body.contains("Api Key Should Not be Null or Empty.")
+                    || body.contains("Permission denied")
+                    || body.contains("Authentication failed.")
+                    || body.contains("userName or apiKey not valid")
+                    || body.contains("Agent not found")
+                    || body.contains("Campaign not found"))
+        }
         _ => false,
     }
 }
@@ -123,7 +195,9 @@ async fn snapshot(c: &Client, id: i64) -> Value {
 
 #[tokio::test]
 async fn every_dialect_refuses_every_unauthorised_caller_in_its_own_form() {
-    let srv = Server::start_with(HttpConfig { session_idle: Duration::from_millis(800), rate_limit_override: Some(1000), ..Default::default() }).await;
+    let srv =
+        Server::start_with(HttpConfig { session_idle: Duration::from_millis(800), rate_limit_override: Some(1000), ..Default::default() })
+            .await;
     let a = srv.tenant("acme").await;
     let b = srv.tenant("globex").await;
     let ca = srv.client(&a.key);
@@ -149,7 +223,11 @@ async fn every_dialect_refuses_every_unauthorised_caller_in_its_own_form() {
     let revoked = ca.post("/api/v1/api-keys", json!({"name": "old"})).await.expect(201).body;
     ca.delete(&format!("/api/v1/api-keys/{}", revoked["id"])).await.expect(204);
     // An Agent-role user of A, with its own key.
-    let agent_user = ca.post("/api/v1/users", json!({"username": "viewer", "role": "agent", "password": "viewer123", "withApiKey": true})).await.expect(201).body;
+    let agent_user = ca
+        .post("/api/v1/users", json!({"username": "viewer", "role": "agent", "password": "viewer123", "withApiKey": true}))
+        .await
+        .expect(201)
+        .body;
     // Expired sessions: a LiveVox session and a native (DeepCall) session, left idle.
     let lv_login = reqwest::Client::new()
         .post(format!("{}/session/login", srv.base()))
@@ -166,9 +244,21 @@ async fn every_dialect_refuses_every_unauthorised_caller_in_its_own_form() {
 
     let callers = [
         Caller { label: "tenant B", key: Some(b.key.clone()), user_id: Some(b.admin_user_id), session: None, tenant_name: "globex".into() },
-        Caller { label: "tenant B naming A", key: Some(b.key.clone()), user_id: Some(b.admin_user_id), session: None, tenant_name: "acme".into() },
+        Caller {
+            label: "tenant B naming A",
+            key: Some(b.key.clone()),
+            user_id: Some(b.admin_user_id),
+            session: None,
+            tenant_name: "acme".into(),
+        },
         Caller { label: "no credentials", key: None, user_id: None, session: None, tenant_name: "acme".into() },
-        Caller { label: "revoked key", key: revoked["apiKey"].as_str().map(str::to_owned), user_id: Some(a.admin_user_id), session: None, tenant_name: "acme".into() },
+        Caller {
+            label: "revoked key",
+            key: revoked["apiKey"].as_str().map(str::to_owned),
+            user_id: Some(a.admin_user_id),
+            session: None,
+            tenant_name: "acme".into(),
+        },
         Caller { label: "expired session", key: None, user_id: None, session: Some(lv_sid), tenant_name: "acme".into() },
         Caller {
             label: "agent role",

@@ -29,7 +29,9 @@ fn text(o: &Output) -> (String, String) {
 
 /// The line of `config show` for `key`.
 fn shown<'a>(out: &'a str, key: &str) -> &'a str {
-    out.lines().find(|l| l.starts_with(&format!("{key} = ")) || l.starts_with(&format!("# {key}:"))).unwrap_or_else(|| panic!("no {key} in {out}"))
+    out.lines()
+        .find(|l| l.starts_with(&format!("{key} = ")) || l.starts_with(&format!("# {key}:")))
+        .unwrap_or_else(|| panic!("no {key} in {out}"))
 }
 
 #[test]
@@ -97,7 +99,8 @@ fn configuration_precedence_is_flag_env_file_default() {
     assert!(o.status.success(), "{}", text(&o).1);
 
     // Mistakes in the file are one-line errors naming it.
-    for (body, says) in [("bogus = 1\n", "unknown setting `bogus`"), ("listen = [1]\n", "must be a string"), ("listen = \n", "config file")] {
+    for (body, says) in [("bogus = 1\n", "unknown setting `bogus`"), ("listen = [1]\n", "must be a string"), ("listen = \n", "config file")]
+    {
         std::fs::write(&file, body).unwrap();
         let o = cmd(tmp.path()).args(["--config", file.to_str().unwrap(), "config", "show"]).output().unwrap();
         let (_, err) = text(&o);
@@ -119,12 +122,23 @@ async fn json_logs_have_one_line_per_request_and_no_secrets() {
     let r = http.get(format!("{}/api/v1/agents?limit=5", p.base)).bearer_auth(&key).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let request_id = r.headers()["x-request-id"].to_str().unwrap().to_string();
-    let r = http.post(format!("{}/api/v1/agents", p.base)).bearer_auth(&key).json(&json!({"loginId": "log1", "firstName": "L", "lastName": "Og"})).send().await.unwrap();
+    let r = http
+        .post(format!("{}/api/v1/agents", p.base))
+        .bearer_auth(&key)
+        .json(&json!({"loginId": "log1", "firstName": "L", "lastName": "Og"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 201);
     let agent = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
     http.get(format!("{}/api/v1/agents/{agent}", p.base)).bearer_auth(&key).send().await.unwrap();
     // A password login and a credential in a query string.
-    let r = http.post(format!("{}/api/v1/sessions", p.base)).json(&json!({"tenant": "logs", "username": "admin", "password": password})).send().await.unwrap();
+    let r = http
+        .post(format!("{}/api/v1/sessions", p.base))
+        .json(&json!({"tenant": "logs", "username": "admin", "password": password}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 201);
     http.get(format!("{}/no/such/route?token={key}", p.base)).send().await.unwrap();
     http.get(format!("{}/api/v1/agents", p.base)).bearer_auth("sbk_wrong").send().await.unwrap();
@@ -134,7 +148,10 @@ async fn json_logs_have_one_line_per_request_and_no_secrets() {
     let text = std::fs::read_to_string(&log).unwrap();
     let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect();
     assert!(lines.iter().all(|l| l["timestamp"].is_string() && l["level"].is_string() && l["target"].is_string()), "{text}");
-    assert!(!text.contains(&key) && !text.contains(&password) && !text.contains("s3cret") && !text.contains("\"loginId\""), "no secrets or bodies in the log: {text}");
+    assert!(
+        !text.contains(&key) && !text.contains(&password) && !text.contains("s3cret") && !text.contains("\"loginId\""),
+        "no secrets or bodies in the log: {text}"
+    );
     let access: Vec<&Value> = lines.iter().filter(|l| l["target"] == "switchboard::access").collect();
     assert_eq!(access.len(), 6, "one line per request: {text}");
     for a in &access {
@@ -186,7 +203,11 @@ fn families(m: &str) -> std::collections::BTreeMap<String, (bool, bool, usize)> 
             f.entry(rest.split(' ').next().unwrap().into()).or_default().1 = true;
         } else if !l.is_empty() {
             let name = l.split(['{', ' ']).next().unwrap();
-            let base = ["_bucket", "_sum", "_count"].iter().find_map(|s| name.strip_suffix(s)).filter(|b| m.contains(&format!("# TYPE {b} histogram"))).unwrap_or(name);
+            let base = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s))
+                .filter(|b| m.contains(&format!("# TYPE {b} histogram")))
+                .unwrap_or(name);
             f.entry(base.into()).or_default().2 += 1;
         }
     }
@@ -215,7 +236,12 @@ async fn metrics_follow_prometheus_conventions() {
     // An Ozonetel call past its budget (override: 1 a minute).
     let http = reqwest::Client::new();
     for _ in 0..3 {
-        http.put(format!("{}/ca_apis/updateAgent", p.base)).header("apiKey", key).json(&json!({"userName": "metrics", "agentId": "m1"})).send().await.unwrap();
+        http.put(format!("{}/ca_apis/updateAgent", p.base))
+            .header("apiKey", key)
+            .json(&json!({"userName": "metrics", "agentId": "m1"}))
+            .send()
+            .await
+            .unwrap();
     }
     // A committed import through the API.
     c.post("/api/v1/imports", json!({"kind": "skills", "csv": "name,description\nsk1,x\nsk2,y\n"})).await.expect(202);
@@ -234,7 +260,13 @@ async fn metrics_follow_prometheus_conventions() {
     }
     let has = |needle: &str| assert!(m.lines().any(|l| l.starts_with(needle)), "{needle} in\n{m}");
     has(&format!("switchboard_build_info{{version=\"{}\",commit=\"", env!("CARGO_PKG_VERSION")));
-    for p in ["process_cpu_seconds_total ", "process_resident_memory_bytes ", "process_open_fds ", "process_start_time_seconds ", "process_max_fds "] {
+    for p in [
+        "process_cpu_seconds_total ",
+        "process_resident_memory_bytes ",
+        "process_open_fds ",
+        "process_start_time_seconds ",
+        "process_max_fds ",
+    ] {
         has(p);
     }
     has("switchboard_db_pool_connections{");
@@ -247,7 +279,15 @@ async fn metrics_follow_prometheus_conventions() {
     has("switchboard_rate_limit_refusals_total{dialect=\"native\",limit=\"login\"}");
     has("switchboard_rate_limit_refusals_total{dialect=\"ozonetel\",limit=\"api\"}");
     has("switchboard_import_rows_total{kind=\"skills\",outcome=\"created\"} 2");
-    let hits: u64 = m.lines().find(|l| l.starts_with("switchboard_agent_cache_requests_total{cache=\"agents\",result=\"hit\"}")).unwrap().rsplit(' ').next().unwrap().parse().unwrap();
+    let hits: u64 = m
+        .lines()
+        .find(|l| l.starts_with("switchboard_agent_cache_requests_total{cache=\"agents\",result=\"hit\"}"))
+        .unwrap()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(hits >= 1, "the second read of the agent came from the cache\n{m}");
 }
 
@@ -260,7 +300,10 @@ fn cli_polish() {
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
         let o = cmd(tmp.path()).args(["completions", shell]).output().unwrap();
         let (out, err) = text(&o);
-        assert!(o.status.success() && out.contains("switchboard") && out.contains("create-tenant") && out.contains("database-url"), "{shell}: {err}");
+        assert!(
+            o.status.success() && out.contains("switchboard") && out.contains("create-tenant") && out.contains("database-url"),
+            "{shell}: {err}"
+        );
     }
     let o = cmd(tmp.path()).arg("man").output().unwrap();
     let (man, _) = text(&o);
@@ -269,12 +312,27 @@ fn cli_polish() {
         assert!(man.contains(&format!("switchboard\\-{sub}")) || man.contains(&format!("\\fB{sub}\\fR")), "{sub} in the man page");
     }
     // Errors: one line, no backtrace even when asked for one.
-    let o = cmd(tmp.path()).args(["admin", "list-tenants", "--database-url", "/nonexistent/dir/x.db"]).env("RUST_BACKTRACE", "full").output().unwrap();
+    let o = cmd(tmp.path())
+        .args(["admin", "list-tenants", "--database-url", "/nonexistent/dir/x.db"])
+        .env("RUST_BACKTRACE", "full")
+        .output()
+        .unwrap();
     let (_, err) = text(&o);
-    assert!(!o.status.success() && err.starts_with("error: ") && err.trim_end().lines().count() == 1 && !err.contains("backtrace"), "{err}");
+    assert!(
+        !o.status.success() && err.starts_with("error: ") && err.trim_end().lines().count() == 1 && !err.contains("backtrace"),
+        "{err}"
+    );
     // A Redis that is not there: one line, the URL without its password.
     let o = cmd(tmp.path())
-        .args(["serve", "--listen", "127.0.0.1:0", "--redis-url", "redis://:hunter2@127.0.0.1:1", "--database-url", tmp.path().join("r.db").to_str().unwrap()])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--redis-url",
+            "redis://:hunter2@127.0.0.1:1",
+            "--database-url",
+            tmp.path().join("r.db").to_str().unwrap(),
+        ])
         .env("RUST_BACKTRACE", "1")
         .output()
         .unwrap();
@@ -328,9 +386,17 @@ async fn admin_commands_for_operators() {
         assert!(out.status.success(), "{err}");
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777, 0o600);
-        let tenants: Value = serde_json::from_slice(&Command::new(BIN).args(["admin", "list-tenants", "--database-url", copy.to_str().unwrap()]).output().unwrap().stdout).unwrap();
+        let tenants: Value = serde_json::from_slice(
+            &Command::new(BIN).args(["admin", "list-tenants", "--database-url", copy.to_str().unwrap()]).output().unwrap().stdout,
+        )
+        .unwrap();
         assert_eq!(tenants[0]["name"], "ops");
-        let check = switchboard_store::integrity_check(copy.to_str().unwrap(), &switchboard_store::StoreOptions { create: false, ..Default::default() }).await.unwrap();
+        let check = switchboard_store::integrity_check(
+            copy.to_str().unwrap(),
+            &switchboard_store::StoreOptions { create: false, ..Default::default() },
+        )
+        .await
+        .unwrap();
         assert_eq!(check, "ok");
         // An existing file is never overwritten.
         let out = Command::new(BIN).args(["admin", "backup", copy.to_str().unwrap()]).args(db.cli_args()).output().unwrap();

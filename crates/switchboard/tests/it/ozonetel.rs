@@ -60,7 +60,8 @@ impl Answer {
 
 /// Sends a request the way Ozonetel's clients do: JSON text, `apiKey` header.
 async fn send(base: &str, method: reqwest::Method, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
-    let mut req = reqwest::Client::new().request(method, format!("{base}{path}")).header("Content-Type", "application/json").body(body.to_string());
+    let mut req =
+        reqwest::Client::new().request(method, format!("{base}{path}")).header("Content-Type", "application/json").body(body.to_string());
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
@@ -285,9 +286,19 @@ async fn the_global_override_replaces_every_limit() {
     update_agent(&srv.base, Some(&key), valid_update()).await.is(429, MAX_LIMIT);
     // Endpoints without a configured limit stay unlimited.
     for _ in 0..3 {
-        phone(&srv.base, &key, json!({"userName": "acme", "action": "edit", "phoneNumber": "123", "phoneName": "x", "phoneNumberNew": "123"})).await;
+        phone(
+            &srv.base,
+            &key,
+            json!({"userName": "acme", "action": "edit", "phoneNumber": "123", "phoneName": "x", "phoneNumberNew": "123"}),
+        )
+        .await;
     }
-    let r = phone(&srv.base, &key, json!({"userName": "acme", "action": "edit", "phoneNumber": "123", "phoneName": "x", "phoneNumberNew": "123"})).await;
+    let r = phone(
+        &srv.base,
+        &key,
+        json!({"userName": "acme", "action": "edit", "phoneNumber": "123", "phoneName": "x", "phoneNumberNew": "123"}),
+    )
+    .await;
     assert_eq!(r.status, 404, "{}", r.body);
 }
 
@@ -340,7 +351,9 @@ async fn a_key_of_another_tenant_is_invalid_user_details_everywhere() {
     let other = srv.tenant("globex").await;
     let before = c.get(&format!("/api/v1/agents/{id}")).await.expect(200).body;
     update_agent(&b, Some(&other.key), valid_update()).await.is(401, INVALID_USER);
-    phone(&b, &other.key, json!({"userName": "acme", "action": "create", "phoneNumber": "123", "phoneName": "x"})).await.is(401, PHONE_AUTH);
+    phone(&b, &other.key, json!({"userName": "acme", "action": "create", "phoneNumber": "123", "phoneName": "x"}))
+        .await
+        .is(401, PHONE_AUTH);
     let body = json!({"username": "acme", "campaignName": "x", "apiKey": other.key, "dynamicDIDs": "1", "fallbackDynamicDIDs": "1"});
     dids(&b, body).await.is(401, DIDS_AUTH);
     assert_eq!(c.get(&format!("/api/v1/agents/{id}")).await.expect(200).body, before);
@@ -386,7 +399,8 @@ async fn phone_manage_answers_every_documented_case() {
     assert_eq!(phones().await, before, "failed requests change nothing");
 
     // Success response: number (with %2B), name, skills; phoneName in any case.
-    let ok = edit(json!({"phoneNumberNew": "%2B919876543211", "phoneNameNew": "Desk 9", "unAssignSkill": "general", "assignSkill": "Hindi"}));
+    let ok =
+        edit(json!({"phoneNumberNew": "%2B919876543211", "phoneNameNew": "Desk 9", "unAssignSkill": "general", "assignSkill": "Hindi"}));
     phone(&b, k, ok).await.is(200, PHONE_OK);
     let p = &phones().await[0];
     assert_eq!((p["number"].as_str(), p["name"].as_str()), (Some("+919876543211"), Some("Desk 9")));
@@ -402,7 +416,8 @@ async fn phone_manage_answers_every_documented_case() {
     assert_eq!(phones().await[0]["skills"], json!(["Hindi", "General"]));
 
     // create and delete, in the same style.
-    let create = json!({"userName": "acme", "action": "create", "phoneNumber": "%2B15550001", "phoneName": "Desk 3", "skill": "General,Nope"});
+    let create =
+        json!({"userName": "acme", "action": "create", "phoneNumber": "%2B15550001", "phoneName": "Desk 3", "skill": "General,Nope"});
     phone(&b, k, create.clone()).await.is(200, PHONE_SKILLS_FAILED);
     phone(&b, k, create).await.is(409, PHONE_EXISTS);
     let created = phones().await;
@@ -444,7 +459,11 @@ async fn dynamic_dids_answer_every_documented_case() {
     keys.sort_unstable();
     assert_eq!(keys, ["error", "path", "status", "timestamp"]);
     assert!(r.body.starts_with(r#"{"timestamp":""#), "{}", r.body);
-    assert!(r.body.ends_with(r#"+0000","status":500,"error":"Internal Server Error","path":"/APIServices/dynamic/did/update"}"#), "{}", r.body);
+    assert!(
+        r.body.ends_with(r#"+0000","status":500,"error":"Internal Server Error","path":"/APIServices/dynamic/did/update"}"#),
+        "{}",
+        r.body
+    );
     let ts = v["timestamp"].as_str().unwrap();
     assert_eq!((ts.len(), &ts[4..5], &ts[10..11], &ts[19..20]), (28, "-", "T", "."), "{ts}");
     // Passing Invalid apiKey Value.
@@ -549,7 +568,8 @@ async fn the_rate_limit_window_slides_in_process() {
 async fn the_rate_limit_window_slides_across_instances_in_redis() {
     let Some(url) = crate::support::redis_url() else { return };
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let redis = switchboard_store::connect_redis(&url, &format!("sbtest_window_{}_{nanos}", std::process::id()), None).await.expect("Redis");
+    let redis =
+        switchboard_store::connect_redis(&url, &format!("sbtest_window_{}_{nanos}", std::process::id()), None).await.expect("Redis");
     let a = limited_node(redis.rate_limiter_with_window(Duration::from_secs(3))).await;
     let b = limited_node(redis.rate_limiter_with_window(Duration::from_secs(3))).await;
     window_slides(&[(base(&a.0), a.1.clone()), (base(&b.0), b.1.clone())]).await;
@@ -566,7 +586,8 @@ async fn phone_manage_edit_needs_phone_number_new() {
     c.post("/api/v1/phones", json!({"number": "+919876543210", "name": "Desk 1"})).await.expect(201);
     let phones = || async { c.get("/api/v1/phones").await.expect(200).body["items"].clone() };
     let before = phones().await;
-    let edit = json!({"userName": "acme", "action": "edit", "phoneNumber": "%2B919876543210", "phoneName": "Desk 1", "phoneNameNew": "Desk 2"});
+    let edit =
+        json!({"userName": "acme", "action": "edit", "phoneNumber": "%2B919876543210", "phoneName": "Desk 1", "phoneNameNew": "Desk 2"});
     phone(&b, k, edit.clone()).await.is(400, PHONE_NEW_EMPTY);
     phone(&b, k, with(edit.clone(), "phoneNumberNew", json!(""))).await.is(400, PHONE_NEW_EMPTY);
     phone(&b, k, with(edit.clone(), "phoneNumberNew", json!(" "))).await.is(400, PHONE_NEW_EMPTY);
@@ -597,7 +618,8 @@ async fn phone_manage_reads_the_documents_sample_as_written() {
     assert_eq!((p["number"].as_str(), p["name"].as_str()), (Some("98766"), Some("xxxx")));
     assert_eq!(p["skills"], json!(["Old", "General", "QA_Skill", "kolm", "lok", "Python"]));
     // Trailing commas too, as LiveVox reads them.
-    let trailing = "{\"userName\":\"xxxx\",\"action\":\"edit\",\"phoneNumber\":\"98766\",\"phoneName\":\"xxxx\",\"phoneNumberNew\":\"98767\",}";
+    let trailing =
+        "{\"userName\":\"xxxx\",\"action\":\"edit\",\"phoneNumber\":\"98766\",\"phoneName\":\"xxxx\",\"phoneNumberNew\":\"98767\",}";
     send(&b, reqwest::Method::POST, "/ca_apis/PhoneManageV2", &[("apiKey", &t.key)], trailing).await.is(200, PHONE_OK);
     // A body that is not JSON at all is a parse error, whoever sends it.
     const NOT_JSON: &str = r#"{"status":"error","message":"request body is not a JSON object"}"#;
@@ -624,7 +646,9 @@ async fn phone_manage_numeric_numbers_get_the_length_rule() {
     phone(&b, k, with(edit.clone(), "phoneNumberNew", json!(12345678901234567890_u64 as f64 * 10.0)))
         .await
         .is(400, r#"{"status":"error","message":"phoneNumberNew must be 3 to 20 digits long"}"#);
-    phone(&b, k, with(edit.clone(), "phoneNumberNew", json!("%2B1"))).await.is(400, r#"{"status":"error","message":"phoneNumberNew must be 3 to 20 digits long"}"#);
+    phone(&b, k, with(edit.clone(), "phoneNumberNew", json!("%2B1")))
+        .await
+        .is(400, r#"{"status":"error","message":"phoneNumberNew must be 3 to 20 digits long"}"#);
     // Not numeric: the documented text.
     phone(&b, k, with(edit.clone(), "phoneNumber", json!("98 765"))).await.is(400, PHONE_NUMERIC);
     assert_eq!(c.get("/api/v1/phones").await.expect(200).body, before);

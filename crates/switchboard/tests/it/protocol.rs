@@ -113,7 +113,9 @@ async fn idempotency_keys_make_retries_safe() {
     // Keys are per tenant: another tenant may use the same key.
     let t2 = srv.tenant("other").await;
     srv.client(&t2.key).send(Method::POST, "/api/v1/agents", Some(body), &h).await.expect(201);
-    c.send(Method::POST, "/api/v1/skills", Some(json!({"name": "x"})), &[("idempotency-key", &"k".repeat(300))]).await.problem(400, "bad_request");
+    c.send(Method::POST, "/api/v1/skills", Some(json!({"name": "x"})), &[("idempotency-key", &"k".repeat(300))])
+        .await
+        .problem(400, "bad_request");
 }
 
 #[tokio::test]
@@ -218,7 +220,14 @@ async fn restart_keeps_everything() {
     let t = srv.tenant("acme").await;
     let c = srv.client(&t.key);
     let skill = c.post("/api/v1/skills", json!({"name": "Persist"})).await.expect(201).id();
-    let id = c.post("/api/v1/agents", json!({"loginId": "keep", "firstName": "K", "lastName": "P", "skills": [{"skillId": skill, "proficiency": 2}]})).await.expect(201).id();
+    let id = c
+        .post(
+            "/api/v1/agents",
+            json!({"loginId": "keep", "firstName": "K", "lastName": "P", "skills": [{"skillId": skill, "proficiency": 2}]}),
+        )
+        .await
+        .expect(201)
+        .id();
     let before = c.get(&format!("/api/v1/agents/{id}")).await.body;
     let srv = srv.restart().await;
     let c = srv.client(&t.key);

@@ -32,24 +32,63 @@ async fn secrets_are_stored_as_hashes_and_never_logged() {
     let c = p.client(&key);
     let agent_pw = "Sup3rSecretAgentPw";
     let new_pw = "An0therSecretPw";
-    let id = c.post("/api/v1/agents", json!({"loginId": "sec", "firstName": "S", "lastName": "C", "password": agent_pw})).await.expect(201).id();
+    let id =
+        c.post("/api/v1/agents", json!({"loginId": "sec", "firstName": "S", "lastName": "C", "password": agent_pw})).await.expect(201).id();
     c.patch(&format!("/api/v1/agents/{id}"), json!({"password": new_pw})).await.expect(200);
     let k2 = c.post("/api/v1/api-keys", json!({"name": "second"})).await.expect(201).body["apiKey"].as_str().unwrap().to_string();
     // A LiveVox user login and an agent login, a native session, a bad login.
     let http = reqwest::Client::new();
-    let r = http.post(format!("{}/session/login", p.base)).header("LV-Access", &key).json(&json!({"clientName": "acme", "userName": "admin", "password": admin_pw})).send().await.unwrap();
+    let r = http
+        .post(format!("{}/session/login", p.base))
+        .header("LV-Access", &key)
+        .json(&json!({"clientName": "acme", "userName": "admin", "password": admin_pw}))
+        .send()
+        .await
+        .unwrap();
     let sid = r.json::<Value>().await.unwrap()["sessionId"].as_str().unwrap().to_string();
-    let r = http.post(format!("{}/session/login", p.base)).header("LV-Access", &k2).json(&json!({"clientName": "acme", "userName": "sec", "password": new_pw, "agent": true})).send().await.unwrap();
+    let r = http
+        .post(format!("{}/session/login", p.base))
+        .header("LV-Access", &k2)
+        .json(&json!({"clientName": "acme", "userName": "sec", "password": new_pw, "agent": true}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
-    http.post(format!("{}/session/login", p.base)).header("LV-Access", &key).json(&json!({"clientName": "acme", "userName": "admin", "password": "WrongButSecret9"})).send().await.unwrap();
-    let ssid = http.post(format!("{}/api/v1/sessions", p.base)).json(&json!({"tenant": "acme", "username": "admin", "password": admin_pw})).send().await.unwrap().json::<Value>().await.unwrap()["sessionId"].as_str().unwrap().to_string();
+    http.post(format!("{}/session/login", p.base))
+        .header("LV-Access", &key)
+        .json(&json!({"clientName": "acme", "userName": "admin", "password": "WrongButSecret9"}))
+        .send()
+        .await
+        .unwrap();
+    let ssid = http
+        .post(format!("{}/api/v1/sessions", p.base))
+        .json(&json!({"tenant": "acme", "username": "admin", "password": admin_pw}))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["sessionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
     // Ozonetel with the key in a header and a password in the body.
-    http.put(format!("{}/ca_apis/updateAgent", p.base)).header("apiKey", &key).json(&json!({"userName": "acme", "agentId": "sec", "agentName": "Sec Agent", "password": "OzPassw0rd", "email": "s@example.com"})).send().await.unwrap();
+    http.put(format!("{}/ca_apis/updateAgent", p.base))
+        .header("apiKey", &key)
+        .json(&json!({"userName": "acme", "agentId": "sec", "agentName": "Sec Agent", "password": "OzPassw0rd", "email": "s@example.com"}))
+        .send()
+        .await
+        .unwrap();
     // DeepCall with the key as token in the body.
-    http.post(format!("{}/api/v2/Agent/updateAgentGroupMapping", p.base)).body(json!({"userId": t["userId"], "token": key, "agentId": id, "group": {"1": {"receive_call": "Y"}}}).to_string()).send().await.unwrap();
+    http.post(format!("{}/api/v2/Agent/updateAgentGroupMapping", p.base))
+        .body(json!({"userId": t["userId"], "token": key, "agentId": id, "group": {"1": {"receive_call": "Y"}}}).to_string())
+        .send()
+        .await
+        .unwrap();
     assert!(p.terminate().success());
 
-    let secrets = [key.as_str(), k2.as_str(), admin_pw.as_str(), agent_pw, new_pw, "WrongButSecret9", "OzPassw0rd", sid.as_str(), ssid.as_str()];
+    let secrets =
+        [key.as_str(), k2.as_str(), admin_pw.as_str(), agent_pw, new_pw, "WrongButSecret9", "OzPassw0rd", sid.as_str(), ssid.as_str()];
     let logs = std::fs::read_to_string(&log).unwrap();
     assert!(logs.len() > 1000 && logs.contains("INSERT INTO agents"), "trace logging was on: {} bytes", logs.len());
     for s in secrets {

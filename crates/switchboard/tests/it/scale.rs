@@ -43,21 +43,29 @@ async fn instances_share_one_database_and_one_redis() {
     let (a, b, c) = (nodes[0].client(&key), nodes[1].client(&key), nodes[2].client(&key));
 
     // Written through one, read through the others.
-    let id = a.post("/api/v1/agents", json!({"loginId": "shared", "firstName": "S", "lastName": "H", "password": "secret123"})).await.expect(201).id();
+    let id = a
+        .post("/api/v1/agents", json!({"loginId": "shared", "firstName": "S", "lastName": "H", "password": "secret123"}))
+        .await
+        .expect(201)
+        .id();
     assert_eq!(b.get(&format!("/api/v1/agents/{id}")).await.expect(200).body["loginId"], "SHARED");
     assert_eq!(c.get("/api/v1/agents?q=shared").await.expect(200).body["items"].as_array().unwrap().len(), 1);
 
     // No lost update: two instances write against the same ETag; one wins.
     let etag = a.get(&format!("/api/v1/agents/{id}")).await.header("etag").unwrap();
     b.send(Method::PATCH, &format!("/api/v1/agents/{id}"), Some(json!({"firstName": "B"})), &[("if-match", &etag)]).await.expect(200);
-    c.send(Method::PATCH, &format!("/api/v1/agents/{id}"), Some(json!({"firstName": "C"})), &[("if-match", &etag)]).await.problem(412, "version_mismatch");
+    c.send(Method::PATCH, &format!("/api/v1/agents/{id}"), Some(json!({"firstName": "C"})), &[("if-match", &etag)])
+        .await
+        .problem(412, "version_mismatch");
     assert_eq!(a.get(&format!("/api/v1/agents/{id}")).await.body["firstName"], "B");
 
     // loginId uniqueness under concurrent creates on different instances.
     let mut tasks = tokio::task::JoinSet::new();
     for (i, n) in [a.clone(), b.clone(), c.clone()].into_iter().cycle().take(9).enumerate() {
         let login = if i % 2 == 0 { "race" } else { "RACE" };
-        tasks.spawn(async move { n.post("/api/v1/agents", json!({"loginId": login, "firstName": "R", "lastName": "C"})).await.status.as_u16() });
+        tasks.spawn(
+            async move { n.post("/api/v1/agents", json!({"loginId": login, "firstName": "R", "lastName": "C"})).await.status.as_u16() },
+        );
     }
     let mut statuses = Vec::new();
     while let Some(s) = tasks.join_next().await {
@@ -100,7 +108,8 @@ async fn instances_share_one_database_and_one_redis() {
     let lv = |base: &str, path: &str| reqwest::Client::new().get(format!("{base}{path}")).header("LV-Session", sid.clone()).send();
     assert_eq!(lv(&nodes[1].base, &format!("/configuration/agents/{id}")).await.unwrap().status(), 200);
     assert_eq!(lv(&nodes[2].base, "/configuration/agents/info").await.unwrap().status(), 200);
-    let r = reqwest::Client::new().delete(format!("{}/session/logout", nodes[2].base)).header("LV-Session", sid.clone()).send().await.unwrap();
+    let r =
+        reqwest::Client::new().delete(format!("{}/session/logout", nodes[2].base)).header("LV-Session", sid.clone()).send().await.unwrap();
     assert_eq!(r.status(), 204);
     assert_eq!(lv(&nodes[0].base, "/configuration/agents/info").await.unwrap().status(), 403);
 
@@ -142,19 +151,8 @@ async fn agent_cache_follows_changes_made_elsewhere() {
     let b = Server::start_on(a.db.clone()).await;
     let t = a.tenant("acme").await;
     let (ca, cb) = (a.client(&t.key), b.client(&t.key));
-    let id = ca
-        .post(
-            "/api/v1/agents",
-            json!({"loginId": "cached", "firstName": "A", "lastName": "Z"}),
-        )
-        .await
-        .expect(201)
-        .id();
-    let skill = ca
-        .post("/api/v1/skills", json!({"name": "Billing"}))
-        .await
-        .expect(201)
-        .id();
+    let id = ca.post("/api/v1/agents", json!({"loginId": "cached", "firstName": "A", "lastName": "Z"})).await.expect(201).id();
+    let skill = ca.post("/api/v1/skills", json!({"name": "Billing"})).await.expect(201).id();
     let path = format!("/api/v1/agents/{id}");
     let read_b = || async { cb.get(&path).await.expect(200).body };
     // B's listener may still be connecting: wait until B serves the agent.
@@ -162,40 +160,23 @@ async fn agent_cache_follows_changes_made_elsewhere() {
 
     // Another instance's writes: a field, a skill, then the skill's deletion
     // (a cascade over every agent that had it).
-    ca.patch(&path, json!({"firstName": "Renamed"}))
-        .await
-        .expect(200);
+    ca.patch(&path, json!({"firstName": "Renamed"})).await.expect(200);
     eventually("rename on B", read_b, |v| v["firstName"] == "Renamed").await;
-    ca.put(&format!("{path}/skills/{skill}"), json!({"proficiency": 4}))
-        .await
-        .expect(200);
+    ca.put(&format!("{path}/skills/{skill}"), json!({"proficiency": 4})).await.expect(200);
     eventually("skill on B", read_b, |v| v["skills"][0]["proficiency"] == 4).await;
-    ca.delete(&format!("/api/v1/skills/{skill}"))
-        .await
-        .expect(204);
-    eventually("cascade on B", read_b, |v| {
-        v["skills"].as_array().is_some_and(Vec::is_empty)
-    })
-    .await;
+    ca.delete(&format!("/api/v1/skills/{skill}")).await.expect(204);
+    eventually("cascade on B", read_b, |v| v["skills"].as_array().is_some_and(Vec::is_empty)).await;
 
     // An operator's SQL, past every Switchboard instance.
-    psql(
-        &a.db,
-        &format!("UPDATE agents SET last_name = 'FromSql' WHERE id = {id}"),
-    );
+    psql(&a.db, &format!("UPDATE agents SET last_name = 'FromSql' WHERE id = {id}"));
     eventually("SQL on B", read_b, |v| v["lastName"] == "FromSql").await;
 
     // A revoked key stops working on the instance that had it in memory.
-    let k = ca
-        .post("/api/v1/api-keys", json!({"name": "short-lived"}))
-        .await
-        .expect(201);
+    let k = ca.post("/api/v1/api-keys", json!({"name": "short-lived"})).await.expect(201);
     let (kid, key) = (k.id(), k.body["apiKey"].as_str().unwrap().to_string());
     let by_key = b.client(&key);
     by_key.get(&path).await.expect(200);
-    ca.delete(&format!("/api/v1/api-keys/{kid}"))
-        .await
-        .expect(204);
+    ca.delete(&format!("/api/v1/api-keys/{kid}")).await.expect(204);
     // At once: B keeps no copy of its own beyond what the notification
     // clears (there was a 2 s cache in front of it, which nothing could
     // clear from another instance); the pause covers delivery on a busy
@@ -211,25 +192,18 @@ async fn agent_cache_follows_changes_made_elsewhere() {
         &format!("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'switchboard-listen' AND query LIKE '%sb:{schema}%'"),
     );
     assert_eq!(killed.trim(), "2", "one listener per instance");
-    psql(
-        &a.db,
-        &format!("UPDATE agents SET first_name = 'WhileDown' WHERE id = {id}"),
-    );
-    eventually("change made while the listener was down", read_b, |v| {
-        v["firstName"] == "WhileDown"
-    })
-    .await;
+    psql(&a.db, &format!("UPDATE agents SET first_name = 'WhileDown' WHERE id = {id}"));
+    eventually("change made while the listener was down", read_b, |v| v["firstName"] == "WhileDown").await;
     // It listens again, and keeps following changes.
     let listening = || async {
-        json!(psql(&a.db, &format!("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'switchboard-listen' AND query LIKE '%sb:{schema}%'")).trim())
+        json!(psql(
+            &a.db,
+            &format!("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'switchboard-listen' AND query LIKE '%sb:{schema}%'")
+        )
+        .trim())
     };
     eventually("listeners back", listening, |v| v == "2").await;
     read_b().await;
-    ca.patch(&path, json!({"firstName": "After"}))
-        .await
-        .expect(200);
-    eventually("rename after reconnect", read_b, |v| {
-        v["firstName"] == "After"
-    })
-    .await;
+    ca.patch(&path, json!({"firstName": "After"})).await.expect(200);
+    eventually("rename after reconnect", read_b, |v| v["firstName"] == "After").await;
 }

@@ -48,7 +48,10 @@ async fn name_index_answers_searches_with_every_change_in() {
         let body = serde_json::json!({"loginId": format!("n{i}"), "firstName": "Ann", "lastName": format!("Orsted{i}")});
         ids.push(c.post("/api/v1/agents", body).await.expect(201).id());
     }
-    srv.client(&other.key).post("/api/v1/agents", serde_json::json!({"loginId": "x", "firstName": "B", "lastName": "Orsted1"})).await.expect(201);
+    srv.client(&other.key)
+        .post("/api/v1/agents", serde_json::json!({"loginId": "x", "firstName": "B", "lastName": "Orsted1"}))
+        .await
+        .expect(201);
     let store = srv.dir.store();
     eventually("name index ready", || async { serde_json::json!(store.name_index_ready()) }, |v| v == true).await;
 

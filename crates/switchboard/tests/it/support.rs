@@ -33,12 +33,17 @@ pub fn on_postgres() -> bool {
                 return false;
             }
             let url = pg_url();
-            assert!(reachable(&url, 5432), "PostgreSQL is not reachable at {url} (SWITCHBOARD_TEST_PG_URL). {HOW_TO_GET_THEM} {}", skip_hint("postgres"));
+            assert!(
+                reachable(&url, 5432),
+                "PostgreSQL is not reachable at {url} (SWITCHBOARD_TEST_PG_URL). {HOW_TO_GET_THEM} {}",
+                skip_hint("postgres")
+            );
             true
         })
 }
 
-const HOW_TO_GET_THEM: &str = "scripts/test-deps.sh installs and starts what the tests need (PostgreSQL, Redis, Chromium) on Debian or Ubuntu.";
+const HOW_TO_GET_THEM: &str =
+    "scripts/test-deps.sh installs and starts what the tests need (PostgreSQL, Redis, Chromium) on Debian or Ubuntu.";
 
 fn skip_hint(what: &str) -> String {
     format!("To skip these tests instead, set SWITCHBOARD_TEST_SKIP={what}.")
@@ -74,8 +79,16 @@ fn reachable(url: &str, default_port: u16) -> bool {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let host_port = rest.split(['/', '?']).next().unwrap_or("");
     let host_port = host_port.rsplit_once('@').map_or(host_port, |(_, h)| h);
-    let with_port = if host_port.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) { host_port.to_string() } else { format!("{host_port}:{default_port}") };
-    with_port.to_socket_addrs().ok().and_then(|mut a| a.next()).is_some_and(|a| std::net::TcpStream::connect_timeout(&a, std::time::Duration::from_secs(2)).is_ok())
+    let with_port = if host_port.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+        host_port.to_string()
+    } else {
+        format!("{host_port}:{default_port}")
+    };
+    with_port
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .is_some_and(|a| std::net::TcpStream::connect_timeout(&a, std::time::Duration::from_secs(2)).is_ok())
 }
 
 /// The Redis of the tests (`SWITCHBOARD_TEST_REDIS_URL`, default
@@ -121,7 +134,14 @@ impl TestDb {
     pub fn options(&self) -> StoreOptions {
         // The agent cache on, as `serve` has it: every PostgreSQL test that reads
         // after a write also checks that the write reached the cache.
-        StoreOptions { pg_schema: self.schema.clone(), max_connections: 8, agent_cache_entries: 10_000, agent_cache_preload: true, name_index: true, ..StoreOptions::default() }
+        StoreOptions {
+            pg_schema: self.schema.clone(),
+            max_connections: 8,
+            agent_cache_entries: 10_000,
+            agent_cache_preload: true,
+            name_index: true,
+            ..StoreOptions::default()
+        }
     }
 
     /// The CLI flags that select this database.
@@ -209,7 +229,11 @@ impl Server {
     }
 
     /// A server whose rate limits are kept by `limiter` (a short window, Redis).
-    pub async fn start_on_with_limiter(db: Arc<TestDb>, config: switchboard_http::HttpConfig, limiter: Arc<dyn switchboard_domain::RateLimiter>) -> Server {
+    pub async fn start_on_with_limiter(
+        db: Arc<TestDb>,
+        config: switchboard_http::HttpConfig,
+        limiter: Arc<dyn switchboard_domain::RateLimiter>,
+    ) -> Server {
         let store = switchboard_store::open(&db.url, &db.options()).await.expect("open store");
         let dir = Directory::new(store, Arc::new(SystemClock));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -509,22 +533,9 @@ where
 pub fn psql(db: &TestDb, sql: &str) -> String {
     let schema = db.schema.as_deref().unwrap();
     let out = std::process::Command::new("psql")
-        .args([
-            db.url.as_str(),
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-Atq",
-            "-c",
-            &format!("SET search_path = {schema}"),
-            "-c",
-            sql,
-        ])
+        .args([db.url.as_str(), "-v", "ON_ERROR_STOP=1", "-Atq", "-c", &format!("SET search_path = {schema}"), "-c", sql])
         .output()
         .expect("psql");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

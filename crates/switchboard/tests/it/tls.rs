@@ -83,8 +83,12 @@ fn is_root() -> bool {
 /// The newest installed PostgreSQL's server binaries (Debian's layout, or
 /// `pg_config --bindir`).
 fn pg_bin() -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql").into_iter().flatten().flatten().map(|e| e.path().join("bin")).collect();
-    dirs.sort_by_key(|d| d.file_name().map(|_| d.parent().and_then(|v| v.file_name()).and_then(|v| v.to_str()).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0)));
+    let mut dirs: Vec<PathBuf> =
+        std::fs::read_dir("/usr/lib/postgresql").into_iter().flatten().flatten().map(|e| e.path().join("bin")).collect();
+    dirs.sort_by_key(|d| {
+        d.file_name()
+            .map(|_| d.parent().and_then(|v| v.file_name()).and_then(|v| v.to_str()).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0))
+    });
     if let Ok(o) = Command::new("pg_config").arg("--bindir").output() {
         dirs.insert(0, PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
     }
@@ -139,23 +143,42 @@ impl PgTls {
         // TCP only over TLS: a plain connection finds no pg_hba line.
         std::fs::write(data.join("pg_hba.conf"), "local all all trust\nhostssl all all 127.0.0.1/32 trust\n").unwrap();
         chown(dir.path());
-        let out = as_postgres(&bin.join("pg_ctl")).args(["-w", "-t", "30", "-l"]).arg(dir.path().join("log")).arg("-D").arg(&data).arg("start").output().unwrap();
+        let out = as_postgres(&bin.join("pg_ctl"))
+            .args(["-w", "-t", "30", "-l"])
+            .arg(dir.path().join("log"))
+            .arg("-D")
+            .arg(&data)
+            .arg("start")
+            .output()
+            .unwrap();
         let pg = PgTls { dir, bin, port };
-        assert!(out.status.success(), "pg_ctl start: {} {}", String::from_utf8_lossy(&out.stderr), std::fs::read_to_string(pg.dir.path().join("log")).unwrap_or_default());
+        assert!(
+            out.status.success(),
+            "pg_ctl start: {} {}",
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(pg.dir.path().join("log")).unwrap_or_default()
+        );
         Some(pg)
     }
 }
 
 impl Drop for PgTls {
     fn drop(&mut self) {
-        let _ = as_postgres(&self.bin.join("pg_ctl")).args(["-m", "immediate", "-D"]).arg(self.dir.path().join("data")).arg("stop").output();
+        let _ =
+            as_postgres(&self.bin.join("pg_ctl")).args(["-m", "immediate", "-D"]).arg(self.dir.path().join("data")).arg("stop").output();
     }
 }
 
 /// `switchboard admin migrate` on `url` (and `extra` flags): the error
 /// line, if it failed.
 fn migrate(cwd: &Path, url: &str, extra: &[&str]) -> Result<(), String> {
-    let out = Command::new(BIN).args(["admin", "migrate", "--database-url", url]).args(extra).current_dir(cwd).env_remove("SWITCHBOARD_DATABASE_URL").output().unwrap();
+    let out = Command::new(BIN)
+        .args(["admin", "migrate", "--database-url", url])
+        .args(extra)
+        .current_dir(cwd)
+        .env_remove("SWITCHBOARD_DATABASE_URL")
+        .output()
+        .unwrap();
     if out.status.success() {
         Ok(())
     } else {
@@ -177,7 +200,8 @@ fn postgres_over_tls() {
     // verify-full: the CA (flag or sslrootcert) and the host name must both match.
     migrate(cwd, &url("localhost", "verify-full"), &["--db-ca-file", ca]).expect("verify-full with the CA file");
     migrate(cwd, &format!("{}&sslrootcert={ca}", url("localhost", "verify-full")), &[]).expect("verify-full with sslrootcert=");
-    let err = migrate(cwd, &url("127.0.0.1", "verify-full"), &["--db-ca-file", ca]).expect_err("the certificate names localhost, not 127.0.0.1");
+    let err =
+        migrate(cwd, &url("127.0.0.1", "verify-full"), &["--db-ca-file", ca]).expect_err("the certificate names localhost, not 127.0.0.1");
     assert!(err.starts_with("error: opening database postgres://postgres@127.0.0.1") && err.trim().lines().count() == 1, "{err}");
     assert!(err.to_lowercase().contains("certificate") || err.to_lowercase().contains("tls"), "{err}");
     // verify-ca: the CA only.
@@ -203,7 +227,20 @@ async fn redis_over_tls() {
     let certs = certs();
     let port = free_port();
     let Ok(mut redis) = Command::new("redis-server")
-        .args(["--port", "0", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--tls-auth-clients", "no", "--tls-port", &port.to_string()])
+        .args([
+            "--port",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--tls-auth-clients",
+            "no",
+            "--tls-port",
+            &port.to_string(),
+        ])
         .arg("--tls-cert-file")
         .arg(&certs.cert)
         .arg("--tls-key-file")
@@ -239,7 +276,10 @@ async fn redis_over_tls() {
     let p = Process::serve(tmp.path(), &db, &["--redis-url", &url, "--redis-ca-file", ca, "--redis-prefix", "sbtls"]);
     let t = admin_cli(&db, &["admin", "create-tenant", "--name", "tls"]);
     let anon = p.client("");
-    let r = anon.post("/api/v1/sessions", serde_json::json!({"tenant": "tls", "username": "admin", "password": t["password"]})).await.expect(201);
+    let r = anon
+        .post("/api/v1/sessions", serde_json::json!({"tenant": "tls", "username": "admin", "password": t["password"]}))
+        .await
+        .expect(201);
     let session = r.body["sessionId"].as_str().unwrap().to_string();
     // The session is found in Redis (and then no more).
     anon.delete(&format!("/api/v1/sessions/{session}")).await.expect(204);
