@@ -3,6 +3,7 @@
 //! domain operation and formats its answer.
 
 mod app;
+mod body_limit;
 pub mod console;
 pub mod deepcall;
 mod lenient_json;
@@ -10,10 +11,12 @@ pub mod livevox;
 mod login;
 pub mod native;
 mod ozonetel;
+mod state;
 mod telemetry;
 
-pub use app::{router, serve, serve_metrics, AppState, HttpConfig};
+pub use app::{router, serve, serve_metrics};
 pub use ozonetel::rate_limit::LocalRateLimiter;
+pub use state::{AppState, HttpConfig};
 pub use telemetry::{metrics_handle, set_build_commit};
 
 /// Entry points for the fuzz targets (`fuzz/`): each dialect's request parsing

@@ -5,7 +5,7 @@
 //! and every refusal logged at WARN and counted in `/metrics`. A surface only
 //! maps [`LoginRefused`] onto its own wire form.
 
-pub(crate) use crate::app::retry_secs;
+pub(crate) use crate::state::retry_secs;
 use crate::AppState;
 use std::net::IpAddr;
 use std::time::Duration;

@@ -215,7 +215,8 @@ async fn check_csrf(req: Request) -> Result<Request, Response> {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    let bytes = axum::body::to_bytes(body, crate::app::MAX_BODY_BYTES).await.map_err(|_| StatusCode::PAYLOAD_TOO_LARGE.into_response())?;
+    let bytes =
+        axum::body::to_bytes(body, crate::body_limit::MAX_BODY_BYTES).await.map_err(|_| StatusCode::PAYLOAD_TOO_LARGE.into_response())?;
     let form_token = if is_form {
         serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
             .ok()
@@ -288,7 +289,7 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for FormData {
     type Rejection = Response;
 
     async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::to_bytes(req.into_body(), crate::app::MAX_BODY_BYTES)
+        let bytes = axum::body::to_bytes(req.into_body(), crate::body_limit::MAX_BODY_BYTES)
             .await
             .map_err(|_| StatusCode::PAYLOAD_TOO_LARGE.into_response())?;
         serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)

@@ -14,7 +14,7 @@ use switchboard_domain::{Error, Result, Rule};
 /// The body's bytes; a body that cannot be read (over the size limit) is a
 /// malformed request like any other.
 fn bytes(body: std::result::Result<Bytes, BytesRejection>) -> Result<Bytes> {
-    body.map_err(|_| Error::invalid("body", Rule::TooLong { max: crate::app::MAX_BODY_BYTES }))
+    body.map_err(|_| Error::invalid("body", Rule::TooLong { max: crate::body_limit::MAX_BODY_BYTES }))
 }
 
 /// Creates or overwrites the listed memberships, all or nothing.

@@ -34,7 +34,7 @@ const BODY_WAIT: Duration = Duration::from_secs(1);
 /// Heads larger than this are left to hyper (which refuses them).
 const MAX_HEAD: usize = 64 * 1024;
 /// Collection stops here; the declared length then exceeds the body limit.
-const MAX_COLLECT: usize = crate::app::MAX_BODY_BYTES + 1;
+const MAX_COLLECT: usize = crate::body_limit::MAX_BODY_BYTES + 1;
 
 pub(crate) struct LenientListener(TcpListener, Duration);
 

@@ -6,7 +6,7 @@
 //! may correct its request and retry under the same key.
 
 use super::problem::Problem;
-use crate::app::MAX_BODY_BYTES;
+use crate::body_limit::MAX_BODY_BYTES;
 use crate::AppState;
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};

@@ -140,7 +140,7 @@ pub fn rate_limited(api: Api, retry_after: Duration) -> Response {
         Api::UpdateAgent | Api::Token => reply(StatusCode::TOO_MANY_REQUESTS, MAX_LIMIT),
         _ => message(api, StatusCode::TOO_MANY_REQUESTS, "Max limit exceeded"),
     };
-    let secs = crate::app::retry_secs(retry_after);
+    let secs = crate::state::retry_secs(retry_after);
     if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
         resp.headers_mut().insert(header::RETRY_AFTER, v);
     }
