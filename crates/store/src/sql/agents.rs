@@ -236,9 +236,7 @@ async fn ensure_groups_exist(c: &mut DbConn, tenant: Id, groups: &[GroupMembersh
 
 /// Which of `groups` exist in the tenant: one statement (both write paths).
 fn known_groups_query(tenant: Id, groups: &[GroupMembership]) -> QueryBuilder {
-    let mut qb = QueryBuilder::new("SELECT id FROM agent_group_defs WHERE tenant_id = ");
-    let t = qb.arg(Arg::Int(tenant));
-    qb.push(&t);
+    let mut qb = QueryBuilder::for_tenant("SELECT id FROM agent_group_defs WHERE tenant_id = ", tenant);
     qb.push(" AND id IN ");
     qb.push_ids(&groups.iter().map(|g| g.group_id).collect::<Vec<_>>());
     qb
@@ -747,9 +745,7 @@ impl SqlStore {
 
     /// A tenant's agents with these ids, in no particular order.
     async fn agents_by_ids(&self, tenant: Id, ids: &[Id]) -> Result<Vec<Agent>> {
-        let mut qb = QueryBuilder::new(concat!("SELECT ", agent_cols!(), " FROM agents a WHERE a.tenant_id = "));
-        let p = qb.arg(Arg::Int(tenant));
-        qb.push(&p);
+        let mut qb = QueryBuilder::for_tenant(concat!("SELECT ", agent_cols!(), " FROM agents a WHERE a.tenant_id = "), tenant);
         qb.push(" AND a.id IN ");
         qb.push_ids(ids);
         if let Some(d) = &self.direct {

@@ -81,9 +81,7 @@ impl AuditStore for SqlStore {
     async fn list_audit(&self, tenant: Id, entity: Option<Entity>, entity_id: Option<Id>, page: PageRequest) -> Result<Page<AuditEvent>> {
         // Newest first, so audit pages go backwards: `after` (when > 0) is the
         // last id of the previous page and the next page holds smaller ids.
-        let mut qb = QueryBuilder::new(concat!("SELECT ", audit_cols!(), " FROM audit_events WHERE tenant_id = "));
-        let p = qb.arg(Arg::Int(tenant));
-        qb.push(&p);
+        let mut qb = QueryBuilder::for_tenant(concat!("SELECT ", audit_cols!(), " FROM audit_events WHERE tenant_id = "), tenant);
         if let Some(e) = entity {
             let p = qb.arg(Arg::Text(e.as_str().to_string()));
             qb.push(&format!(" AND entity = {p}"));

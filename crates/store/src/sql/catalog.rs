@@ -167,9 +167,7 @@ impl CatalogStore for SqlStore {
         if names.is_empty() {
             return Ok(Vec::new());
         }
-        let mut qb = QueryBuilder::new(concat!("SELECT ", skill_cols!(), " FROM skills WHERE tenant_id = "));
-        let t = qb.arg(Arg::Int(tenant));
-        qb.push(&t);
+        let mut qb = QueryBuilder::for_tenant(concat!("SELECT ", skill_cols!(), " FROM skills WHERE tenant_id = "), tenant);
         qb.push(" AND lower(name) IN ");
         qb.push_lower_texts(names);
         qb.push(" ORDER BY id");

@@ -196,6 +196,15 @@ impl QueryBuilder {
         QueryBuilder { sql: sql.to_string(), args: Vec::new() }
     }
 
+    /// A query of one tenant's rows: `select_where` ends in `tenant_id = `,
+    /// which the tenant's placeholder completes.
+    fn for_tenant(select_where: &str, tenant: Id) -> Self {
+        let mut qb = QueryBuilder::new(select_where);
+        let t = qb.arg(Arg::Int(tenant));
+        qb.push(&t);
+        qb
+    }
+
     /// Adds a value and returns its placeholder (`$n`).
     fn arg(&mut self, a: Arg) -> String {
         self.args.push(a);

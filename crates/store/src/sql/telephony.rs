@@ -341,9 +341,7 @@ impl TelephonyStore for SqlStore {
         if numbers.is_empty() {
             return Ok(Vec::new());
         }
-        let mut qb = QueryBuilder::new(concat!("SELECT ", did_cols!(), " FROM dids WHERE tenant_id = "));
-        let t = qb.arg(Arg::Int(tenant));
-        qb.push(&t);
+        let mut qb = QueryBuilder::for_tenant(concat!("SELECT ", did_cols!(), " FROM dids WHERE tenant_id = "), tenant);
         qb.push(" AND lower(number) IN ");
         qb.push_lower_texts(numbers);
         qb.push(" ORDER BY id");
