@@ -397,6 +397,19 @@ pub struct AgentFilter {
     pub sort: AgentSort,
 }
 
+impl AgentFilter {
+    /// Whether no agent can match, known without asking the store: a phone
+    /// number without a digit is no agent's number, and no searchable field
+    /// holds a NUL (validation refuses control characters in every one).
+    /// Neither engine could be asked the latter anyway: FTS5's query syntax
+    /// ends a string at a NUL, PostgreSQL refuses one in text.
+    pub fn matches_nothing(&self) -> bool {
+        let texts = [&self.q, &self.login_id_contains, &self.last_name_contains, &self.phone_contains, &self.phone_number];
+        self.phone_number.as_deref().is_some_and(|n| crate::validate::phone_digits(n).is_empty())
+            || texts.iter().any(|t| t.as_deref().is_some_and(|t| t.contains('\0')))
+    }
+}
+
 /// Orders of the agent list (the console's sortable columns; LiveVox's List
 /// Agents is `LoginIdAsc`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

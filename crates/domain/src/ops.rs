@@ -478,8 +478,7 @@ impl Directory {
     }
 
     pub async fn list_agents(&self, p: &Principal, f: &AgentFilter, page: PageRequest) -> Result<Page<Agent>> {
-        // A phone number without a digit is no agent's number.
-        if f.phone_number.as_deref().is_some_and(|n| v::phone_digits(n).is_empty()) {
+        if f.matches_nothing() {
             return Ok(Page { items: Vec::new(), has_more: false });
         }
         self.store.list_agents(p.tenant_id, f, page).await

@@ -124,6 +124,32 @@ async fn quotes_wildcards_and_unicode_are_stored_and_matched_literally() {
     assert_eq!(c.all("/api/v1/agents", 100).await.len(), nasty.len());
 }
 
+/// A NUL in a search text matches nothing (no stored field can hold one),
+/// and is never handed to the database, whose text search cannot take it
+/// (found by contract fuzzing: 500 "unterminated string" from FTS5).
+#[tokio::test]
+async fn a_nul_in_a_search_text_matches_nothing() {
+    let srv = Server::start().await;
+    let t = srv.tenant("acme").await;
+    let c = srv.client(&t.key);
+    c.post("/api/v1/agents", json!({"loginId": "abcd", "firstName": "Ab", "lastName": "Abcd", "phone": "5550123"})).await.expect(201);
+    for q in ["q=ab%00cd", "loginId=ab%00cd", "lastName=abc%00", "phone=555%000", "q=__main__&loginId=%C3%AA%2Ax%00h&skillId=5530"] {
+        let r = c.get(&format!("/api/v1/agents?{q}")).await.expect(200);
+        assert_eq!(r.body["items"], json!([]), "{q}");
+    }
+    let r = reqwest::Client::new()
+        .post(format!("{}/configuration/agents/search?count=10&offset=0", srv.base()))
+        .bearer_auth(&t.key)
+        .body(json!({"lastName": "Ab\u{0}cd"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["agent"], json!([]));
+    // Without the NUL, the same texts find the agent.
+    assert_eq!(c.get("/api/v1/agents?q=abcd").await.expect(200).body["items"].as_array().unwrap().len(), 1);
+}
+
 #[tokio::test]
 async fn password_logins_are_throttled_per_user() {
     let srv = Server::start().await;
