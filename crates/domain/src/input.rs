@@ -326,6 +326,7 @@ pub struct ServiceInput {
 
 impl ServiceInput {
     pub fn validate_new(&self) -> Result<ServiceInput> {
+        check_id("callCenterId", Entity::CallCenter, self.call_center_id)?;
         Ok(ServiceInput {
             name: Some(v::name("name", self.name.as_deref())?),
             call_center_id: Some(self.call_center_id.ok_or_else(|| Error::invalid("callCenterId", Rule::Required))?),
@@ -336,6 +337,7 @@ impl ServiceInput {
         if self.name.is_none() && self.call_center_id.is_none() && self.acd.is_none() {
             return Err(Error::invalid("body", Rule::NothingToUpdate));
         }
+        check_id("callCenterId", Entity::CallCenter, self.call_center_id)?;
         Ok(ServiceInput {
             name: v::opt(self.name.as_deref(), |s| v::name("name", Some(s)))?,
             call_center_id: self.call_center_id,
@@ -469,7 +471,7 @@ pub fn validate_settings(s: &TenantSettings) -> Result<()> {
         return Err(Error::invalid("agentLockoutThreshold", Rule::OutOfRange { min: 1, max: 100 }));
     }
     for (k, n) in &s.rate_limits {
-        if k.is_empty() || k.len() > 100 {
+        if k.is_empty() || k.chars().count() > 100 {
             return Err(Error::invalid("rateLimits", Rule::Format { expected: "keyed by endpoint name" }));
         }
         if *n == 0 || *n > 1_000_000 {
@@ -477,6 +479,15 @@ pub fn validate_settings(s: &TenantSettings) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// An id in a body is positive (ids are): anything else names no object,
+/// refused before any precondition or lookup.
+fn check_id(field: &str, entity: Entity, id: Option<Id>) -> Result<()> {
+    match id {
+        Some(x) if x < 1 => Err(unknown(field, entity, x)),
+        _ => Ok(()),
+    }
 }
 
 /// The entity names the store reports in unknown-reference errors.

@@ -30,48 +30,57 @@ pub fn opt_clearable<T>(v: &Option<Option<String>>, f: impl FnOnce(&str) -> Resu
     }
 }
 
-/// A mandatory free-text name: trimmed, 1..=100 characters, no control characters.
+// Lengths and characters are checked on the value as sent, then surrounding
+// whitespace is trimmed off: each rule is then one a JSON Schema can state
+// exactly (`maxLength` and a `pattern`, native/schema.rs), so a value the
+// native API's document allows is never refused and one it forbids never
+// accepted. (Checked on the trimmed value, " \tSales" and a 101-character
+// name ending in a space were accepted against the document.)
+
+/// A mandatory free-text name: 1..=100 characters as sent, no control
+/// characters, not only whitespace; stored trimmed.
 pub fn name(field: &str, v: Option<&str>) -> Result<String> {
-    let s = v.map(str::trim).unwrap_or("");
+    let raw = v.unwrap_or("");
+    let s = raw.trim();
     if s.is_empty() {
         return Err(Error::invalid(field, Rule::Required));
     }
-    if s.chars().count() > NAME_MAX {
+    if raw.chars().count() > NAME_MAX {
         return Err(Error::invalid(field, Rule::TooLong { max: NAME_MAX }));
     }
-    if has_control(s) {
+    if has_control(raw) {
         return Err(Error::invalid(field, Rule::Format { expected: "free of control characters" }));
     }
     Ok(s.to_string())
 }
 
 pub fn description(field: &str, v: Option<&str>) -> Result<String> {
-    let s = v.map(str::trim).unwrap_or("");
-    if s.chars().count() > DESCRIPTION_MAX {
+    let raw = v.unwrap_or("");
+    if raw.chars().count() > DESCRIPTION_MAX {
         return Err(Error::invalid(field, Rule::TooLong { max: DESCRIPTION_MAX }));
     }
-    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    if raw.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
         return Err(Error::invalid(field, Rule::Format { expected: "free of control characters" }));
     }
-    Ok(s.to_string())
+    Ok(raw.trim().to_string())
 }
 
 /// An agent's login id: no whitespace, stored upper-case (as LiveVox does),
 /// unique per tenant regardless of case.
 pub fn login_id(field: &str, v: Option<&str>) -> Result<String> {
-    let s = v.map(str::trim).unwrap_or("");
+    let raw = v.unwrap_or("");
+    let s = raw.trim();
     if s.is_empty() {
         return Err(Error::invalid(field, Rule::Required));
     }
-    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if has_control(raw) || s.chars().any(char::is_whitespace) {
         return Err(Error::invalid(field, Rule::Format { expected: "without spaces or control characters" }));
     }
-    // Measured as stored: upper-casing can lengthen a string ("ß" → "SS").
-    let upper = s.to_uppercase();
-    if upper.chars().count() > LOGIN_ID_MAX {
+    // Measured as sent (upper-casing can lengthen a string: "ß" → "SS").
+    if raw.chars().count() > LOGIN_ID_MAX {
         return Err(Error::invalid(field, Rule::TooLong { max: LOGIN_ID_MAX }));
     }
-    Ok(upper)
+    Ok(s.to_uppercase())
 }
 
 /// Ozonetel's agent name rule: 2..=50 letters, digits, spaces and `. @ _ -`.
@@ -86,9 +95,11 @@ pub fn display_name(field: &str, s: &str) -> Result<String> {
 }
 
 pub fn email(field: &str, s: &str) -> Result<String> {
+    let raw = s;
     let s = s.trim();
-    let ok = s.len() <= 254
-        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+    let ok = raw.chars().count() <= 254
+        && !has_control(raw)
+        && !s.chars().any(char::is_whitespace)
         && match s.split_once('@') {
             Some((local, domain)) => {
                 !local.is_empty()
@@ -162,12 +173,12 @@ pub fn tenant_name(s: &str) -> Result<String> {
     Ok(s.to_string())
 }
 
-pub fn username(s: &str) -> Result<String> {
-    let s = s.trim();
+pub fn username(raw: &str) -> Result<String> {
+    let s = raw.trim();
     if s.is_empty() {
         return Err(Error::invalid("username", Rule::Required));
     }
-    if s.chars().count() > LOGIN_ID_MAX || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if raw.chars().count() > LOGIN_ID_MAX || has_control(raw) || s.chars().any(char::is_whitespace) {
         return Err(Error::invalid("username", Rule::Format { expected: "1 to 64 characters without spaces" }));
     }
     Ok(s.to_string())

@@ -3,7 +3,8 @@
 use super::extract::{json, no_content, tagged, tagged_get, Caller, Ids, IfMatch, JsonBody, Params};
 use super::paging::{self, Paged};
 use super::problem::{ApiResult, Problem};
-use super::wire::double_option;
+use super::schema;
+use super::wire::{double_option, not_null};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -27,45 +28,69 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(set_group, remove_group))
 }
 
+/// A new agent. `null` in an optional field is the same as leaving it out.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({
+    "loginId": "JDOE", "firstName": "John", "lastName": "Doe", "email": "jdoe@example.com", "phone": "+16503517454",
+    "password": "Secret123", "skills": [{"skillId": 3, "proficiency": 4}], "serviceIds": [7], "groups": [{"groupId": 2, "receiveCall": true}]
+}))]
 pub struct AgentCreate {
-    /// Unique per tenant, case-insensitive; stored upper-case.
+    #[schema(schema_with = schema::login_id, required = true)]
     pub login_id: Option<String>,
+    #[schema(schema_with = schema::name, required = true)]
     pub first_name: Option<String>,
+    #[schema(schema_with = schema::name, required = true)]
     pub last_name: Option<String>,
+    #[schema(schema_with = schema::display_name_or_null)]
     pub display_name: Option<String>,
+    #[schema(schema_with = schema::email_or_null)]
     pub email: Option<String>,
+    #[schema(schema_with = schema::agent_phone_or_null)]
     pub phone: Option<String>,
-    /// Seconds; -1 means unlimited (the default).
+    /// Seconds of wrap-up after a call; -1 (the default) means unlimited.
+    #[schema(minimum = -1, maximum = 86400, example = 30)]
     pub wrap_up_time: Option<i64>,
+    /// Default false.
     pub home_agent: Option<bool>,
+    /// Default true.
     pub active: Option<bool>,
-    /// 8–128 characters with at least one digit.
+    #[schema(schema_with = schema::password_or_null)]
     pub password: Option<String>,
+    /// Skills with proficiency; each skill once.
     #[serde(default)]
     pub skills: Vec<SkillRef>,
+    /// ACD services (`"acd": true`); each once.
     #[serde(default)]
+    #[schema(schema_with = schema::unique_ids)]
     pub service_ids: Vec<Id>,
+    /// Groups; each once.
     #[serde(default)]
     pub groups: Vec<GroupRef>,
+    /// Vendor fields that have no place in the model, kept as given.
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Object, example = json!({"team": "blue"}))]
     pub attributes: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"skillId": 3, "proficiency": 4}))]
 pub struct SkillRef {
+    #[schema(minimum = 1)]
     pub skill_id: Id,
-    /// 1–5.
+    /// 1 (lowest) to 5 (highest).
+    #[schema(minimum = 1, maximum = 5)]
     pub proficiency: i64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"groupId": 2, "receiveCall": true}))]
 pub struct GroupRef {
+    #[schema(minimum = 1)]
     pub group_id: Id,
+    /// Whether the agent takes the group's calls (default true).
     #[serde(default = "yes")]
     pub receive_call: bool,
 }
@@ -95,31 +120,52 @@ fn yes() -> bool {
     true
 }
 
+/// A change to an agent: only the fields sent change. `displayName` and
+/// `email` are cleared with `null`, `phone` with `""`; the other fields
+/// cannot be null.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(min_properties = 1, example = json!({"lastName": "Doe-Smith", "active": false}))]
 pub struct AgentUpdate {
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(schema_with = schema::login_id)]
     pub login_id: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(schema_with = schema::name)]
     pub first_name: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(schema_with = schema::name)]
     pub last_name: Option<String>,
-    /// null clears it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schema::display_name_or_null)]
     pub display_name: Option<Option<String>>,
-    /// null clears it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schema::email_or_null)]
     pub email: Option<Option<String>>,
-    /// "" clears it.
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(schema_with = schema::agent_phone)]
     pub phone: Option<String>,
+    /// Seconds; -1 means unlimited.
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(value_type = i64, minimum = -1, maximum = 86400)]
     pub wrap_up_time: Option<i64>,
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(value_type = bool)]
     pub home_agent: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(value_type = bool)]
     pub active: Option<bool>,
-    /// Must not repeat any of the last 4 passwords; also unlocks the agent.
+    /// Must not repeat any of the agent's last 4 passwords; also unlocks the agent.
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(schema_with = schema::password)]
     pub password: Option<String>,
+    /// false unlocks the agent (and resets its failed logins); true locks it.
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(value_type = bool)]
     pub locked: Option<bool>,
     /// Merged into the stored attributes; a null value removes a key.
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(schema_with = schema::attributes_patch)]
     pub attributes: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -127,40 +173,52 @@ pub struct AgentUpdate {
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct AgentQuery {
-    /// Items per page, 1–1000 (default 100).
+    /// Items per page (default 100).
+    #[param(minimum = 1, maximum = 1000, example = 100)]
     pub limit: Option<u32>,
-    /// `nextCursor` of the previous page.
+    /// `nextCursor` of the previous page; empty or left out for the first page.
+    #[param(pattern = "^([1-9][0-9]{0,17})?$", example = "1042")]
     pub cursor: Option<String>,
-    /// Case-insensitive substring of loginId, names, email or phone.
+    /// Case-insensitive substring of loginId, first name, last name, display name, email or phone.
+    #[param(example = "smith")]
     pub q: Option<String>,
     /// Case-insensitive substring of loginId.
     pub login_id: Option<String>,
     /// Case-insensitive substring of lastName.
     pub last_name: Option<String>,
-    /// Substring of phone.
+    /// Digits of the phone number (formatting characters are ignored).
     pub phone: Option<String>,
     pub active: Option<bool>,
+    /// Agents with this skill.
     pub skill_id: Option<Id>,
+    /// Agents assigned to this service.
     pub service_id: Option<Id>,
+    /// Agents in this group.
     pub group_id: Option<Id>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"proficiency": 4}))]
 pub struct ProficiencyBody {
-    /// 1–5.
+    /// 1 (lowest) to 5 (highest).
+    #[schema(minimum = 1, maximum = 5, required = true, nullable = false)]
     pub proficiency: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"receiveCall": false}))]
 pub struct ReceiveCallBody {
-    /// Default true.
+    /// Whether the agent takes the group's calls (default true).
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(value_type = bool)]
     pub receive_call: Option<bool>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"serviceId": 7}))]
 pub struct ServiceRef {
     pub service_id: Id,
 }
@@ -171,9 +229,12 @@ fn location(resp: &mut Response, path: String) {
     }
 }
 
+/// Create an agent.
+///
+/// Creates an agent with its skills, services and groups in one transaction: either all of it is stored or nothing is. Answers the agent with its `ETag` and `Location`.
 #[utoipa::path(post, path = "/api/v1/agents", tag = "agents", request_body = AgentCreate,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create safe")),
-    responses((status = 201, body = AgentDetail), (status = "default", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = AgentDetail)))]
 async fn create_agent(State(s): State<AppState>, Caller(p): Caller, JsonBody(b): JsonBody<AgentCreate>) -> ApiResult<Response> {
     let agent = s.dir.create_agent(&p, b.into()).await?;
     let mut resp = tagged(StatusCode::CREATED, agent.agent.version, &agent);
@@ -181,8 +242,11 @@ async fn create_agent(State(s): State<AppState>, Caller(p): Caller, JsonBody(b):
     Ok(resp)
 }
 
+/// List and search agents.
+///
+/// The tenant's agents in id order, a page at a time (`limit`, `cursor`). `q` searches loginId, names, display name, email and phone; the other parameters filter, and all combine.
 #[utoipa::path(get, path = "/api/v1/agents", tag = "agents", params(AgentQuery),
-    responses((status = 200, body = Paged<Agent>), (status = "default", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Paged<Agent>)))]
 async fn list_agents(State(s): State<AppState>, Caller(p): Caller, Params(q): Params<AgentQuery>) -> ApiResult<Response> {
     let page = paging::request(q.limit, q.cursor.as_deref())?;
     let filter = AgentFilter {
@@ -200,16 +264,22 @@ async fn list_agents(State(s): State<AppState>, Caller(p): Caller, Params(q): Pa
     Ok(json(StatusCode::OK, &paging::paged(page, |a| a.id, |a| a)))
 }
 
+/// Read an agent.
+///
+/// An agent with its skills, services and groups, and its `ETag`. With `If-None-Match` naming the current version, 304.
 #[utoipa::path(get, path = "/api/v1/agents/{id}", tag = "agents", params(("id" = Id, Path)),
-    responses((status = 200, body = AgentDetail, headers(("ETag" = String))), (status = 304), (status = "default", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = AgentDetail, headers(("ETag" = String))), (status = 304)))]
 async fn get_agent(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id>, headers: HeaderMap) -> ApiResult<Response> {
     let a = s.dir.get_agent(&p, id).await?;
     Ok(tagged_get(&headers, a.agent.version, &a))
 }
 
+/// Change an agent.
+///
+/// Changes the fields sent; the others stay. With `If-Match`, refused (412) if the agent changed since it was read.
 #[utoipa::path(patch, path = "/api/v1/agents/{id}", tag = "agents", request_body = AgentUpdate,
     params(("id" = Id, Path), ("If-Match" = Option<String>, Header, description = "ETag last read; 412 if the agent changed since")),
-    responses((status = 200, body = AgentDetail), (status = "default", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = AgentDetail)))]
 async fn update_agent(
     State(s): State<AppState>,
     Caller(p): Caller,
@@ -236,30 +306,42 @@ async fn update_agent(
     Ok(tagged(StatusCode::OK, a.agent.version, &a))
 }
 
+/// Delete an agent.
+///
+/// Deletes the agent and its assignments. Its id is never given to another agent.
 #[utoipa::path(delete, path = "/api/v1/agents/{id}", tag = "agents",
     params(("id" = Id, Path), ("If-Match" = Option<String>, Header)),
-    responses((status = 204), (status = "default", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 204)))]
 async fn delete_agent(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id>, IfMatch(v): IfMatch) -> ApiResult<Response> {
     s.dir.delete_agent(&p, id, v).await?;
     Ok(no_content())
 }
 
+/// Unlock an agent.
+///
+/// Clears the lockout after too many failed logins (and the failed-login count).
 #[utoipa::path(post, path = "/api/v1/agents/{id}/unlock", tag = "agents", params(("id" = Id, Path)),
-    responses((status = 200, body = AgentDetail), (status = "default", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = AgentDetail)))]
 async fn unlock_agent(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id>) -> ApiResult<Response> {
     let a = s.dir.unlock_agent(&p, id).await?;
     Ok(tagged(StatusCode::OK, a.agent.version, &a))
 }
 
+/// List an agent's skills.
+///
+/// The agent's skills with their proficiency.
 #[utoipa::path(get, path = "/api/v1/agents/{id}/skills", tag = "agents", params(("id" = Id, Path)),
-    responses((status = 200, body = Vec<SkillAssignment>), (status = "default", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Vec<SkillAssignment>)))]
 async fn list_agent_skills(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id>) -> ApiResult<Response> {
     Ok(json(StatusCode::OK, &s.dir.get_agent(&p, id).await?.skills))
 }
 
+/// Assign a skill.
+///
+/// Assigns the skill to the agent with a proficiency, or changes the proficiency of one already assigned.
 #[utoipa::path(put, path = "/api/v1/agents/{id}/skills/{skillId}", tag = "agents", request_body = ProficiencyBody,
     params(("id" = Id, Path), ("skillId" = Id, Path)),
-    responses((status = 200, body = SkillAssignment), (status = "default", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = SkillAssignment)))]
 async fn assign_skill(
     State(s): State<AppState>,
     Caller(p): Caller,
@@ -279,47 +361,65 @@ async fn assign_skill(
     ))
 }
 
+/// Remove a skill.
+///
+/// Removes the skill from the agent.
 #[utoipa::path(delete, path = "/api/v1/agents/{id}/skills/{skillId}", tag = "agents",
     params(("id" = Id, Path), ("skillId" = Id, Path)),
-    responses((status = 204), (status = "default", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 204)))]
 async fn remove_skill(State(s): State<AppState>, Caller(p): Caller, Ids((id, skill)): Ids<(Id, Id)>) -> ApiResult<Response> {
     s.dir.remove_skill(&p, id, skill).await?;
     Ok(no_content())
 }
 
+/// List an agent's services.
+///
+/// The services the agent is assigned to.
 #[utoipa::path(get, path = "/api/v1/agents/{id}/services", tag = "agents", params(("id" = Id, Path)),
-    responses((status = 200, body = Vec<ServiceRef>), (status = "default", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Vec<ServiceRef>)))]
 async fn list_agent_services(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id>) -> ApiResult<Response> {
     let a = s.dir.get_agent(&p, id).await?;
     let refs: Vec<ServiceRef> = a.service_ids.into_iter().map(|service_id| ServiceRef { service_id }).collect();
     Ok(json(StatusCode::OK, &refs))
 }
 
+/// Assign a service.
+///
+/// Assigns an ACD service to the agent (no change if already assigned).
 #[utoipa::path(put, path = "/api/v1/agents/{id}/services/{serviceId}", tag = "agents",
     params(("id" = Id, Path), ("serviceId" = Id, Path)),
-    responses((status = 200, body = ServiceRef), (status = "default", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = ServiceRef)))]
 async fn assign_service(State(s): State<AppState>, Caller(p): Caller, Ids((id, service)): Ids<(Id, Id)>) -> ApiResult<Response> {
     s.dir.assign_service(&p, id, service).await?;
     Ok(json(StatusCode::OK, &ServiceRef { service_id: service }))
 }
 
+/// Remove a service.
+///
+/// Removes the service from the agent.
 #[utoipa::path(delete, path = "/api/v1/agents/{id}/services/{serviceId}", tag = "agents",
     params(("id" = Id, Path), ("serviceId" = Id, Path)),
-    responses((status = 204), (status = "default", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 204)))]
 async fn remove_service(State(s): State<AppState>, Caller(p): Caller, Ids((id, service)): Ids<(Id, Id)>) -> ApiResult<Response> {
     s.dir.remove_service(&p, id, service).await?;
     Ok(no_content())
 }
 
+/// List an agent's groups.
+///
+/// The groups the agent is in, and whether it takes each group's calls.
 #[utoipa::path(get, path = "/api/v1/agents/{id}/groups", tag = "agents", params(("id" = Id, Path)),
-    responses((status = 200, body = Vec<GroupMembership>), (status = "default", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Vec<GroupMembership>)))]
 async fn list_agent_groups(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id>) -> ApiResult<Response> {
     Ok(json(StatusCode::OK, &s.dir.get_agent(&p, id).await?.groups))
 }
 
+/// Put an agent in a group.
+///
+/// Adds the agent to the group, or changes whether it takes the group's calls.
 #[utoipa::path(put, path = "/api/v1/agents/{id}/groups/{groupId}", tag = "agents", request_body = ReceiveCallBody,
     params(("id" = Id, Path), ("groupId" = Id, Path)),
-    responses((status = 200, body = GroupMembership), (status = "default", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = GroupMembership)))]
 async fn set_group(
     State(s): State<AppState>,
     Caller(p): Caller,
@@ -331,9 +431,12 @@ async fn set_group(
     Ok(json(StatusCode::OK, &m))
 }
 
+/// Take an agent out of a group.
+///
+/// Removes the agent from the group.
 #[utoipa::path(delete, path = "/api/v1/agents/{id}/groups/{groupId}", tag = "agents",
     params(("id" = Id, Path), ("groupId" = Id, Path)),
-    responses((status = 204), (status = "default", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 204)))]
 async fn remove_group(State(s): State<AppState>, Caller(p): Caller, Ids((id, group)): Ids<(Id, Id)>) -> ApiResult<Response> {
     s.dir.remove_group_membership(&p, id, group).await?;
     Ok(no_content())

@@ -83,8 +83,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             )
         })?;
         let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
-        serde_json::from_slice(bytes).map(JsonBody).map_err(|e| Problem::bad_request(format!("invalid JSON body: {e}")))
+        parse_json(bytes).map(JsonBody)
     }
+}
+
+/// Reads a JSON body into `T`, integral floats read as integers
+/// ([`super::wire::integral_numbers`]); a failure is a 400 problem.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    let bad = |e: serde_json::Error| Problem::bad_request(format!("invalid JSON body: {e}"));
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).map_err(bad)?;
+    super::wire::integral_numbers(&mut value);
+    T::deserialize(value).map_err(bad)
 }
 
 /// Query parameters.
@@ -122,6 +131,9 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
         if v == "*" {
             return Ok(IfMatch(None));
         }
+        // A value we never issued (or a list: we issue one tag per object)
+        // cannot match: it is a precondition that fails (412), as RFC 9110
+        // evaluates an If-Match that names no current tag.
         Ok(IfMatch(Some(parse_etag(v).unwrap_or(-1))))
     }
 }
@@ -129,7 +141,12 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
 /// Our ETags are `"v<version>"`; weak forms are accepted on input.
 fn parse_etag(v: &str) -> Option<i64> {
     let v = v.strip_prefix("W/").unwrap_or(v);
-    v.strip_prefix("\"v")?.strip_suffix('"')?.parse().ok()
+    let digits = v.strip_prefix("\"v")?.strip_suffix('"')?;
+    // As the document's pattern: 1–18 digits.
+    if digits.is_empty() || digits.len() > 18 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 pub fn etag(version: i64) -> HeaderValue {

@@ -42,23 +42,36 @@ pub struct ImportRequest {
     pub on_conflict: OnConflict,
     #[serde(default)]
     pub dry_run: bool,
-    /// The file as CSV text, header row first.
+    /// The file as CSV text, header row first (give `csv` or `rows`).
+    #[serde(default, deserialize_with = "super::wire::not_null")]
+    #[schema(value_type = String)]
     pub csv: Option<String>,
-    /// The rows as JSON objects (the JSON file format).
-    #[schema(value_type = Option<Vec<Object>>)]
+    /// The rows as JSON objects, the JSON file format (give `csv` or `rows`).
+    #[serde(default, deserialize_with = "super::wire::not_null")]
+    #[schema(value_type = Vec<Object>)]
     pub rows: Option<Vec<serde_json::Value>>,
 }
 
 /// An import as `multipart/form-data`: `kind`, `mode`, `onConflict`, `dryRun`
 /// and the `file` (`.csv` or `.json`; `format` overrides the file name).
 #[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
 #[allow(dead_code)]
 pub struct ImportForm {
     pub kind: ImportKind,
+    /// `atomic` (default) or `best-effort`.
+    #[schema(nullable = false)]
     pub mode: Option<ImportMode>,
+    /// `skip`, `update` or `fail` (default).
+    #[schema(nullable = false)]
     pub on_conflict: Option<OnConflict>,
+    /// Validate and report without writing (default false).
+    #[schema(nullable = false)]
     pub dry_run: Option<bool>,
+    /// The file's format; by default, from the file name's extension (`.csv`, `.json`), else CSV.
+    #[schema(schema_with = super::schema::file_format)]
     pub format: Option<String>,
+    /// The file: CSV with a header row, or a JSON array of row objects (`docs/import.md`).
     #[schema(format = Binary, value_type = String)]
     pub file: Vec<u8>,
 }
@@ -115,7 +128,7 @@ async fn from_multipart(req: Request, s: &AppState) -> ApiResult<(ImportOptions,
 
 async fn from_json(req: Request, s: &AppState) -> ApiResult<(ImportOptions, Vec<SourceRow>)> {
     let bytes = Bytes::from_request(req, s).await.map_err(|e| Problem::new(e.status(), "bad_request", e.body_text()))?;
-    let b: ImportRequest = serde_json::from_slice(&bytes).map_err(|e| Problem::bad_request(format!("invalid JSON body: {e}")))?;
+    let b: ImportRequest = super::extract::parse_json(&bytes)?;
     let opts = ImportOptions { kind: b.kind, mode: b.mode, on_conflict: b.on_conflict, dry_run: b.dry_run };
     let rows = match (b.csv, b.rows) {
         (Some(csv), None) => switchboard_bulk::read(b.kind, Format::Csv, csv.as_bytes()).map_err(file_problem)?,
@@ -130,10 +143,12 @@ async fn from_json(req: Request, s: &AppState) -> ApiResult<(ImportOptions, Vec<
     Ok((opts, rows))
 }
 
-/// Starts an import job; poll its `Location` for progress and the report.
+/// Start an import.
+///
+/// Validates the file's shape, records an import job and answers 202 at once; the import runs on, and `GET` on the job's `Location` gives its progress, then its report. As JSON (`csv` text or `rows` objects) or as `multipart/form-data` with a `file`. Agent administrators only; modes, conflicts and report as `switchboard import` (docs/import.md).
 #[utoipa::path(post, path = "/api/v1/imports", tag = "imports",
     request_body(content((ImportRequest = "application/json"), (ImportForm = "multipart/form-data"))),
-    responses((status = 202, body = ImportJob), (status = "default", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 202, body = ImportJob)))]
 async fn create_import(State(s): State<AppState>, Caller(p): Caller, req: Request) -> ApiResult<Response> {
     p.require_agent_admin()?;
     let multipart = req
@@ -201,9 +216,11 @@ fn spawn_job(s: AppState, p: Principal, id: Id, opts: ImportOptions, rows: Vec<S
     });
 }
 
-/// An import job: its progress while it runs, then its report.
+/// Read an import job.
+///
+/// An import job: its progress while it runs, then its report (or its error).
 #[utoipa::path(get, path = "/api/v1/imports/{id}", tag = "imports", params(("id" = Id, Path)),
-    responses((status = 200, body = ImportJob), (status = "default", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = ImportJob)))]
 async fn get_import(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id>) -> ApiResult<Response> {
     let mut job = match s.dir.get_import_job(&p, id).await {
         Err(Error::NotFound { .. }) => return Err(Problem::new(StatusCode::NOT_FOUND, "not_found", format!("import job {id} not found"))),

@@ -5,11 +5,13 @@
 mod admin;
 mod agents;
 mod catalog;
+pub mod contract;
 pub mod extract;
 mod idempotency;
 mod imports;
 pub mod paging;
 pub mod problem;
+pub mod schema;
 mod sessions;
 mod wire;
 
@@ -64,8 +66,11 @@ pub fn document() -> OpenApi {
     doc
 }
 
+/// The served document: utoipa's, completed from the routes (`contract.rs`).
 pub fn openapi_json() -> String {
-    document().to_json().expect("the OpenAPI document serialises")
+    let mut doc = serde_json::to_value(document()).expect("the OpenAPI document serialises");
+    contract::complete(&mut doc);
+    serde_json::to_string(&doc).expect("the OpenAPI document serialises")
 }
 
 async fn openapi(State(s): State<AppState>) -> Response {

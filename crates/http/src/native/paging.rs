@@ -1,5 +1,8 @@
-//! Cursor paging: `limit` (1–1000, default 100) and an opaque `cursor` that
-//! the previous page returned as `nextCursor`.
+//! Cursor paging: `limit` (1–1000, default 100) and a `cursor` that the
+//! previous page returned as `nextCursor`. Paging is by keyset and the cursor
+//! is the last item's id in decimal, so the document can say exactly which
+//! cursors exist (a pattern) and a generated client can type it. Cursors of
+//! earlier releases (base64 of `after:<id>`) are still read.
 
 use super::problem::Problem;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -15,9 +18,12 @@ pub const MAX_LIMIT: u32 = 1000;
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
-    /// Items per page, 1–1000 (default 100).
+    /// Items per page (default 100).
+    #[param(minimum = 1, maximum = 1000, example = 100)]
     pub limit: Option<u32>,
-    /// `nextCursor` of the previous page.
+    /// `nextCursor` of the previous page; empty or left out for the first page.
+    /// (A positive decimal id of at most 18 digits, so always in range.)
+    #[param(pattern = "^([1-9][0-9]{0,17})?$", example = "1042")]
     pub cursor: Option<String>,
 }
 
@@ -27,6 +33,7 @@ pub struct ListParams {
 pub struct Paged<T> {
     pub items: Vec<T>,
     /// Pass as `cursor` to get the next page; null on the last page.
+    #[schema(pattern = "^[1-9][0-9]{0,17}$", example = "1042")]
     pub next_cursor: Option<String>,
 }
 
@@ -56,12 +63,18 @@ pub fn paged<T, U>(page: Page<T>, id: impl Fn(&T) -> Id, map: impl Fn(T) -> U) -
 }
 
 fn encode(after: Id) -> String {
-    URL_SAFE_NO_PAD.encode(format!("after:{after}"))
+    after.to_string()
 }
 
 fn decode(cursor: &str) -> Option<Id> {
-    let raw = URL_SAFE_NO_PAD.decode(cursor).ok()?;
-    let id: Id = std::str::from_utf8(&raw).ok()?.strip_prefix("after:")?.parse().ok()?;
+    let digits = cursor.bytes().all(|b| b.is_ascii_digit()) && cursor.len() <= 18 && !cursor.starts_with('0');
+    let id: Id = if digits {
+        cursor.parse().ok()?
+    } else {
+        // A cursor from an earlier release.
+        let raw = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+        std::str::from_utf8(&raw).ok()?.strip_prefix("after:")?.parse().ok()?
+    };
     (id > 0).then_some(id)
 }
 
@@ -72,7 +85,10 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_reject_forgeries() {
         assert_eq!(decode(&encode(42)), Some(42));
+        assert_eq!(decode("YWZ0ZXI6NDI"), Some(42), "a cursor of an earlier release");
         assert_eq!(decode("garbage!"), None);
+        assert_eq!(decode("042"), None);
+        assert_eq!(decode("1234567890123456789"), None, "19 digits is outside the documented pattern");
         assert_eq!(decode(&URL_SAFE_NO_PAD.encode("after:-1")), None);
         assert!(request(Some(0), None).is_err());
         assert!(request(Some(1001), None).is_err());

@@ -22,16 +22,21 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"tenant": "acme", "username": "admin", "password": "Secret123"}))]
 pub struct LoginBody {
     /// The tenant's name.
+    #[schema(required = true, nullable = false, min_length = 1, example = "acme")]
     pub tenant: Option<String>,
     /// Case-sensitive.
+    #[schema(required = true, nullable = false, min_length = 1, example = "admin")]
     pub username: Option<String>,
+    #[schema(required = true, nullable = false, min_length = 1, example = "Secret123")]
     pub password: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"sessionId": "Jm3QyE0uKXq2m1Dk2bq3cJm0pXo7b9bQ2m4W2yqkV5Q", "tenantId": 1, "userId": 1, "idleTimeoutSeconds": 1800}))]
 pub struct SessionOut {
     pub session_id: String,
     pub tenant_id: Id,
@@ -40,9 +45,11 @@ pub struct SessionOut {
     pub idle_timeout_seconds: u64,
 }
 
-/// Logs a user in with username and password. No API key needed.
+/// Log in.
+///
+/// Logs a user in with tenant, username and password; no API key needed. Answers a session id, which session-based dialects take (DeepCall's `ssid`). Failed logins are throttled per tenant and user (429 with `Retry-After`).
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions", request_body = LoginBody, security(()),
-    responses((status = 201, body = SessionOut), (status = "default", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = SessionOut)))]
 async fn login(
     State(s): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -85,12 +92,18 @@ async fn login(
         user_id: session.principal.user_id,
         idle_timeout_seconds: idle.as_secs(),
     };
-    Ok(json(StatusCode::CREATED, &out))
+    let mut resp = json(StatusCode::CREATED, &out);
+    if let Ok(v) = axum::http::HeaderValue::from_str(&format!("/api/v1/sessions/{}", out.session_id)) {
+        resp.headers_mut().insert(axum::http::header::LOCATION, v);
+    }
+    Ok(resp)
 }
 
+/// Log out.
+///
 /// Ends a session.
 #[utoipa::path(delete, path = "/api/v1/sessions/{sessionId}", tag = "sessions", security(()), params(("sessionId" = String, Path)),
-    responses((status = 204), (status = "default", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 204)))]
 async fn logout(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
     if s.dir.end_session(&id).await? {
         Ok(no_content())
