@@ -51,7 +51,7 @@ fuzz() {
   SWITCHBOARD_FUZZ_KEY="$key" \
     SWITCHBOARD_FUZZ_KEY_ID="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])' <<<"$me")" \
     SWITCHBOARD_FUZZ_USER_ID="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["userId"])' <<<"$me")" \
-    SCHEMATHESIS_HOOKS=hooks PYTHONPATH="$root/scripts/contract" \
+    SCHEMATHESIS_HOOKS="$root/scripts/contract/hooks.py" \
     schemathesis --config-file "$root/scripts/contract/schemathesis.toml" run "$base/api/v1/openapi.json" \
     --checks all --max-examples "$examples" --no-color
 }

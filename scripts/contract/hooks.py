@@ -8,8 +8,11 @@ suffix: the header is still sent, with the generated characters, and its
 replay behaviour is tested by the integration tests.
 """
 import itertools
+import re
 
 import schemathesis
+
+_KEY = re.compile(r"[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?")
 
 _counter = itertools.count()
 
@@ -21,7 +24,12 @@ def before_call(context, case, kwargs):
         if name.lower() == "idempotency-key" and isinstance(headers[name], str):
             value = headers[name]
             suffix = f"-{next(_counter)}"
-            headers[name] = (value[: 255 - len(suffix)] + suffix) if value.strip() else value
+            # Only a key the document allows is made unique; one it forbids
+            # (a negative case) is sent as generated, to be refused.
+            # (A key at the 255-character limit keeps its length: the suffix
+            # replaces its tail, or every such boundary value would be one key.)
+            if _KEY.fullmatch(value):
+                headers[name] = value[: 255 - len(suffix)] + suffix
 
 
 # The fuzzer's own credential: revoking its key (DELETE /api-keys/{id}) or

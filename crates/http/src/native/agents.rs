@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use switchboard_domain::{Agent, AgentDetail, AgentFilter, AgentPatch, GroupMembership, Id, NewAgent, SkillAssignment};
+use switchboard_domain::{Agent, AgentDetail, AgentFilter, AgentPatch, Error, GroupMembership, Id, NewAgent, Rule, SkillAssignment};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -137,10 +137,10 @@ pub struct AgentUpdate {
     #[schema(schema_with = schema::name)]
     pub last_name: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(schema_with = schema::display_name_or_null)]
+    #[schema(schema_with = schema::display_name_or_clear)]
     pub display_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(schema_with = schema::email_or_null)]
+    #[schema(schema_with = schema::email_or_clear)]
     pub email: Option<Option<String>>,
     #[serde(default, deserialize_with = "not_null")]
     #[schema(schema_with = schema::agent_phone)]
@@ -164,9 +164,9 @@ pub struct AgentUpdate {
     #[schema(value_type = bool)]
     pub locked: Option<bool>,
     /// Merged into the stored attributes; a null value removes a key.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     #[schema(schema_with = schema::attributes_patch)]
-    pub attributes: serde_json::Map<String, serde_json::Value>,
+    pub attributes: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -299,7 +299,11 @@ async fn update_agent(
         active: b.active,
         password: b.password,
         locked: b.locked,
-        attributes: b.attributes,
+        attributes: match b.attributes {
+            // As the document says (minProperties): a merge of nothing is not a change.
+            Some(m) if m.is_empty() => return Err(Error::invalid("attributes", Rule::NothingToUpdate).into()),
+            m => m.unwrap_or_default(),
+        },
         unchanged: None,
     };
     let a = s.dir.update_agent(&p, id, patch, v).await?;

@@ -10,7 +10,11 @@ use serde_json::{json, Map, Value};
 
 /// Every problem `code`, by status: the table of `docs/api.md`.
 pub const PROBLEM_CODES: &[(u16, &str, &str)] = &[
-    (400, "bad_request", "the body is not JSON or has an unknown field or a value of the wrong JSON type; a bad query parameter, cursor or header"),
+    (
+        400,
+        "bad_request",
+        "the body is not JSON or has an unknown field or a value of the wrong JSON type; a bad query parameter, cursor or header",
+    ),
     (401, "unauthenticated", "no, unknown or revoked API key (`WWW-Authenticate: Bearer`), or a failed login"),
     (403, "forbidden", "the caller's role may not do this"),
     (404, "not_found", "no such object in the caller's tenant (or no such route)"),
@@ -68,7 +72,6 @@ pub fn complete(doc: &mut Value) {
     // The rows come either as CSV text or as objects.
     doc["components"]["schemas"]["ImportRequest"]["oneOf"] = json!([{"required": ["csv"]}, {"required": ["rows"]}]);
     doc["components"]["schemas"]["ImportForm"]["additionalProperties"] = json!(false);
-    let schemas = doc["components"]["schemas"].clone();
     describe_timestamps(doc);
     problem_schema(doc);
     error_responses(doc);
@@ -100,8 +103,14 @@ fn derive_update_schemas(doc: &mut Value) {
     let Some(paths) = doc["paths"].as_object_mut() else { return };
     let mut derived = vec![];
     for item in paths.values_mut() {
-        let Some(schema) = item.get_mut("patch").map(|op| &mut op["requestBody"]["content"]["application/json"]["schema"]) else { continue };
-        let Some(create) = schema["$ref"].as_str().and_then(|r| r.strip_prefix("#/components/schemas/")).and_then(|n| n.strip_suffix("Create")).map(str::to_string)
+        let Some(schema) = item.get_mut("patch").map(|op| &mut op["requestBody"]["content"]["application/json"]["schema"]) else {
+            continue;
+        };
+        let Some(create) = schema["$ref"]
+            .as_str()
+            .and_then(|r| r.strip_prefix("#/components/schemas/"))
+            .and_then(|n| n.strip_suffix("Create"))
+            .map(str::to_string)
         else {
             continue;
         };
@@ -133,19 +142,36 @@ fn rename_id_schema(doc: &mut Value) -> bool {
             "examples": [42]
         }),
     );
-    replace_refs(doc, "#/components/schemas/i64", "#/components/schemas/Id");
+    name_i64_refs(doc, None);
     found
 }
 
-fn replace_refs(v: &mut Value, from: &str, to: &str) {
+/// Every `i64` alias (`Id`, `Millis`, …) arrives as a `$ref` to `i64`: a
+/// property named `id` or `…Id` (items of `…Ids`) is an `Id`; any other
+/// (a time, a version, a count) a plain 64-bit integer.
+fn name_i64_refs(v: &mut Value, property: Option<&str>) {
     match v {
         Value::Object(m) => {
-            if m.get("$ref").and_then(Value::as_str) == Some(from) {
-                m.insert("$ref".into(), Value::String(to.into()));
+            if m.get("$ref").and_then(Value::as_str) == Some("#/components/schemas/i64") {
+                let is_id = property.is_some_and(|p| p == "id" || p.ends_with("Id") || p.ends_with("Ids"));
+                *v = if is_id { json!({"$ref": "#/components/schemas/Id"}) } else { json!({"type": "integer", "format": "int64"}) };
+                return;
             }
-            m.values_mut().for_each(|x| replace_refs(x, from, to));
+            for (k, x) in m.iter_mut() {
+                match k.as_str() {
+                    "properties" => {
+                        if let Value::Object(props) = x {
+                            for (name, p) in props.iter_mut() {
+                                name_i64_refs(p, Some(name));
+                            }
+                        }
+                    }
+                    "items" => name_i64_refs(x, property),
+                    _ => name_i64_refs(x, None),
+                }
+            }
         }
-        Value::Array(a) => a.iter_mut().for_each(|x| replace_refs(x, from, to)),
+        Value::Array(a) => a.iter_mut().for_each(|x| name_i64_refs(x, property)),
         _ => {}
     }
 }
@@ -183,7 +209,8 @@ fn problem_schema(doc: &mut Value) {
     codes.dedup();
     let p = &mut doc["components"]["schemas"]["Problem"];
     p["description"] = json!("An RFC 9457 problem document, sent as `application/problem+json`.");
-    p["properties"]["code"] = json!({"type": "string", "enum": codes, "description": "Stable machine-readable error code (the table in docs/api.md)."});
+    p["properties"]["code"] =
+        json!({"type": "string", "enum": codes, "description": "Stable machine-readable error code (the table in docs/api.md)."});
     p["properties"]["type"] = json!({"type": "string", "format": "uri", "description": "`urn:switchboard:problem:<code with dashes>`.",
         "examples": ["urn:switchboard:problem:invalid"]});
     p["properties"]["rule"] = json!({"type": ["string", "null"], "enum": RULES.iter().copied().map(Value::from).chain([Value::Null]).collect::<Vec<_>>(),
@@ -206,7 +233,8 @@ fn error_responses(doc: &mut Value) {
             r["headers"] = json!({"WWW-Authenticate": {"description": "`Bearer realm=\"switchboard\"`", "schema": {"type": "string"}}});
         }
         if *status == 429 {
-            r["headers"] = json!({"Retry-After": {"description": "Seconds until a retry may succeed.", "schema": {"type": "integer", "minimum": 0}}});
+            r["headers"] =
+                json!({"Retry-After": {"description": "Seconds until a retry may succeed.", "schema": {"type": "integer", "minimum": 0}}});
         }
         responses.insert((*name).into(), r);
     }
@@ -229,7 +257,8 @@ fn response_examples() -> Vec<(&'static str, Value)> {
     detail["skills"] = json!([{"skillId": 3, "proficiency": 4}]);
     detail["serviceIds"] = json!([7]);
     detail["groups"] = json!([{"groupId": 2, "receiveCall": true}]);
-    let key = json!({"id": 5, "userId": 1, "name": "payroll sync", "prefix": "sb_mm26W8", "createdAt": T, "lastUsedAt": null, "revokedAt": null});
+    let key =
+        json!({"id": 5, "userId": 1, "name": "payroll sync", "prefix": "sb_mm26W8", "createdAt": T, "lastUsedAt": null, "revokedAt": null});
     let mut key_created = key.clone();
     key_created["apiKey"] = json!("sb_mm26W8OTHZwFtyxQ969l9CPLlzxCzBLh03DLECLD8EA");
     let user = json!({"id": 2, "tenantId": 1, "username": "mgr.north", "role": "manager", "powers": ["administer_agents"],
@@ -248,21 +277,45 @@ fn response_examples() -> Vec<(&'static str, Value)> {
         ("UserCreated", user_created),
         ("TenantSettings", settings.clone()),
         ("Tenant", json!({"id": 1, "name": "acme", "clientId": 1001, "settings": settings, "createdAt": T, "updatedAt": T, "version": 4})),
-        ("AuditEvent", json!({"id": 900, "tenantId": 1, "at": T, "actor": "user:admin", "actorUserId": 1, "actorApiKeyId": 5,
-            "entity": "agent", "entityId": 42, "action": "update", "before": {"lastName": "Doe"}, "after": {"lastName": "Doe-Smith"}})),
-        ("Skill", json!({"id": 3, "tenantId": 1, "name": "Spanish", "description": "Spanish-speaking callers", "createdAt": T, "updatedAt": T, "version": 1})),
+        (
+            "AuditEvent",
+            json!({"id": 900, "tenantId": 1, "at": T, "actor": "user:admin", "actorUserId": 1, "actorApiKeyId": 5,
+            "entity": "agent", "entityId": 42, "action": "update", "before": {"lastName": "Doe"}, "after": {"lastName": "Doe-Smith"}}),
+        ),
+        (
+            "Skill",
+            json!({"id": 3, "tenantId": 1, "name": "Spanish", "description": "Spanish-speaking callers", "createdAt": T, "updatedAt": T, "version": 1}),
+        ),
         ("Named", json!({"id": 2, "tenantId": 1, "name": "Tier 1", "createdAt": T, "updatedAt": T, "version": 1})),
-        ("Service", json!({"id": 7, "tenantId": 1, "name": "Billing", "callCenterId": 1, "acd": true, "createdAt": T, "updatedAt": T, "version": 1})),
-        ("Phone", json!({"id": 9, "tenantId": 1, "number": "+16503517454", "name": "Desk 12", "skills": ["Spanish"], "createdAt": T, "updatedAt": T, "version": 1})),
+        (
+            "Service",
+            json!({"id": 7, "tenantId": 1, "name": "Billing", "callCenterId": 1, "acd": true, "createdAt": T, "updatedAt": T, "version": 1}),
+        ),
+        (
+            "Phone",
+            json!({"id": 9, "tenantId": 1, "number": "+16503517454", "name": "Desk 12", "skills": ["Spanish"], "createdAt": T, "updatedAt": T, "version": 1}),
+        ),
         ("Did", json!({"id": 11, "tenantId": 1, "number": "+16505550100", "createdAt": T, "updatedAt": T, "version": 1})),
-        ("Campaign", json!({"id": 4, "tenantId": 1, "name": "Renewals", "dynamicDids": ["+16505550100"], "fallbackDids": [],
-            "createdAt": T, "updatedAt": T, "version": 2})),
+        (
+            "Campaign",
+            json!({"id": 4, "tenantId": 1, "name": "Renewals", "dynamicDids": ["+16505550100"], "fallbackDids": [],
+            "createdAt": T, "updatedAt": T, "version": 2}),
+        ),
         ("SkillAssignment", json!({"skillId": 3, "proficiency": 4})),
         ("GroupMembership", json!({"groupId": 2, "receiveCall": true})),
-        ("ImportJob", json!({"id": 3, "kind": "agents", "mode": "atomic", "onConflict": "fail", "dryRun": false, "status": "running",
-            "rows": 1200, "processed": 400, "report": null, "error": null, "createdBy": "user:admin", "createdAt": T, "updatedAt": T})),
-        ("ImportRequest", json!({"kind": "skills", "mode": "atomic", "onConflict": "skip", "csv": "name,description\nSpanish,Spanish-speaking callers\n"})),
-        ("ImportForm", json!({"kind": "agents", "mode": "best-effort", "onConflict": "update", "dryRun": true, "format": "csv", "file": "loginId,firstName,lastName\nJDOE,John,Doe\n"})),
+        (
+            "ImportJob",
+            json!({"id": 3, "kind": "agents", "mode": "atomic", "onConflict": "fail", "dryRun": false, "status": "running",
+            "rows": 1200, "processed": 400, "report": null, "error": null, "createdBy": "user:admin", "createdAt": T, "updatedAt": T}),
+        ),
+        (
+            "ImportRequest",
+            json!({"kind": "skills", "mode": "atomic", "onConflict": "skip", "csv": "name,description\nSpanish,Spanish-speaking callers\n"}),
+        ),
+        (
+            "ImportForm",
+            json!({"kind": "agents", "mode": "best-effort", "onConflict": "update", "dryRun": true, "format": "csv", "file": "loginId,firstName,lastName\nJDOE,John,Doe\n"}),
+        ),
     ]
 }
 
@@ -298,7 +351,8 @@ fn has_version(schemas: &Value, s: &Value) -> bool {
 }
 
 fn complete_operation(path: &str, method: &str, op: &mut Value, schemas: &Value) {
-    let authenticated = op.get("security").is_none_or(|s| s.as_array().is_none_or(|a| !a.iter().all(|x| x.as_object().is_some_and(Map::is_empty))));
+    let authenticated =
+        op.get("security").is_none_or(|s| s.as_array().is_none_or(|a| !a.iter().all(|x| x.as_object().is_some_and(Map::is_empty))));
     let mut has_if_match = false;
     let mut has_query = false;
     let path_ids = path.matches('{').count();
@@ -320,7 +374,7 @@ fn complete_operation(path: &str, method: &str, op: &mut Value, schemas: &Value)
                 (Some("query"), _) => {
                     has_query = true;
                     // An id filter that names no object matches nothing (200, empty).
-                    if p["schema"]["$ref"] == "#/components/schemas/Id" {
+                    if p["schema"]["$ref"] == "#/components/schemas/Id" || p["schema"]["format"] == "int64" {
                         p["schema"] = json!({"type": "integer", "format": "int64"});
                     }
                 }
@@ -333,7 +387,9 @@ fn complete_operation(path: &str, method: &str, op: &mut Value, schemas: &Value)
     // optional may be left out.
     if let Some(body) = op.get_mut("requestBody") {
         let schema = resolve(schemas, &body["content"]["application/json"]["schema"]);
-        let optional = schema["required"].as_array().is_none_or(Vec::is_empty) && schema.get("oneOf").is_none() && schema.get("minProperties").is_none();
+        let optional = schema["required"].as_array().is_none_or(Vec::is_empty)
+            && schema.get("oneOf").is_none()
+            && schema.get("minProperties").is_none();
         if schema.is_object() && optional {
             body["required"] = json!(false);
         }
@@ -360,20 +416,29 @@ fn complete_operation(path: &str, method: &str, op: &mut Value, schemas: &Value)
             let schema = r["content"]["application/json"]["schema"].clone();
             let mut headers = r.get("headers").and_then(Value::as_object).cloned().unwrap_or_default();
             if (200..300).contains(&code) && !schema.is_null() && has_version(schemas, &schema) {
-                headers.insert("ETag".into(), json!({"description": "The object's version, `\"v<version>\"`: send it back in `If-Match` (or `If-None-Match`).",
-                    "required": true, "schema": {"type": "string", "pattern": "^\"v[0-9]+\"$", "examples": ["\"v3\""]}}));
+                headers.insert(
+                    "ETag".into(),
+                    json!({"description": "The object's version, `\"v<version>\"`: send it back in `If-Match` (or `If-None-Match`).",
+                    "required": true, "schema": {"type": "string", "pattern": "^\"v[0-9]+\"$", "examples": ["\"v3\""]}}),
+                );
                 tagged_get |= method == "get";
             }
             if code == 201 || code == 202 {
-                headers.insert("Location".into(), json!({"description": "The new object's URL path.", "required": true, "schema": {"type": "string"}}));
+                headers.insert(
+                    "Location".into(),
+                    json!({"description": "The new object's URL path.", "required": true, "schema": {"type": "string"}}),
+                );
             }
             if !headers.is_empty() {
                 r["headers"] = Value::Object(headers);
             }
         }
         if tagged_get {
-            responses.insert("304".into(), json!({"description": "Not Modified: `If-None-Match` names the object's current version.",
-                "headers": {"ETag": {"required": true, "schema": {"type": "string"}}}}));
+            responses.insert(
+                "304".into(),
+                json!({"description": "Not Modified: `If-None-Match` names the object's current version.",
+                "headers": {"ETag": {"required": true, "schema": {"type": "string"}}}}),
+            );
         }
         let mut errors = vec![];
         if has_body || has_query || has_if_match || idempotent_post {

@@ -109,7 +109,14 @@ async fn from_multipart(req: Request, s: &AppState) -> ApiResult<(ImportOptions,
             "kind" => kind = Some(ImportKind::parse(&text()).ok_or_else(|| bad_field("kind", "a kind of import (agents, skills, …)"))?),
             "mode" => mode = ImportMode::parse(&text()).ok_or_else(|| bad_field("mode", "atomic or best-effort"))?,
             "onConflict" => oc = OnConflict::parse(&text()).ok_or_else(|| bad_field("onConflict", "skip, update or fail"))?,
-            "dryRun" => dry = switchboard_domain::parse_bool("dryRun", &text()).map_err(|_| bad_field("dryRun", "true or false"))?,
+            // A form's boolean is the text `true` or `false` (as the document's `boolean` is encoded).
+            "dryRun" => {
+                dry = match text().as_str() {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(bad_field("dryRun", "true or false")),
+                }
+            }
             "format" => format = Some(Format::parse(&text()).ok_or_else(|| bad_field("format", "csv or json"))?),
             "file" => {
                 if format.is_none() {

@@ -98,27 +98,45 @@ pub fn password_or_null() -> Object {
     password_rule(true)
 }
 
+const DISPLAY_NAME: &str = r"\s*[\w.@-][\w .@-]{0,48}[\w.@-]\s*";
+
 /// Ozonetel's agent name rule, which the display name follows.
 pub fn display_name_or_null() -> Object {
     string(true)
-        .pattern(Some(r"^\s*[\w.@-][\w .@-]{0,48}[\w.@-]\s*$"))
-        .description(Some("2–50 letters, digits, spaces or `. @ _ -` (surrounding whitespace is trimmed); null clears it"))
+        .pattern(Some(format!("^{DISPLAY_NAME}$")))
+        .description(Some("2–50 letters, digits, spaces or `. @ _ -` (surrounding whitespace is trimmed)"))
         .examples(["John D."])
         .build()
 }
 
+/// On a change: as [`display_name_or_null`], and `null` or blank clears it.
+pub fn display_name_or_clear() -> Object {
+    let mut o = display_name_or_null();
+    o.pattern = Some(format!(r"^(\s*|{DISPLAY_NAME})$"));
+    o.description = Some("2–50 letters, digits, spaces or `. @ _ -` (surrounding whitespace is trimmed); null or blank clears it".into());
+    o
+}
+
+const EMAIL: &str = r"[^\S\u0000-\u001f\u007f-\u009f]*[^\s@\u0000-\u001f\u007f-\u009f]+@[^\s@.\u0000-\u001f\u007f-\u009f]+(\.[^\s@.\u0000-\u001f\u007f-\u009f]+)+[^\S\u0000-\u001f\u007f-\u009f]*";
+
 pub fn email_or_null() -> Object {
     string(true)
         .max_length(Some(254))
-        .pattern(Some(format!(
-            r"^{BLANK}*[^\s@\u0000-\u001f\u007f-\u009f]+@[^\s@.\u0000-\u001f\u007f-\u009f]+(\.[^\s@.\u0000-\u001f\u007f-\u009f]+)+{BLANK}*$"
-        )))
+        .pattern(Some(format!("^{EMAIL}$")))
         .description(Some(
             "An email address: one `@`, a domain with a dot, no whitespace or control characters, \
-             at most 254 characters; null clears it",
+             at most 254 characters",
         ))
         .examples(["jdoe@example.com"])
         .build()
+}
+
+/// On a change: as [`email_or_null`], and `null` or blank clears it.
+pub fn email_or_clear() -> Object {
+    let mut o = email_or_null();
+    o.pattern = Some(format!(r"^(\s*|{EMAIL})$"));
+    o.description = Some("An email address (as on create); null or blank clears it".into());
+    o
 }
 
 /// A telephone number that must be given (phones, DIDs).

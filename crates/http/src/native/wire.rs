@@ -52,7 +52,7 @@ pub fn integral_numbers(v: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    
+
     #[test]
     fn integral_floats_become_integers_and_others_stay() {
         let mut v = json!({"a": 1650.0, "b": [2.0, 2.5, -3.0], "c": {"d": 1e300}, "e": 7, "f": -0.0});

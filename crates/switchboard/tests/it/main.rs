@@ -6,6 +6,7 @@ mod agents;
 mod catalog;
 mod cli;
 mod console;
+mod contract;
 mod deepcall;
 mod deploy;
 mod hostile;
