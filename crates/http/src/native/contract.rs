@@ -213,8 +213,11 @@ fn problem_schema(doc: &mut Value) {
         json!({"type": "string", "enum": codes, "description": "Stable machine-readable error code (the table in docs/api.md)."});
     p["properties"]["type"] = json!({"type": "string", "format": "uri", "description": "`urn:switchboard:problem:<code with dashes>`.",
         "examples": ["urn:switchboard:problem:invalid"]});
-    p["properties"]["rule"] = json!({"type": ["string", "null"], "enum": RULES.iter().copied().map(Value::from).chain([Value::Null]).collect::<Vec<_>>(),
-        "description": "For `invalid`: the rule the value breaks."});
+    // Absent rather than null when they do not apply (skip_serializing_if).
+    p["properties"]["rule"] = json!({"type": "string", "enum": RULES, "description": "For `invalid`: the rule the value breaks."});
+    p["properties"]["field"] = json!({"type": "string", "description": "The request field (camelCase, as sent) or header the problem concerns.", "examples": ["proficiency"]});
+    p["properties"]["currentVersion"] =
+        json!({"type": "integer", "format": "int64", "description": "For `version_mismatch`: the version the object has now."});
     p["properties"]["status"] = json!({"type": "integer", "minimum": 400, "maximum": 599, "description": "The HTTP status, repeated."});
     p["examples"] = json!([{"type": "urn:switchboard:problem:invalid", "title": "Unprocessable Entity", "status": 422,
         "detail": "proficiency must be between 1 and 5", "code": "invalid", "field": "proficiency", "rule": "out_of_range"}]);

@@ -58,6 +58,8 @@ pub fn document() -> OpenApi {
         ))
         .build();
     let components = doc.components.get_or_insert_with(Default::default);
+    // Every error answer is a Problem (contract.rs lists them per operation).
+    components.schemas.insert("Problem".into(), <Problem as utoipa::PartialSchema>::schema());
     components.add_security_scheme(
         "bearer",
         SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("API key").build()),

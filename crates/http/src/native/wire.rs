@@ -52,6 +52,7 @@ pub fn integral_numbers(v: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn integral_floats_become_integers_and_others_stay() {

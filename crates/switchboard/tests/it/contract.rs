@@ -83,7 +83,11 @@ async fn the_document_describes_every_operation_completely() {
             assert!(schema["examples"].is_array() || schema.get("example").is_some(), "schema {name} has no example");
         }
     }
-    let codes = doc["components"]["schemas"]["Problem"]["properties"]["code"]["enum"].as_array().unwrap();
+    let problem = &doc["components"]["schemas"]["Problem"];
+    let required: Vec<&str> = problem["required"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert_eq!(required, ["type", "title", "status", "detail", "code"]);
+    assert_eq!(problem["properties"]["field"]["type"], "string");
+    let codes = problem["properties"]["code"]["enum"].as_array().unwrap();
     for code in
         ["bad_request", "unauthenticated", "forbidden", "not_found", "duplicate", "version_mismatch", "invalid", "too_many_requests"]
     {
