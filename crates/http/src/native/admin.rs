@@ -261,6 +261,7 @@ async fn update_tenant(
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Items per page (default 100).
+    #[serde(default, deserialize_with = "super::wire::query_int")]
     #[param(minimum = 1, maximum = 1000, example = 100)]
     pub limit: Option<u32>,
     /// `nextCursor` of the previous page; empty or left out for the first page.
@@ -270,6 +271,7 @@ pub struct AuditQuery {
     #[param(value_type = Option<Entity>, example = "agent")]
     pub entity: Option<Entity>,
     /// Only events about this object (with `entity`).
+    #[serde(default, deserialize_with = "super::wire::query_int")]
     pub entity_id: Option<Id>,
 }
 

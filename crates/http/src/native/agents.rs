@@ -174,6 +174,7 @@ pub struct AgentUpdate {
 #[into_params(parameter_in = Query)]
 pub struct AgentQuery {
     /// Items per page (default 100).
+    #[serde(default, deserialize_with = "super::wire::query_int")]
     #[param(minimum = 1, maximum = 1000, example = 100)]
     pub limit: Option<u32>,
     /// `nextCursor` of the previous page; empty or left out for the first page.
@@ -190,10 +191,13 @@ pub struct AgentQuery {
     pub phone: Option<String>,
     pub active: Option<bool>,
     /// Agents with this skill.
+    #[serde(default, deserialize_with = "super::wire::query_int")]
     pub skill_id: Option<Id>,
     /// Agents assigned to this service.
+    #[serde(default, deserialize_with = "super::wire::query_int")]
     pub service_id: Option<Id>,
     /// Agents in this group.
+    #[serde(default, deserialize_with = "super::wire::query_int")]
     pub group_id: Option<Id>,
 }
 

@@ -304,12 +304,14 @@ impl From<ServiceBody> for ServiceInput {
 #[into_params(parameter_in = Query)]
 pub struct ServiceQuery {
     /// Items per page (default 100).
+    #[serde(default, deserialize_with = "super::wire::query_int")]
     #[param(minimum = 1, maximum = 1000, example = 100)]
     pub limit: Option<u32>,
     /// `nextCursor` of the previous page; empty or left out for the first page.
     #[param(pattern = "^([1-9][0-9]{0,17})?$", example = "1042")]
     pub cursor: Option<String>,
     /// Only the services of this call center.
+    #[serde(default, deserialize_with = "super::wire::query_int")]
     pub call_center_id: Option<Id>,
 }
 

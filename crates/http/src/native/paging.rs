@@ -19,6 +19,7 @@ pub const MAX_LIMIT: u32 = 1000;
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Items per page (default 100).
+    #[serde(default, deserialize_with = "super::wire::query_int")]
     #[param(minimum = 1, maximum = 1000, example = 100)]
     pub limit: Option<u32>,
     /// `nextCursor` of the previous page; empty or left out for the first page.

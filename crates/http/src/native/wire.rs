@@ -49,6 +49,22 @@ pub fn integral_numbers(v: &mut Value) {
     }
 }
 
+/// An integer query parameter: `12`, or `12.0` (an integer in JSON Schema's
+/// sense, which is what the document's `integer` means).
+pub fn query_int<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    let Some(text) = Option::<String>::deserialize(d)? else { return Ok(None) };
+    let whole = match text.split_once('.') {
+        Some((int, frac)) if !frac.is_empty() && frac.bytes().all(|b| b == b'0') => int,
+        _ => text.as_str(),
+    };
+    let n: i64 = whole.parse().map_err(|_| D::Error::custom(format!("{text} is not an integer")))?;
+    T::try_from(n).map(Some).map_err(|_| D::Error::custom(format!("{text} is out of range")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

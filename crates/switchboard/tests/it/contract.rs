@@ -172,6 +172,10 @@ async fn the_server_accepts_what_the_document_allows_and_refuses_what_it_forbids
     let legacy = base64url(format!("after:{cursor}").as_bytes());
     assert_eq!(c.get(&format!("/api/v1/skills?limit=2&cursor={legacy}")).await.expect(200).body, next.body);
     c.get("/api/v1/skills?cursor=0").await.problem(400, "bad_request");
+    // Integer query parameters read integral decimals too.
+    assert_eq!(c.get("/api/v1/skills?limit=2.0").await.expect(200).body["items"].as_array().unwrap().len(), 2);
+    assert_eq!(c.get(&format!("/api/v1/services?callCenterId={cc}.0")).await.expect(200).body["items"][0]["id"], sid);
+    c.get("/api/v1/skills?limit=2.5").await.problem(400, "bad_request");
     c.get("/api/v1/skills?limit=0").await.problem(400, "bad_request");
 
     // A body whose fields are all optional may be left out; 201s carry Location.
