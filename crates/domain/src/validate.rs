@@ -85,6 +85,22 @@ pub fn display_name(field: &str, s: &str) -> Result<String> {
     Ok(s.to_string())
 }
 
+/// Identity attributes an identity provider sends (externalId, employee
+/// number, department, manager id): trimmed, at most 255 characters, no
+/// control characters. (Empty texts clear; see `opt_clearable`.)
+pub fn identity_text(field: &str, s: &str) -> Result<String> {
+    let s = s.trim();
+    if s.chars().count() > IDENTITY_TEXT_MAX {
+        return Err(Error::invalid(field, Rule::TooLong { max: IDENTITY_TEXT_MAX }));
+    }
+    if has_control(s) {
+        return Err(Error::invalid(field, Rule::Format { expected: "free of control characters" }));
+    }
+    Ok(s.to_string())
+}
+
+pub const IDENTITY_TEXT_MAX: usize = 255;
+
 pub fn email(field: &str, s: &str) -> Result<String> {
     let s = s.trim();
     let ok = s.len() <= 254

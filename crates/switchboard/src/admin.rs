@@ -63,6 +63,10 @@ pub enum AdminCommand {
         /// A label for the key.
         #[arg(long, default_value = "cli")]
         name: String,
+        /// What the key serves: `api` (the native API and the vendor
+        /// dialects) or `scim` (`/scim/v2` only, for an identity provider).
+        #[arg(long, default_value = "api", value_parser = ["api", "scim"])]
+        scope: String,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -154,12 +158,13 @@ pub async fn admin(cmd: AdminCommand) -> Result<()> {
             let issued = dir.reset_password_as_operator(t.id, user.id).await?;
             json!({ "userId": user.id, "username": user.username, "password": issued.password })
         }
-        AdminCommand::CreateApiKey { tenant, username, name, db } => {
+        AdminCommand::CreateApiKey { tenant, username, name, scope, db } => {
             let dir = open(&db, db.options()).await?;
             let t = dir.store().find_tenant_by_name(&tenant).await?;
             let (user, _) = dir.store().find_user_by_name(t.id, &username).await?;
-            let issued = dir.issue_api_key_as_operator(t.id, user.id, &name).await?;
-            json!({ "apiKey": issued.api_key })
+            let scope = switchboard_domain::KeyScope::parse(&scope).unwrap_or_default();
+            let issued = dir.issue_api_key_as_operator(t.id, user.id, &name, scope).await?;
+            json!({ "apiKey": issued.api_key, "scope": scope.as_str() })
         }
         AdminCommand::RevokeApiKey { tenant, key, db } => {
             let dir = open(&db, db.options()).await?;

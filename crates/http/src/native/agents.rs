@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use switchboard_domain::{Agent, AgentDetail, AgentFilter, AgentPatch, GroupMembership, Id, NewAgent, SkillAssignment};
+use switchboard_domain::{Agent, AgentDetail, AgentFilter, AgentPatch, GroupMembership, Id, NewAgent, ProfileInput, SkillAssignment};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -52,6 +52,12 @@ pub struct AgentCreate {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub attributes: serde_json::Map<String, serde_json::Value>,
+    /// The identity provider's id (SCIM `externalId`).
+    pub external_id: Option<String>,
+    pub employee_number: Option<String>,
+    pub department: Option<String>,
+    /// The manager's id as the identity provider gave it.
+    pub manager: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -87,6 +93,12 @@ impl From<AgentCreate> for NewAgent {
             service_ids: b.service_ids,
             groups: b.groups.into_iter().map(|g| GroupMembership { group_id: g.group_id, receive_call: g.receive_call }).collect(),
             attributes: b.attributes,
+            profile: ProfileInput {
+                external_id: b.external_id.map(Some),
+                employee_number: b.employee_number.map(Some),
+                department: b.department.map(Some),
+                manager: b.manager.map(Some),
+            },
         }
     }
 }
@@ -121,6 +133,19 @@ pub struct AgentUpdate {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub attributes: serde_json::Map<String, serde_json::Value>,
+    /// null clears it (also employeeNumber, department, manager).
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub external_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub employee_number: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub department: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub manager: Option<Option<String>>,
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -230,6 +255,12 @@ async fn update_agent(
         password: b.password,
         locked: b.locked,
         attributes: b.attributes,
+        profile: ProfileInput {
+            external_id: b.external_id,
+            employee_number: b.employee_number,
+            department: b.department,
+            manager: b.manager,
+        },
         unchanged: None,
     };
     let a = s.dir.update_agent(&p, id, patch, v).await?;

@@ -1,0 +1,21 @@
+"""Runs scim2-tester's checks against a live Switchboard /scim/v2 (called by
+scripts/scim-check.sh). Prints one line per check and a summary; exits 1 if
+any check ends in ERROR or CRITICAL."""
+import collections
+import sys
+
+from httpx2 import Client
+from scim2_client.engines.httpx2 import SyncSCIMClient
+from scim2_tester import Status, check_server
+
+base, token = sys.argv[1], sys.argv[2]
+client = SyncSCIMClient(Client(base_url=base, headers={"Authorization": f"Bearer {token}"}))
+client.discover()
+results = check_server(client)
+counts = collections.Counter()
+for r in results:
+    counts[r.status.name] += 1
+    reason = (r.reason or "").replace("\n", " ")[:300]
+    print(f"{r.status.name:10} {r.title}: {reason}")
+print("scim2-tester:", ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+sys.exit(1 if counts["ERROR"] or counts["CRITICAL"] else 0)
