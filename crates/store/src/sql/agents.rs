@@ -155,8 +155,8 @@ const WRITE_AGENT_SQL: &str =
     "UPDATE agents SET login_id = $1, first_name = $2, last_name = $3, display_name = $4, email = $5, phone = $6, \
      wrap_up_time = $7, home_agent = $8, active = $9, locked = $10, failed_logins = $11, last_login = $12, \
      last_login_ip = $13, password_last_modified = $14, attributes = $15, updated_at = $16, version = $17, \
-     external_id = $20, employee_number = $21, department = $22, manager = $23 \
-     WHERE id = $18 AND version = $19";
+     external_id = $18, employee_number = $19, department = $20, manager = $21 \
+     WHERE id = $22 AND version = $23";
 
 /// Writes every column of `a` back (the version check is the caller's).
 async fn write_agent(c: &mut DbConn, a: &Agent, read_version: i64) -> Result<()> {
@@ -178,12 +178,12 @@ async fn write_agent(c: &mut DbConn, a: &Agent, read_version: i64) -> Result<()>
         .bind(to_json(&a.attributes)?)
         .bind(a.updated_at)
         .bind(a.version)
-        .bind(a.id)
-        .bind(read_version)
         .bind(a.external_id.as_deref())
         .bind(a.employee_number.as_deref())
         .bind(a.department.as_deref())
         .bind(a.manager.as_deref())
+        .bind(a.id)
+        .bind(read_version)
         .execute(&mut *c)
         .await
         .map_err(|e| unique_err(e, &[Unique { index: "ux_agents_login_id", entity: Entity::Agent, field: "loginId", value: &a.login_id }]))?

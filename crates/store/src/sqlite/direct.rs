@@ -637,12 +637,12 @@ fn write_agent(c: &Connection, a: &Agent, read_version: i64) -> Result<()> {
             attributes,
             a.updated_at,
             a.version,
-            a.id,
-            read_version,
             a.external_id,
             a.employee_number,
             a.department,
             a.manager,
+            a.id,
+            read_version,
         ])
         .map_err(|e| unique_login(e, &a.login_id))?;
     expect_one(done as u64, Entity::Agent, a.id, read_version)
