@@ -298,7 +298,21 @@ impl Directory {
 
     pub async fn update_tenant_settings(&self, p: &Principal, patch: serde_json::Value, expected: Option<i64>) -> Result<Tenant> {
         p.require_sysadmin()?;
-        let current = self.store.get_tenant(p.tenant_id).await?;
+        let settings = self.merged_settings(p.tenant_id, patch).await?;
+        self.store.update_tenant_settings(&self.ctx(p), settings, expected).await
+    }
+
+    /// Operator path (CLI): settings of a tenant changed as `patch` says
+    /// (the same merge and checks as `PATCH /api/v1/tenant`).
+    pub async fn update_tenant_settings_as_operator(&self, tenant: Id, patch: serde_json::Value) -> Result<Tenant> {
+        let settings = self.merged_settings(tenant, patch).await?;
+        let ctx = WriteCtx { tenant_id: tenant, actor: Actor::cli(), now: self.clock.now() };
+        self.store.update_tenant_settings(&ctx, settings, None).await
+    }
+
+    /// A tenant's settings with the known settings of `patch` replaced.
+    async fn merged_settings(&self, tenant: Id, patch: serde_json::Value) -> Result<TenantSettings> {
+        let current = self.store.get_tenant(tenant).await?;
         let mut merged = serde_json::to_value(&current.settings).map_err(|e| Error::Storage(e.to_string()))?;
         let serde_json::Value::Object(patch) = patch else {
             return Err(Error::invalid("body", Rule::Format { expected: "a JSON object" }));
@@ -315,7 +329,7 @@ impl Directory {
         let settings: TenantSettings = serde_json::from_value(merged)
             .map_err(|_| Error::invalid("settings", Rule::Format { expected: "settings of the documented types" }))?;
         validate_settings(&settings)?;
-        self.store.update_tenant_settings(&self.ctx(p), settings, expected).await
+        Ok(settings)
     }
 
     // ---- users and keys -------------------------------------------------

@@ -81,6 +81,20 @@ pub enum AdminCommand {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Change one of a tenant's settings (as `PATCH /api/v1/tenant`'s
+    /// `settings` does), e.g. `set-setting --tenant acme scimDeleteMode delete`;
+    /// prints the tenant's settings.
+    SetSetting {
+        /// Tenant name.
+        #[arg(long)]
+        tenant: String,
+        /// The setting's name (scimDeleteMode, agentLockoutThreshold, …).
+        name: String,
+        /// Its value: JSON (5, true, {"…": 1}), or else taken as text (delete).
+        value: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Apply pending database migrations and exit.
     Migrate {
         #[command(flatten)]
@@ -171,6 +185,13 @@ pub async fn admin(cmd: AdminCommand) -> Result<()> {
             let t = dir.store().find_tenant_by_name(&tenant).await?;
             let revoked = dir.revoke_api_key_as_operator(t.id, &key).await?;
             serde_json::to_value(revoked)?
+        }
+        AdminCommand::SetSetting { tenant, name, value, db } => {
+            let dir = open(&db, db.options()).await?;
+            let t = dir.store().find_tenant_by_name(&tenant).await?;
+            let value = serde_json::from_str(&value).unwrap_or(serde_json::Value::String(value));
+            let t = dir.update_tenant_settings_as_operator(t.id, json!({ name: value })).await?;
+            serde_json::to_value(t.settings)?
         }
         AdminCommand::Migrate { mut db } => {
             db.db_no_migrate = false;
