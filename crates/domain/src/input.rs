@@ -594,6 +594,9 @@ impl AssignmentSets {
 pub struct GroupChange {
     /// Validated by `NamedInput::validate` before it reaches the store.
     pub name: Option<String>,
+    /// The identity provider's id of the group (SCIM `externalId`);
+    /// `Some(None)` clears it. Validated (`identity_text`) before the store.
+    pub external_id: Option<Option<String>>,
     pub set_members: Option<Vec<Id>>,
     pub add_members: Vec<Id>,
     pub remove_members: Vec<Id>,
@@ -601,6 +604,10 @@ pub struct GroupChange {
 
 impl GroupChange {
     pub fn is_empty(&self) -> bool {
-        self.name.is_none() && self.set_members.is_none() && self.add_members.is_empty() && self.remove_members.is_empty()
+        self.name.is_none()
+            && self.external_id.is_none()
+            && self.set_members.is_none()
+            && self.add_members.is_empty()
+            && self.remove_members.is_empty()
     }
 }

@@ -58,6 +58,7 @@ impl Directory {
         if let Some(n) = &c.name {
             c.name = Some(NamedInput { name: Some(n.clone()) }.validate()?);
         }
+        c.external_id = crate::validate::opt_clearable(&c.external_id, |s| crate::validate::identity_text("externalId", s))?;
         if let Some(m) = &c.set_members {
             crate::validate::no_duplicates("members", m.iter())?;
         }
@@ -65,11 +66,19 @@ impl Directory {
     }
 
     /// A new group with its first members, in one transaction.
-    pub async fn create_group(&self, p: &Principal, name: Option<String>, members: Vec<Id>) -> Result<Named> {
+    pub async fn create_group(&self, p: &Principal, name: Option<String>, external_id: Option<String>, members: Vec<Id>) -> Result<Named> {
         p.require_agent_admin()?;
         let name = NamedInput { name }.validate()?;
+        let external_id =
+            crate::validate::opt_clearable(&Some(external_id), |s| crate::validate::identity_text("externalId", s))?.flatten();
         crate::validate::no_duplicates("members", members.iter())?;
-        self.store().create_group(&self.ctx(p), name, &members).await
+        self.store().create_group(&self.ctx(p), name, external_id, &members).await
+    }
+
+    /// The groups' `externalId`s: of one group, or of all the tenant's.
+    pub async fn group_external_ids(&self, p: &Principal, group: Option<Id>) -> Result<Vec<(Id, String)>> {
+        p.require_agent_admin()?;
+        self.store().group_external_ids(p.tenant_id, group).await
     }
 
     /// The agents of a group, in id order.

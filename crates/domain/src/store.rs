@@ -155,9 +155,12 @@ pub trait AgentStore: Send + Sync {
     /// bumped and an audit event, the group one if renamed.
     async fn change_group(&self, ctx: &WriteCtx, group: Id, c: &crate::GroupChange, expected_version: Option<i64>) -> Result<Named>;
     /// A new group with its first members, in one transaction (SCIM).
-    async fn create_group(&self, ctx: &WriteCtx, name: String, members: &[Id]) -> Result<Named>;
+    async fn create_group(&self, ctx: &WriteCtx, name: String, external_id: Option<String>, members: &[Id]) -> Result<Named>;
     /// The agents of a group, in id order.
     async fn group_members(&self, tenant: Id, group: Id) -> Result<Vec<Id>>;
+    /// The groups' SCIM `externalId`s (those that have one), in group id
+    /// order: of one group, or of all the tenant's.
+    async fn group_external_ids(&self, tenant: Id, group: Option<Id>) -> Result<Vec<(Id, String)>>;
     /// Call centers of the agent's services, in id order.
     async fn agent_call_centers(&self, tenant: Id, agent: Id) -> Result<Vec<Id>>;
 }

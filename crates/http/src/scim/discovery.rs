@@ -78,7 +78,9 @@ fn schema_doc(base: &str, id: &str, name: &str, description: &str, attributes: V
 
 fn all_schemas(base: &str) -> Vec<Value> {
     let mut user_name = attr("userName", "string", false, true, "readWrite", "always", "server");
-    user_name["description"] = json!("The agent's loginId: unique per tenant ignoring case, stored upper-case");
+    user_name["description"] = json!(
+        "The agent's loginId: unique per tenant ignoring case (caseExact false); read back as last sent while it names the same loginId"
+    );
     let multi_value = |name: &str| {
         complex(
             name,
@@ -120,7 +122,14 @@ fn all_schemas(base: &str) -> Vec<Value> {
             string("displayName"),
             multi_value("emails"),
             multi_value("phoneNumbers"),
-            attr("active", "boolean", false, false, "readWrite", "default", "none"),
+            // Required: an agent is always active or not (absent on create:
+            // true; a PATCH cannot remove it).
+            {
+                let mut a = attr("active", "boolean", false, true, "readWrite", "default", "none");
+                a["description"] =
+                    json!("Whether the agent may log in; required (an agent is always active or not), true when absent on create");
+                a
+            },
             password,
             external_id,
             complex(
@@ -156,10 +165,7 @@ fn all_schemas(base: &str) -> Vec<Value> {
         ],
     );
     let item = |name: &str, extra: Vec<Value>| {
-        let mut subs = vec![
-            attr("value", "string", false, true, "readWrite", "default", "none"),
-            attr("display", "string", false, false, "readOnly", "default", "none"),
-        ];
+        let mut subs = vec![attr("value", "string", false, true, "readWrite", "default", "none")];
         subs.extend(extra);
         complex(name, true, "readWrite", subs)
     };
@@ -167,7 +173,7 @@ fn all_schemas(base: &str) -> Vec<Value> {
         base,
         AGENT_SCHEMA,
         "SwitchboardAgent",
-        "Routing: skills with proficiency, services and groups, each by id (display: its name)",
+        "Routing: skills with proficiency (1 to 5, default 1), ACD services and groups (receiveCall, default true), each by id",
         vec![
             item("skills", vec![attr("proficiency", "integer", false, false, "readWrite", "default", "none")]),
             item("services", vec![]),
@@ -183,20 +189,21 @@ fn all_schemas(base: &str) -> Vec<Value> {
         "A group of agents",
         vec![
             display,
+            {
+                let mut x = string("externalId");
+                x["caseExact"] = json!(true);
+                x
+            },
+            // RFC 7643 §8.7.1's sub-attributes (no display).
             complex(
                 "members",
                 true,
                 "readWrite",
-                vec![
-                    attr("value", "string", false, false, "immutable", "default", "none"),
-                    reference("$ref", &["User"], "immutable"),
-                    attr("display", "string", false, false, "readOnly", "default", "none"),
-                    {
-                        let mut t = attr("type", "string", false, false, "immutable", "default", "none");
-                        t["canonicalValues"] = json!(["User"]);
-                        t
-                    },
-                ],
+                vec![attr("value", "string", false, false, "immutable", "default", "none"), reference("$ref", &["User"], "immutable"), {
+                    let mut t = attr("type", "string", false, false, "immutable", "default", "none");
+                    t["canonicalValues"] = json!(["User"]);
+                    t
+                }],
             ),
         ],
     );

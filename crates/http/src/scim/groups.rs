@@ -17,31 +17,43 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use switchboard_domain::{Entity, GroupChange, Id, Named, Principal};
 
-/// Each group's members (id, loginId), from the agents.
-async fn memberships(s: &AppState, p: &Principal) -> ScimResult<BTreeMap<Id, Vec<(Id, String)>>> {
-    let mut out: BTreeMap<Id, Vec<(Id, String)>> = BTreeMap::new();
+/// Each group's members, from the agents.
+async fn memberships(s: &AppState, p: &Principal) -> ScimResult<BTreeMap<Id, Vec<Id>>> {
+    let mut out: BTreeMap<Id, Vec<Id>> = BTreeMap::new();
     for d in s.dir.all_agents(p).await? {
         for g in &d.groups {
-            out.entry(g.group_id).or_default().push((d.agent.id, d.agent.login_id.clone()));
+            out.entry(g.group_id).or_default().push(d.agent.id);
         }
     }
     Ok(out)
 }
 
-fn to_scim(g: &Named, members: Option<&[(Id, String)]>, base: &str) -> Value {
+/// A group as SCIM's Group. Members carry `value`, `$ref` and `type`, the
+/// sub-attributes RFC 7643 §8.7.1 defines (no `display`).
+fn to_scim(g: &Named, external_id: Option<&str>, members: Option<&[Id]>, base: &str) -> Value {
     let mut v = json!({
         "schemas": [GROUP_SCHEMA],
         "id": g.id.to_string(),
         "displayName": g.name,
         "meta": meta("Group", format!("{base}/Groups/{}", g.id), g.created_at, g.updated_at, g.version),
     });
+    if let Some(x) = external_id {
+        v["externalId"] = json!(x);
+    }
     if let Some(m) = members {
-        v["members"] = m
-            .iter()
-            .map(|(id, login)| json!({ "value": id.to_string(), "display": login, "type": "User", "$ref": format!("{base}/Users/{id}") }))
-            .collect();
+        v["members"] =
+            m.iter().map(|id| json!({ "value": id.to_string(), "type": "User", "$ref": format!("{base}/Users/{id}") })).collect();
     }
     v
+}
+
+/// `externalId` of a body: a string, or null/absent (none).
+fn external_id_of(body: &Value) -> ScimResult<Option<String>> {
+    match get_ci(body, "externalId") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(x)) => Ok(Some(x.clone())),
+        Some(_) => Err(ScimError::bad("invalidValue", "externalId must be a string")),
+    }
 }
 
 /// Whether a request leaves `members` out (`excludedAttributes=members`,
@@ -78,18 +90,32 @@ fn member_ids(v: &Value) -> ScimResult<Vec<Id>> {
         .collect()
 }
 
-pub async fn list(State(s): State<AppState>, Client(p): Client, headers: HeaderMap, Query(q): Query<ListQuery>) -> ScimResult<Response> {
-    let f = parse_filter(&q)?;
-    let base = base_url(&headers);
-    let groups = s.dir.all_named(&p, Entity::Group).await?;
+/// Every group the list's filter matches, as SCIM (in id order).
+pub async fn matching(s: &AppState, p: &Principal, headers: &HeaderMap, q: &ListQuery) -> ScimResult<Vec<Value>> {
+    let f = parse_filter(q)?;
+    let base = base_url(headers);
+    let groups = s.dir.all_named(p, Entity::Group).await?;
     // A filter may name members: read them whenever one is given.
     let need = f.is_some() || wants_members(q.attributes.as_deref(), q.excluded_attributes.as_deref());
-    let members = if need { Some(memberships(&s, &p).await?) } else { None };
+    let members = if need { Some(memberships(s, p).await?) } else { None };
+    let external: BTreeMap<Id, String> = s.dir.group_external_ids(p, None).await?.into_iter().collect();
     let all: Vec<Value> = groups
         .iter()
-        .map(|g| to_scim(g, members.as_ref().map(|m| m.get(&g.id).map_or(&[][..], Vec::as_slice)), &base))
+        .map(|g| {
+            to_scim(
+                g,
+                external.get(&g.id).map(String::as_str),
+                members.as_ref().map(|m| m.get(&g.id).map_or(&[][..], Vec::as_slice)),
+                &base,
+            )
+        })
         .filter(|g| f.as_ref().is_none_or(|f| filter::matches(f, g, GROUP_SCHEMA)))
         .collect();
+    Ok(all)
+}
+
+pub async fn list(State(s): State<AppState>, Client(p): Client, headers: HeaderMap, Query(q): Query<ListQuery>) -> ScimResult<Response> {
+    let all = matching(&s, &p, &headers, &q).await?;
     list_response(all, &q, GROUP_SCHEMA, &[])
 }
 
@@ -99,7 +125,8 @@ async fn group_json(s: &AppState, p: &Principal, g: &Named, base: &str, q: &Proj
     } else {
         None
     };
-    Ok(project(to_scim(g, members.as_deref(), base), q.attributes.as_deref(), q.excluded_attributes.as_deref(), &[]))
+    let external = s.dir.group_external_ids(p, Some(g.id)).await?.into_iter().next().map(|(_, x)| x);
+    Ok(project(to_scim(g, external.as_deref(), members.as_deref(), base), q.attributes.as_deref(), q.excluded_attributes.as_deref(), &[]))
 }
 
 pub async fn get_one(
@@ -120,7 +147,7 @@ pub async fn create(State(s): State<AppState>, Client(p): Client, headers: Heade
         Some(_) => return Err(ScimError::bad("invalidValue", "displayName must be a string")),
     };
     let members = member_ids(get_ci(&body, "members").unwrap_or(&Value::Null))?;
-    let g = s.dir.create_group(&p, name, members).await?;
+    let g = s.dir.create_group(&p, name, external_id_of(&body)?, members).await?;
     Ok(resource(StatusCode::CREATED, g.version, &group_json(&s, &p, &g, &base_url(&headers), &Projection::default()).await?))
 }
 
@@ -137,7 +164,12 @@ pub async fn replace(
         Some(Value::String(n)) => Some(n.clone()),
         _ => return Err(ScimError::bad("invalidValue", "displayName is required")),
     };
-    let c = GroupChange { name, set_members: Some(member_ids(get_ci(&body, "members").unwrap_or(&Value::Null))?), ..Default::default() };
+    let c = GroupChange {
+        name,
+        external_id: Some(external_id_of(&body)?),
+        set_members: Some(member_ids(get_ci(&body, "members").unwrap_or(&Value::Null))?),
+        ..Default::default()
+    };
     let g = s.dir.change_group(&p, id, c, v).await?;
     Ok(resource(StatusCode::OK, g.version, &group_json(&s, &p, &g, &base_url(&headers), &Projection::default()).await?))
 }
@@ -180,6 +212,8 @@ fn group_change(body: &PatchRequest, current: &[Id]) -> ScimResult<GroupChange> 
                             c.name = Some(v.as_str().ok_or_else(|| ScimError::bad("invalidValue", "displayName must be a string"))?.into())
                         }
                         "members" => apply_members(kind, Some(v), &mut c, &mut members, current)?,
+                        "externalid" if kind == Kind::Remove => c.external_id = Some(None),
+                        "externalid" => c.external_id = Some(external_id_of(&json!({ "externalId": v }))?),
                         "id" | "meta" => return Err(ScimError::bad("mutability", format!("{k} is read-only"))),
                         _ => {}
                     }
@@ -208,7 +242,8 @@ fn group_change(body: &PatchRequest, current: &[Id]) -> ScimResult<GroupChange> 
                         Some(_) => return Err(ScimError::bad("invalidPath", "members[…] paths are for remove only")),
                     },
                     "id" | "meta" => return Err(ScimError::bad("mutability", format!("{} is read-only", pp.attr.name))),
-                    "externalid" => {}
+                    "externalid" if kind == Kind::Remove => c.external_id = Some(None),
+                    "externalid" => c.external_id = Some(external_id_of(&json!({ "externalId": op.value }))?),
                     _ => return Err(ScimError::bad("invalidPath", format!("Groups have no attribute {}", pp.attr.name))),
                 }
             }

@@ -11,6 +11,7 @@ mod discovery;
 pub mod filter;
 mod groups;
 mod patch;
+mod search;
 mod users;
 
 use crate::AppState;
@@ -41,6 +42,9 @@ pub const MAX_COUNT: usize = 1000;
 pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/scim/v2/Users", get(users::list).post(users::create))
+        .route("/scim/v2/Users/.search", axum::routing::post(search::users))
+        .route("/scim/v2/Groups/.search", axum::routing::post(search::groups))
+        .route("/scim/v2/.search", axum::routing::post(search::all))
         .route("/scim/v2/Users/{id}", get(users::get_one).put(users::replace).patch(users::patch).delete(users::delete))
         .route("/scim/v2/Groups", get(groups::list).post(groups::create))
         .route("/scim/v2/Groups/{id}", get(groups::get_one).put(groups::replace).patch(groups::patch).delete(groups::delete))
@@ -330,7 +334,8 @@ pub fn project(mut r: Value, attributes: Option<&str>, excluded: Option<&str>, e
     let key_of = |m: &serde_json::Map<String, Value>, k: &str| m.keys().find(|x| x.eq_ignore_ascii_case(k)).cloned();
     if !wanted.is_empty() {
         let mut out = serde_json::Map::new();
-        for k in ["schemas", "id"] {
+        // The attributes returned "always" (a User's userName too).
+        for k in ["schemas", "id", "userName"] {
             if let Some(v) = obj.get(k) {
                 out.insert(k.into(), v.clone());
             }
@@ -383,7 +388,7 @@ pub fn project(mut r: Value, attributes: Option<&str>, excluded: Option<&str>, e
         };
         let Some(target) = target else { continue };
         let Some(k) = key_of(target, &a.1) else { continue };
-        if k == "id" || k == "schemas" {
+        if k == "id" || k == "schemas" || k == "userName" {
             continue;
         }
         match &a.2 {

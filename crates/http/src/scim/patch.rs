@@ -64,6 +64,8 @@ pub struct Rules<'a> {
     pub extensions: &'a [&'a str],
     /// Attributes a client may not change (`id`, `meta`, …), lower-case.
     pub read_only: &'a [&'a str],
+    /// Required core attributes (lower-case): never removed (RFC 7644 §3.5.2).
+    pub required: &'a [&'a str],
     /// Attribute names as we write them, for keys a client spells otherwise.
     pub canonical: &'a [&'a str],
 }
@@ -199,6 +201,14 @@ fn apply_path(r: &mut Value, kind: Kind, p: &PatchPath, value: Option<&Value>, r
         && (p.attr.urn.is_none() || p.attr.urn.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(rules.core_urn)))
     {
         return Err(ScimError::bad("mutability", format!("{} is read-only", p.attr.name)));
+    }
+    if kind == Kind::Remove
+        && p.attr.sub.is_none()
+        && p.filter.is_none()
+        && rules.required.contains(&name.as_str())
+        && p.attr.urn.as_deref().is_none_or(|u| u.eq_ignore_ascii_case(rules.core_urn))
+    {
+        return Err(ScimError::bad("mutability", format!("{} is required: it cannot be removed", p.attr.name)));
     }
     let create = kind != Kind::Remove;
     let Some(obj) = container_mut(r, p.attr.urn.as_deref(), rules, create)? else { return Ok(()) };
@@ -375,6 +385,7 @@ mod tests {
         core_urn: super::super::USER_SCHEMA,
         extensions: &[super::super::ENTERPRISE_SCHEMA],
         read_only: &["id", "meta", "groups"],
+        required: &[],
         canonical: &["active", "emails", "value", "type", "primary", "name", "givenName", "familyName"],
     };
 

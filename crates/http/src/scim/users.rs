@@ -18,15 +18,16 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use switchboard_domain::{
-    AgentDetail, AgentPatch, AssignmentSets, Entity, GroupMembership, Id, NewAgent, Principal, ProfileInput, SkillAssignment,
+    validate, AgentDetail, AgentPatch, AssignmentSets, Entity, GroupMembership, Id, NewAgent, Principal, ProfileInput, SkillAssignment,
 };
 
-const EXTENSIONS: &[&str] = &[ENTERPRISE_SCHEMA, AGENT_SCHEMA];
+pub const EXTENSIONS: &[&str] = &[ENTERPRISE_SCHEMA, AGENT_SCHEMA];
 
 pub const RULES: patch::Rules<'static> = patch::Rules {
     core_urn: USER_SCHEMA,
     extensions: EXTENSIONS,
     read_only: &["id", "meta", "groups"],
+    required: &["username", "name", "active"],
     canonical: &[
         "userName",
         "name",
@@ -52,35 +53,48 @@ pub const RULES: patch::Rules<'static> = patch::Rules {
     ],
 };
 
-/// Names of the tenant's skills, services and groups, for `display`.
+/// Names of the tenant's groups, for the `display` of `groups`.
 pub struct Names {
-    skills: HashMap<Id, String>,
-    services: HashMap<Id, String>,
     groups: HashMap<Id, String>,
 }
 
 impl Names {
     pub async fn load(s: &AppState, p: &Principal) -> ScimResult<Names> {
-        Ok(Names {
-            skills: s.dir.all_skills(p).await?.into_iter().map(|x| (x.id, x.name)).collect(),
-            services: s.dir.all_services(p).await?.into_iter().map(|x| (x.id, x.name)).collect(),
-            groups: s.dir.all_named(p, Entity::Group).await?.into_iter().map(|x| (x.id, x.name)).collect(),
-        })
+        Ok(Names { groups: s.dir.all_named(p, Entity::Group).await?.into_iter().map(|x| (x.id, x.name)).collect() })
     }
+}
+
+/// `name.formatted` as the identity provider sent it, while the first and
+/// last names are still those it was sent with (else it is derived).
+fn formatted_sent(a: &switchboard_domain::Agent) -> Option<&str> {
+    let name = a.attributes.get(ECHO_KEY)?.get("name")?;
+    let same = |k: &str, v: &str| name.get(k).and_then(Value::as_str) == Some(v);
+    (same("givenName", &a.first_name) && same("familyName", &a.last_name)).then(|| name.get("formatted").and_then(Value::as_str)).flatten()
 }
 
 /// An agent as a SCIM User.
 pub fn to_scim(d: &AgentDetail, names: &Names, base: &str) -> Value {
     let a = &d.agent;
     let location = format!("{base}/Users/{}", a.id);
+    let echo = a.attributes.get(ECHO_KEY);
+    let sent = |k: &str| echo.and_then(|e| e.get(k));
+    // What the identity provider sent, while the agent still holds it.
+    let user_name = sent("userName")
+        .and_then(Value::as_str)
+        .filter(|u| validate::login_id("userName", Some(u)).is_ok_and(|l| l == a.login_id))
+        .unwrap_or(&a.login_id);
+    let formatted = match formatted_sent(a) {
+        Some(f) => f.to_string(),
+        None => format!("{} {}", a.first_name, a.last_name).trim().to_string(),
+    };
     let mut u = json!({
         "schemas": [USER_SCHEMA, ENTERPRISE_SCHEMA, AGENT_SCHEMA],
         "id": a.id.to_string(),
-        "userName": a.login_id,
+        "userName": user_name,
         "name": {
             "givenName": a.first_name,
             "familyName": a.last_name,
-            "formatted": format!("{} {}", a.first_name, a.last_name).trim().to_string(),
+            "formatted": formatted,
         },
         "active": a.active,
         "meta": meta("User", location, a.created_at, a.updated_at, a.version),
@@ -93,10 +107,16 @@ pub fn to_scim(d: &AgentDetail, names: &Names, base: &str) -> Value {
         o.insert("displayName".into(), json!(x));
     }
     if let Some(x) = &a.email {
-        o.insert("emails".into(), json!([{ "value": x, "type": "work", "primary": true }]));
+        let kept = sent("emails").filter(|e| e.get("value").and_then(Value::as_str) == Some(x.as_str()));
+        o.insert("emails".into(), json!([kept.cloned().unwrap_or_else(|| json!({ "value": x, "type": "work", "primary": true }))]));
     }
     if !a.phone.is_empty() {
-        o.insert("phoneNumbers".into(), json!([{ "value": a.phone, "type": "work", "primary": true }]));
+        let kept =
+            sent("phoneNumbers").filter(|e| e.get("value").and_then(Value::as_str).is_some_and(|v| phone_of(v.to_string()) == a.phone));
+        o.insert(
+            "phoneNumbers".into(),
+            json!([kept.cloned().unwrap_or_else(|| json!({ "value": a.phone, "type": "work", "primary": true }))]),
+        );
     }
     let group = |g: &GroupMembership| json!({ "value": g.group_id.to_string(), "display": names.groups.get(&g.group_id), "$ref": format!("{base}/Groups/{}", g.group_id) });
     if !d.groups.is_empty() {
@@ -115,15 +135,24 @@ pub fn to_scim(d: &AgentDetail, names: &Names, base: &str) -> Value {
         }
         ent.insert("manager".into(), mv);
     }
-    o.insert(ENTERPRISE_SCHEMA.into(), Value::Object(ent));
-    o.insert(
-        AGENT_SCHEMA.into(),
-        json!({
-            "skills": d.skills.iter().map(|s| json!({ "value": s.skill_id.to_string(), "display": names.skills.get(&s.skill_id), "proficiency": s.proficiency })).collect::<Vec<_>>(),
-            "services": d.service_ids.iter().map(|s| json!({ "value": s.to_string(), "display": names.services.get(s) })).collect::<Vec<_>>(),
-            "groups": d.groups.iter().map(|g| json!({ "value": g.group_id.to_string(), "display": names.groups.get(&g.group_id), "receiveCall": g.receive_call })).collect::<Vec<_>>(),
-        }),
-    );
+    if !ent.is_empty() {
+        o.insert(ENTERPRISE_SCHEMA.into(), Value::Object(ent));
+    }
+    // Empty lists left out, as an empty `groups` is (RFC 7643 §2.5: the same
+    // state as an unassigned attribute).
+    let mut ext = Map::new();
+    for (k, items) in [
+        ("skills", d.skills.iter().map(|s| json!({ "value": s.skill_id.to_string(), "proficiency": s.proficiency })).collect::<Vec<_>>()),
+        ("services", d.service_ids.iter().map(|s| json!({ "value": s.to_string() })).collect()),
+        ("groups", d.groups.iter().map(|g| json!({ "value": g.group_id.to_string(), "receiveCall": g.receive_call })).collect()),
+    ] {
+        if !items.is_empty() {
+            ext.insert(k.into(), Value::Array(items));
+        }
+    }
+    if !ext.is_empty() {
+        o.insert(AGENT_SCHEMA.into(), Value::Object(ext));
+    }
     u
 }
 
@@ -140,6 +169,7 @@ struct UserInput {
     password: Option<String>,
     profile: ProfileInput,
     sets: AssignmentSets,
+    echo: Value,
 }
 
 fn invalid(attr: &str, what: &str) -> ScimError {
@@ -165,10 +195,12 @@ fn boolean(v: Option<&Value>, attr: &str) -> ScimResult<Option<bool>> {
     }
 }
 
-/// The value of a multi-valued attribute's primary element (else its first).
-fn primary_value(v: Option<&Value>, attr: &str) -> ScimResult<Option<String>> {
+/// The value of a multi-valued attribute's primary element (else its
+/// first), and that element as sent (`value`, `type`, `primary`) for the
+/// echo.
+fn primary_value(v: Option<&Value>, attr: &str) -> ScimResult<(Option<String>, Option<Value>)> {
     let items = match v {
-        None | Some(Value::Null) => return Ok(None),
+        None | Some(Value::Null) => return Ok((None, None)),
         Some(Value::Array(a)) => a,
         Some(_) => return Err(invalid(attr, "a list")),
     };
@@ -176,11 +208,27 @@ fn primary_value(v: Option<&Value>, attr: &str) -> ScimResult<Option<String>> {
         .iter()
         .find(|e| get_ci(e, "primary").is_some_and(|p| p == &json!(true) || p == &json!("true") || p == &json!("True")))
         .or_else(|| items.first());
-    match pick {
-        None => Ok(None),
-        Some(e) => text(get_ci(e, "value"), &format!("{attr}.value")),
+    let Some(e) = pick else { return Ok((None, None)) };
+    let value = text(get_ci(e, "value"), &format!("{attr}.value"))?;
+    let mut sent = Map::new();
+    if let Some(v) = &value {
+        sent.insert("value".into(), json!(v));
+        if let Some(Value::String(t)) = get_ci(e, "type") {
+            sent.insert("type".into(), json!(t));
+        }
+        if let Some(p) = boolean(get_ci(e, "primary"), &format!("{attr}.primary"))? {
+            sent.insert("primary".into(), json!(p));
+        }
     }
+    let sent = value.is_some().then_some(Value::Object(sent));
+    Ok((value, sent))
 }
+
+/// What a User body says that the agent's fields do not keep (userName's
+/// case, `name.formatted`, the kept e-mail's and phone's `type` and
+/// `primary`): stored under the agent's attribute `scim`, and read back
+/// only while the agent's own fields still match it (`to_scim`).
+const ECHO_KEY: &str = "scim";
 
 fn id_of(e: &Value, attr: &str) -> ScimResult<Id> {
     let v = get_ci(e, "value").ok_or_else(|| invalid(&format!("{attr}.value"), "present"))?;
@@ -249,13 +297,31 @@ impl UserInput {
                 sets.groups = Some(out);
             }
         }
+        let user_name = text(get_ci(u, "userName"), "userName")?;
+        let given_name = text(name.and_then(|n| get_ci(n, "givenName")), "name.givenName")?;
+        let family_name = text(name.and_then(|n| get_ci(n, "familyName")), "name.familyName")?;
+        let formatted = text(name.and_then(|n| get_ci(n, "formatted")), "name.formatted")?;
+        let (email, sent_email) = primary_value(get_ci(u, "emails"), "emails")?;
+        let (phone, sent_phone) = primary_value(get_ci(u, "phoneNumbers"), "phoneNumbers")?;
+        let mut echo = Map::new();
+        if let Some(x) = &user_name {
+            echo.insert("userName".into(), json!(x));
+        }
+        if let Some(f) = formatted {
+            echo.insert("name".into(), json!({ "formatted": f, "givenName": given_name, "familyName": family_name }));
+        }
+        for (k, x) in [("emails", sent_email), ("phoneNumbers", sent_phone)] {
+            if let Some(x) = x {
+                echo.insert(k.into(), x);
+            }
+        }
         Ok(UserInput {
-            user_name: text(get_ci(u, "userName"), "userName")?,
-            given_name: text(name.and_then(|n| get_ci(n, "givenName")), "name.givenName")?,
-            family_name: text(name.and_then(|n| get_ci(n, "familyName")), "name.familyName")?,
+            user_name,
+            given_name,
+            family_name,
             display_name: text(get_ci(u, "displayName"), "displayName")?,
-            email: primary_value(get_ci(u, "emails"), "emails")?,
-            phone: primary_value(get_ci(u, "phoneNumbers"), "phoneNumbers")?.map(phone_of),
+            email,
+            phone: phone.map(phone_of),
             active: boolean(get_ci(u, "active"), "active")?,
             password: text(get_ci(u, "password"), "password")?,
             profile: ProfileInput {
@@ -265,6 +331,7 @@ impl UserInput {
                 manager: clear(manager),
             },
             sets,
+            echo: Value::Object(echo),
         })
     }
 
@@ -288,6 +355,7 @@ impl UserInput {
             service_ids: self.sets.service_ids.unwrap_or_default(),
             groups: self.sets.groups.unwrap_or_default(),
             profile,
+            attributes: Map::from_iter([(ECHO_KEY.to_string(), self.echo)]),
             ..Default::default()
         }
     }
@@ -306,6 +374,7 @@ impl UserInput {
             active: self.active,
             password: self.password,
             profile: self.profile,
+            attributes: Map::from_iter([(ECHO_KEY.to_string(), self.echo)]),
             ..Default::default()
         };
         Ok((patch, self.sets))
@@ -331,19 +400,20 @@ fn user_name_eq(f: &filter::Filter) -> Option<&str> {
     }
 }
 
-pub async fn list(State(s): State<AppState>, Client(p): Client, headers: HeaderMap, Query(q): Query<ListQuery>) -> ScimResult<Response> {
-    let f = parse_filter(&q)?;
-    let base = base_url(&headers);
-    let names = Names::load(&s, &p).await?;
+/// Every user the list's filter matches, as SCIM (in id order).
+pub async fn matching(s: &AppState, p: &Principal, headers: &HeaderMap, q: &ListQuery) -> ScimResult<Vec<Value>> {
+    let f = parse_filter(q)?;
+    let base = base_url(headers);
+    let names = Names::load(s, p).await?;
     let agents = match f.as_ref().and_then(user_name_eq) {
-        Some(login) => s.dir.agent_by_login_id(&p, login).await?.into_iter().collect(),
-        None => s.dir.all_agents(&p).await?,
+        Some(login) => s.dir.agent_by_login_id(p, login).await?.into_iter().collect(),
+        None => s.dir.all_agents(p).await?,
     };
-    let all: Vec<Value> = agents
-        .iter()
-        .map(|d| to_scim(d, &names, &base))
-        .filter(|u| f.as_ref().is_none_or(|f| filter::matches(f, u, USER_SCHEMA)))
-        .collect();
+    Ok(agents.iter().map(|d| to_scim(d, &names, &base)).filter(|u| f.as_ref().is_none_or(|f| filter::matches(f, u, USER_SCHEMA))).collect())
+}
+
+pub async fn list(State(s): State<AppState>, Client(p): Client, headers: HeaderMap, Query(q): Query<ListQuery>) -> ScimResult<Response> {
+    let all = matching(&s, &p, &headers, &q).await?;
     list_response(all, &q, USER_SCHEMA, EXTENSIONS)
 }
 
@@ -407,8 +477,28 @@ pub async fn patch(
     }
     let names = Names::load(&s, &p).await?;
     let mut u = to_scim(&current, &names, &base);
+    if formatted_sent(&current.agent).is_none() {
+        // Derived, not sent: not kept as if sent (a changed name re-derives it).
+        if let Some(n) = u.get_mut("name").and_then(Value::as_object_mut) {
+            n.remove("formatted");
+        }
+    }
+    let before = u.get("name").cloned().unwrap_or(Value::Null);
     patch::apply(&mut u, &body.operations, &RULES)?;
-    let (patch, sets) = UserInput::from_json(&u)?.into_patch()?;
+    // A name changed without a new formatted one: the old one no longer says it.
+    if let Some(n) = u.get_mut("name").and_then(Value::as_object_mut) {
+        let same = |k: &str| n.get(k) == before.get(k);
+        if same("formatted") && !(same("givenName") && same("familyName")) {
+            n.remove("formatted");
+        }
+    }
+    let mut input = UserInput::from_json(&u)?;
+    // The patched user is whole: a list it lacks (removed, or left out as
+    // empty) is empty.
+    input.sets.skills.get_or_insert_with(Vec::new);
+    input.sets.service_ids.get_or_insert_with(Vec::new);
+    input.sets.groups.get_or_insert_with(Vec::new);
+    let (patch, sets) = input.into_patch()?;
     // The version read is the one patched: a write in between is a 412.
     let d = s.dir.replace_agent(&p, id, patch, sets, Some(current.agent.version)).await?;
     Ok(resource(StatusCode::OK, d.agent.version, &to_scim(&d, &names, &base)))

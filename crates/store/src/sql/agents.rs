@@ -615,6 +615,20 @@ async fn id_by_name(c: &mut DbConn, sql: &'static str, tenant: Id, field: &str, 
     id.ok_or_else(|| switchboard_domain::unknown(field, entity, name))
 }
 
+/// A group as audited by SCIM's writes: with its `externalId`.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GroupAudit<'a> {
+    #[serde(flatten)]
+    named: &'a Named,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    external_id: Option<&'a str>,
+}
+
+async fn group_external_id(c: &mut DbConn, group: Id) -> Result<Option<String>> {
+    sqlx::query_scalar("SELECT external_id FROM agent_group_defs WHERE id = $1").bind(group).fetch_one(&mut *c).await.map_err(db_err)
+}
+
 /// A group's members changed as `c` says (add, then remove; or set whole),
 /// each agent whose membership changes versioned and audited (SCIM Groups).
 async fn set_group_members(tx: &mut DbConn, ctx: &WriteCtx, group: Id, c: &switchboard_domain::GroupChange) -> Result<()> {
@@ -1357,44 +1371,70 @@ impl AgentStore for SqlStore {
         let mut tx = self.write_locking(kind, group).await?;
         let before = named_or_404(&mut tx, &sql, kind, ctx.tenant_id, group).await?;
         check_version(kind, group, before.version, expected_version)?;
+        let before_ext = group_external_id(&mut tx, group).await?;
+        let name = c.name.as_ref().unwrap_or(&before.name);
+        let ext = c.external_id.as_ref().unwrap_or(&before_ext);
         let mut after = before.clone();
-        if let Some(name) = c.name.as_ref().filter(|n| **n != before.name) {
-            let done = sqlx::query(sql.rename)
-                .bind(name.as_str())
-                .bind(ctx.now)
-                .bind(group)
-                .bind(before.version)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| unique_err(e, &[Unique { index: sql.unique_index, entity: kind, field: "name", value: name }]))?
-                .rows_affected();
+        if *name != before.name || *ext != before_ext {
+            let done = sqlx::query(
+                "UPDATE agent_group_defs SET name = $1, external_id = $2, updated_at = $3, version = version + 1 WHERE id = $4 AND version = $5",
+            )
+            .bind(name.as_str())
+            .bind(ext.as_deref())
+            .bind(ctx.now)
+            .bind(group)
+            .bind(before.version)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| unique_err(e, &[Unique { index: sql.unique_index, entity: kind, field: "name", value: name }]))?
+            .rows_affected();
             expect_one(done, kind, group, before.version)?;
             after = named_or_404(&mut tx, &sql, kind, ctx.tenant_id, group).await?;
-            audit_ctx(&mut tx, ctx, kind, group, AuditAction::Update, Some(&before), Some(&after)).await?;
+            let (b, a) = (
+                GroupAudit { named: &before, external_id: before_ext.as_deref() },
+                GroupAudit { named: &after, external_id: ext.as_deref() },
+            );
+            audit_ctx(&mut tx, ctx, kind, group, AuditAction::Update, Some(&b), Some(&a)).await?;
         }
         set_group_members(&mut tx, ctx, group, c).await?;
         commit(tx).await?;
         Ok(after)
     }
 
-    async fn create_group(&self, ctx: &WriteCtx, name: String, members: &[Id]) -> Result<Named> {
+    async fn create_group(&self, ctx: &WriteCtx, name: String, external_id: Option<String>, members: &[Id]) -> Result<Named> {
         let _forget = self.forgets(crate::cache::Change::Agents);
         let kind = Entity::Group;
         let sql = named_sql(kind)?;
         let mut tx = self.write().await?;
-        let id: Id = sqlx::query_scalar(sql.insert)
-            .bind(ctx.tenant_id)
-            .bind(name.as_str())
-            .bind(ctx.now)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(|e| unique_err(e, &[Unique { index: sql.unique_index, entity: kind, field: "name", value: &name }]))?;
+        let id: Id = sqlx::query_scalar(
+            "INSERT INTO agent_group_defs (tenant_id, name, external_id, created_at, updated_at, version) VALUES ($1, $2, $3, $4, $4, 1) RETURNING id",
+        )
+        .bind(ctx.tenant_id)
+        .bind(name.as_str())
+        .bind(external_id.as_deref())
+        .bind(ctx.now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| unique_err(e, &[Unique { index: sql.unique_index, entity: kind, field: "name", value: &name }]))?;
         let n = named_or_404(&mut tx, &sql, kind, ctx.tenant_id, id).await?;
-        audit_ctx(&mut tx, ctx, kind, id, AuditAction::Create, none(), Some(&n)).await?;
+        let audited = GroupAudit { named: &n, external_id: external_id.as_deref() };
+        audit_ctx(&mut tx, ctx, kind, id, AuditAction::Create, none(), Some(&audited)).await?;
         let c = switchboard_domain::GroupChange { add_members: members.to_vec(), ..Default::default() };
         set_group_members(&mut tx, ctx, id, &c).await?;
         commit(tx).await?;
         Ok(n)
+    }
+
+    async fn group_external_ids(&self, tenant: Id, group: Option<Id>) -> Result<Vec<(Id, String)>> {
+        let rows: Vec<(Id, String)> = sqlx::query_as(
+            "SELECT id, external_id FROM agent_group_defs WHERE tenant_id = $1 AND ($2 = 0 OR id = $2) AND external_id IS NOT NULL ORDER BY id",
+        )
+        .bind(tenant)
+        .bind(group.unwrap_or(0))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        Ok(rows)
     }
 
     async fn group_members(&self, tenant: Id, group: Id) -> Result<Vec<Id>> {

@@ -140,7 +140,11 @@ async fn entra_provisioning_sequence_and_groups() {
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["emails"][0]["value"], "ann.lee@contoso.com");
-    assert_eq!(r.body["phoneNumbers"][0]["value"], "+15550100100");
+    // The phone as sent (the agent's is without separators); the name's
+    // formatted form re-derived, as the PATCH changed the given name only.
+    assert_eq!(r.body["phoneNumbers"][0], json!({"value": "+1 (555) 010-0100", "type": "work"}));
+    assert_eq!(native.get(&format!("/api/v1/agents/{id}")).await.expect(200).body["phone"], "+15550100100");
+    assert_eq!(r.body["name"]["formatted"], "Annie Lee");
     assert_eq!(r.body[ENT]["department"], "Billing");
     assert_eq!(r.body[ENT]["manager"]["value"], "12");
     assert_eq!(r.body["name"]["givenName"], "Annie");
@@ -164,10 +168,7 @@ async fn entra_provisioning_sequence_and_groups() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["members"].as_array().unwrap().len(), 2);
     let r = scim.patch(&gpath, ops(json!([{"op": "Remove", "path": "members", "value": [{"value": id}]}]))).await;
-    assert_eq!(
-        r.body["members"],
-        json!([{"value": bob, "display": "BOB", "type": "User", "$ref": format!("{}/scim/v2/Users/{bob}", srv.base())}])
-    );
+    assert_eq!(r.body["members"], json!([{"value": bob, "type": "User", "$ref": format!("{}/scim/v2/Users/{bob}", srv.base())}]));
     let r = scim.patch(&gpath, ops(json!([{"op": "remove", "path": format!("members[value eq \"{bob}\"]")}]))).await;
     assert_eq!(r.body["members"], json!([]));
     let r = scim.patch(&gpath, ops(json!([{"op": "Replace", "path": "displayName", "value": "Tier One"}]))).await;
@@ -272,7 +273,7 @@ async fn scim_lists_page_sort_filter_and_project() {
     assert_eq!(r.body["startIndex"], 2);
     assert_eq!(r.body["itemsPerPage"], 2);
     let names: Vec<&str> = r.body["Resources"].as_array().unwrap().iter().map(|u| u["userName"].as_str().unwrap()).collect();
-    assert_eq!(names, ["BO", "KIM"]);
+    assert_eq!(names, ["bo", "kim"]);
     assert!(r.body["Resources"][0].get("name").is_none() && r.body["Resources"][0].get("id").is_some());
     let r = scim.get("/scim/v2/Users?sortBy=name.givenName&sortOrder=descending&excludedAttributes=emails,meta").await;
     let names: Vec<&str> = r.body["Resources"].as_array().unwrap().iter().map(|u| u["name"]["givenName"].as_str().unwrap()).collect();
@@ -281,7 +282,7 @@ async fn scim_lists_page_sort_filter_and_project() {
     let f = format!("{ENT}:department eq \"Sales\" and not (userName sw \"k\")");
     let r = scim.get(&format!("/scim/v2/Users?filter={}", urlencode(&f))).await;
     assert_eq!(r.body["totalResults"], 1, "{}", r.body);
-    assert_eq!(r.body["Resources"][0]["userName"], "AMY");
+    assert_eq!(r.body["Resources"][0]["userName"], "amy");
     let r =
         scim.get(&format!("/scim/v2/Users?filter={}", urlencode("meta.created gt \"2000-01-01T00:00:00Z\" and userName co \"m\""))).await;
     assert_eq!(r.body["totalResults"], 2, "{}", r.body);
@@ -295,6 +296,108 @@ async fn scim_lists_page_sort_filter_and_project() {
     );
     assert_eq!(scim.get("/scim/v2/ResourceTypes").await.body["totalResults"], 2);
     assert_eq!(scim.get("/scim/v2/Schemas").await.body["totalResults"], 4);
+}
+
+/// What the identity provider sent that an agent does not model is read
+/// back as sent while the agent still holds it: userName's case,
+/// name.formatted, the e-mail's and phone's type and primary.
+#[tokio::test]
+async fn scim_reads_back_what_was_sent() {
+    let srv = Server::start().await;
+    let t = srv.tenant("echo").await;
+    let scim = srv.client(&scim_key(&srv, &t, "idp").await);
+    let native = srv.client(&t.key);
+    let r = scim
+        .post(
+            "/scim/v2/Users",
+            json!({
+                "schemas": [USER],
+                "userName": "Dana.Fox@Example.com",
+                "name": {"givenName": "Dana", "familyName": "Fox", "formatted": "Ms. Dana Fox"},
+                "emails": [{"value": "dana@example.com", "type": "home", "primary": false}],
+                "phoneNumbers": [{"value": "5550100", "type": "mobile"}],
+            }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let path = format!("/scim/v2/Users/{id}");
+    let u = scim.get(&path).await.body;
+    assert_eq!(u["userName"], "Dana.Fox@Example.com");
+    assert_eq!(u["name"]["formatted"], "Ms. Dana Fox");
+    assert_eq!(u["emails"], json!([{"value": "dana@example.com", "type": "home", "primary": false}]));
+    assert_eq!(u["phoneNumbers"], json!([{"value": "5550100", "type": "mobile"}]));
+    // The agent itself: loginId upper-case, the echo in its attributes.
+    let n = native.get(&format!("/api/v1/agents/{id}")).await.expect(200);
+    assert_eq!(n.body["loginId"], "DANA.FOX@EXAMPLE.COM");
+    assert_eq!(n.body["attributes"]["scim"]["userName"], "Dana.Fox@Example.com");
+    // Changed elsewhere, the agent's own values win and formatted is derived.
+    native.patch(&format!("/api/v1/agents/{id}"), json!({"lastName": "Wolf", "email": "dw@example.com"})).await.expect(200);
+    let u = scim.get(&path).await.body;
+    assert_eq!(u["name"]["formatted"], "Dana Wolf");
+    assert_eq!(u["emails"], json!([{"value": "dw@example.com", "type": "work", "primary": true}]));
+    assert_eq!(u["userName"], "Dana.Fox@Example.com");
+    // A PATCH of userName in another case: kept as sent.
+    let r = scim.patch(&path, ops(json!([{"op": "replace", "path": "userName", "value": "dana.fox@example.com"}]))).await;
+    assert_eq!(r.body["userName"], "dana.fox@example.com", "{}", r.body);
+    // A required attribute cannot be removed (RFC 7644 §3.5.2).
+    scim_error(&scim.patch(&path, ops(json!([{"op": "remove", "path": "active"}]))).await, 400, Some("mutability"));
+    // Removing the enterprise extension clears it: it is no longer returned.
+    scim.patch(&path, ops(json!([{"op": "add", "path": format!("{ENT}:department"), "value": "Ops"}]))).await;
+    let r = scim.patch(&path, ops(json!([{"op": "remove", "path": ENT}]))).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.get(ENT).is_none(), "{}", r.body);
+}
+
+#[tokio::test]
+async fn scim_group_external_id_and_search() {
+    let srv = Server::start().await;
+    let t = srv.tenant("gsearch").await;
+    let scim = srv.client(&scim_key(&srv, &t, "idp").await);
+    let native = srv.client(&t.key);
+    let uid = scim.post("/scim/v2/Users", json!({"userName": "eve", "name": {"givenName": "Eve", "familyName": "Stone"}})).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Group externalId: kept, filterable (case-exact), replaced, removed.
+    let g = scim.post("/scim/v2/Groups", json!({"displayName": "Night shift", "externalId": "aad-77", "members": [{"value": uid}]})).await;
+    assert_eq!(g.status, 201, "{}", g.body);
+    assert_eq!(g.body["externalId"], "aad-77");
+    let gid = g.body["id"].as_str().unwrap().to_string();
+    let gpath = format!("/scim/v2/Groups/{gid}");
+    let r = scim.get(&format!("/scim/v2/Groups?filter={}", urlencode("externalId eq \"aad-77\""))).await;
+    assert_eq!(r.body["totalResults"], 1, "{}", r.body);
+    let r = scim.get(&format!("/scim/v2/Groups?filter={}", urlencode("externalId eq \"AAD-77\""))).await;
+    assert_eq!(r.body["totalResults"], 0, "{}", r.body);
+    let r = scim.patch(&gpath, ops(json!([{"op": "replace", "path": "externalId", "value": "aad-78"}]))).await;
+    assert_eq!((r.status.as_u16(), r.body["externalId"].clone()), (200, json!("aad-78")), "{}", r.body);
+    assert_eq!(r.header("etag").unwrap(), "\"v2\"");
+    let audit = native.get(&format!("/api/v1/audit?entity=group&entityId={gid}")).await.expect(200);
+    assert!(audit.body["items"].as_array().unwrap().iter().any(|e| e["after"]["externalId"] == "aad-78"), "{}", audit.body);
+    let r = scim.put(&gpath, json!({"displayName": "Night shift", "members": [{"value": uid}]})).await;
+    assert!(r.body.get("externalId").is_none(), "PUT without it clears it: {}", r.body);
+    scim.patch(&gpath, ops(json!([{"op": "add", "value": {"externalId": "aad-79"}}]))).await;
+    let r = scim.patch(&gpath, ops(json!([{"op": "remove", "path": "externalId"}]))).await;
+    assert!(r.body.get("externalId").is_none(), "{}", r.body);
+
+    // POST /.search: the query in the body, on each resource type and the root.
+    let q = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": "userName eq \"EVE\"", "attributes": ["userName", "name.familyName"]});
+    let r = scim.post("/scim/v2/Users/.search", q).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["totalResults"], 1);
+    assert_eq!(
+        r.body["Resources"][0],
+        json!({"schemas": [USER, ENT, AGENT], "id": uid, "userName": "eve", "name": {"familyName": "Stone"}})
+    );
+    let r = scim.post("/scim/v2/Groups/.search", json!({"filter": "displayName sw \"night\"", "excludedAttributes": ["members"]})).await;
+    assert_eq!(r.body["totalResults"], 1, "{}", r.body);
+    assert!(r.body["Resources"][0].get("members").is_none());
+    let r = scim.post("/scim/v2/.search", json!({"startIndex": 1, "count": 10, "attributes": ["id"]})).await;
+    let kinds: Vec<&str> = r.body["Resources"].as_array().unwrap().iter().map(|x| x["schemas"][0].as_str().unwrap()).collect();
+    assert_eq!(kinds, [USER, "urn:ietf:params:scim:schemas:core:2.0:Group"], "{}", r.body);
+    scim_error(&scim.post("/scim/v2/Users/.search", json!({"schemas": ["urn:x"]})).await, 400, Some("invalidSyntax"));
+    scim_error(&scim.post("/scim/v2/Users/.search", json!({"filter": "userName zz 1"})).await, 400, Some("invalidFilter"));
+    assert_eq!(scim.get("/scim/v2/Users/.search").await.status, 405);
 }
 
 fn urlencode(s: &str) -> String {
