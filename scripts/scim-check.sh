@@ -23,6 +23,6 @@ api_key="$("$bin" admin create-api-key --tenant scim --username admin --name sci
 key="$("$bin" admin create-api-key --tenant scim --username admin --name scim2-tester --scope scim --database-url "$work/scim.db" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["apiKey"])')"
 "$bin" serve --listen 127.0.0.1:0 --database-url "$work/scim.db" 2>"$work/serve.log" &
 pid=$!
-for _ in $(seq 1 100); do grep -q "listening on" "$work/serve.log" && break; sleep 0.1; done
+for _ in $(seq 1 100); do grep -qs "listening on" "$work/serve.log" && break; sleep 0.1; done
 base="$(grep -o 'listening on http://[0-9.:]*' "$work/serve.log" | head -1 | sed 's/listening on //')"
 "$venv/bin/python" scripts/scim-check.py "$base/scim/v2" "$key" "$base" "$api_key"
