@@ -78,7 +78,8 @@ async fn admin_commands_work_while_serve_runs() {
 
     let (ok, k, err) = run_on(tmp.path(), db, &["admin", "create-api-key", "--tenant", "acme", "--username", "bob"]);
     assert!(ok, "{err}");
-    assert_eq!(k.as_object().unwrap().keys().collect::<Vec<_>>(), ["apiKey"]);
+    assert_eq!(k.as_object().unwrap().keys().collect::<Vec<_>>(), ["apiKey", "scope"]);
+    assert_eq!(k["scope"], "api");
     let r = http.get(format!("{base}/api/v1/agents")).bearer_auth(k["apiKey"].as_str().unwrap()).send().await.unwrap();
     assert_eq!(r.status(), 200);
 
