@@ -22,6 +22,50 @@ pub struct NewAgent {
     pub service_ids: Vec<Id>,
     pub groups: Vec<GroupMembership>,
     pub attributes: serde_json::Map<String, serde_json::Value>,
+    pub profile: ProfileInput,
+}
+
+/// The identity attributes of an agent that SCIM carries (`externalId` and
+/// the enterprise extension's `employeeNumber`, `department`, `manager`).
+/// On create, `None` leaves a field empty; on update, `None` leaves it as
+/// it is and `Some(None)` (or an empty text) clears it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProfileInput {
+    pub external_id: Option<Option<String>>,
+    pub employee_number: Option<Option<String>>,
+    pub department: Option<Option<String>>,
+    pub manager: Option<Option<String>>,
+}
+
+impl ProfileInput {
+    pub fn is_empty(&self) -> bool {
+        self.external_id.is_none() && self.employee_number.is_none() && self.department.is_none() && self.manager.is_none()
+    }
+
+    /// Each set field checked (`v::identity_text`); the same shape back.
+    pub fn validate(&self) -> Result<ProfileInput> {
+        let f = |field: &str, x: &Option<Option<String>>| v::opt_clearable(x, |s| v::identity_text(field, s));
+        Ok(ProfileInput {
+            external_id: f("externalId", &self.external_id)?,
+            employee_number: f("employeeNumber", &self.employee_number)?,
+            department: f("department", &self.department)?,
+            manager: f("manager", &self.manager)?,
+        })
+    }
+
+    /// Applies the set fields to an agent.
+    pub fn apply(&self, a: &mut Agent) {
+        for (slot, x) in [
+            (&mut a.external_id, &self.external_id),
+            (&mut a.employee_number, &self.employee_number),
+            (&mut a.department, &self.department),
+            (&mut a.manager, &self.manager),
+        ] {
+            if let Some(x) = x {
+                *slot = x.clone();
+            }
+        }
+    }
 }
 
 /// A validated agent, ready to insert. `password_hash` is argon2id.
@@ -41,6 +85,8 @@ pub struct AgentRecord {
     pub service_ids: Vec<Id>,
     pub groups: Vec<GroupMembership>,
     pub attributes: serde_json::Map<String, serde_json::Value>,
+    /// Validated; `None` and `Some(None)` alike leave a field empty.
+    pub profile: ProfileInput,
 }
 
 impl NewAgent {
@@ -77,6 +123,7 @@ impl NewAgent {
             service_ids: self.service_ids.clone(),
             groups: self.groups.clone(),
             attributes: self.attributes.clone(),
+            profile: self.profile.validate()?,
         })
     }
 }
@@ -106,6 +153,7 @@ pub struct AgentPatch {
     pub locked: Option<bool>,
     /// Merged into the agent's attributes; a null value removes a key.
     pub attributes: serde_json::Map<String, serde_json::Value>,
+    pub profile: ProfileInput,
     /// Values the caller sent back as read, which this update does not
     /// change: each must still be the agent's, or the update is refused
     /// (`Rule::ReadOnly`, naming it). `Some` with nothing else to change is a
@@ -171,6 +219,8 @@ pub struct AgentChanges {
     pub password_hash: Option<String>,
     pub locked: Option<bool>,
     pub attributes: serde_json::Map<String, serde_json::Value>,
+    /// Validated.
+    pub profile: ProfileInput,
     /// Checked by the store against the agent it is about to change, in the
     /// same transaction ([`AgentChanges::check_unchanged`]).
     pub unchanged: Option<ReadOnlyFields>,
@@ -190,6 +240,7 @@ impl AgentPatch {
             && self.password.is_none()
             && self.locked.is_none()
             && self.attributes.is_empty()
+            && self.profile.is_empty()
     }
 
     pub fn validate(&self, policy: &crate::PasswordPolicy) -> Result<AgentChanges> {
@@ -216,6 +267,7 @@ impl AgentPatch {
             password_hash: None,
             locked: self.locked,
             attributes: self.attributes.clone(),
+            profile: self.profile.validate()?,
             unchanged: self.unchanged.clone(),
         })
     }
@@ -277,6 +329,7 @@ impl AgentChanges {
                 a.attributes.insert(k.clone(), val.clone());
             }
         }
+        self.profile.apply(a);
     }
 }
 
@@ -439,8 +492,15 @@ pub struct UserChanges {
 #[derive(Debug, Clone)]
 pub struct NewApiKey {
     pub name: String,
+    pub scope: KeyScope,
     pub prefix: String,
     pub hash: String,
+}
+
+impl NewApiKey {
+    pub fn scoped(self, scope: KeyScope) -> NewApiKey {
+        NewApiKey { scope, ..self }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -509,5 +569,56 @@ pub struct AgentAssignments {
 impl AgentAssignments {
     pub fn is_empty(&self) -> bool {
         self.assign_skills.is_empty() && self.unassign_skills.is_empty() && self.assign_groups.is_empty() && self.unassign_groups.is_empty()
+    }
+}
+
+/// Whole assignment lists to set (SCIM): `None` leaves a list as it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AssignmentSets {
+    pub skills: Option<Vec<SkillAssignment>>,
+    pub service_ids: Option<Vec<Id>>,
+    pub groups: Option<Vec<GroupMembership>>,
+}
+
+impl AssignmentSets {
+    pub fn is_empty(&self) -> bool {
+        self.skills.is_none() && self.service_ids.is_none() && self.groups.is_none()
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if let Some(s) = &self.skills {
+            check_skill_list(s)?;
+        }
+        if let Some(s) = &self.service_ids {
+            v::no_duplicates("serviceIds", s.iter())?;
+        }
+        if let Some(g) = &self.groups {
+            v::no_duplicates("groups", g.iter().map(|g| g.group_id))?;
+        }
+        Ok(())
+    }
+}
+
+/// A group's changes (SCIM Groups): a new name, and its members set whole
+/// (`set`) or added and removed (applied in that order: add, then remove).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GroupChange {
+    /// Validated by `NamedInput::validate` before it reaches the store.
+    pub name: Option<String>,
+    /// The identity provider's id of the group (SCIM `externalId`);
+    /// `Some(None)` clears it. Validated (`identity_text`) before the store.
+    pub external_id: Option<Option<String>>,
+    pub set_members: Option<Vec<Id>>,
+    pub add_members: Vec<Id>,
+    pub remove_members: Vec<Id>,
+}
+
+impl GroupChange {
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.external_id.is_none()
+            && self.set_members.is_none()
+            && self.add_members.is_empty()
+            && self.remove_members.is_empty()
     }
 }

@@ -7,6 +7,7 @@ pub mod input;
 mod model;
 mod ops;
 mod ops_ozonetel;
+mod ops_scim;
 pub mod ratelimit;
 pub mod secret;
 pub mod session;

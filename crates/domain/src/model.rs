@@ -30,6 +30,19 @@ pub struct TenantSettings {
     pub agent_lockout_threshold: i64,
     /// Requests per minute, per endpoint name (e.g. `ozonetel.updateAgent`).
     pub rate_limits: BTreeMap<String, u32>,
+    /// What a SCIM `DELETE /Users/{id}` does: deactivate the agent (default;
+    /// its history, assignments and loginId stay) or delete it.
+    pub scim_delete_mode: ScimDeleteMode,
+}
+
+/// The tenant setting `scimDeleteMode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ScimDeleteMode {
+    #[default]
+    Deactivate,
+    Delete,
 }
 
 /// The vendors' documented limits, applied unless a tenant overrides them.
@@ -44,6 +57,7 @@ impl Default for TenantSettings {
             phone_number_limit: 100,
             agent_lockout_threshold: 5,
             rate_limits: default_rate_limits(),
+            scim_delete_mode: ScimDeleteMode::Deactivate,
         }
     }
 }
@@ -140,9 +154,39 @@ pub struct ApiKeyInfo {
     pub name: String,
     /// The first characters of the key, enough to recognise it in a list.
     pub prefix: String,
+    /// `api` (the native API and the vendor dialects) or `scim` (`/scim/v2` only).
+    pub scope: KeyScope,
     pub created_at: Millis,
     pub last_used_at: Option<Millis>,
     pub revoked_at: Option<Millis>,
+}
+
+/// What an API key may be used for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum KeyScope {
+    /// Every API but SCIM.
+    #[default]
+    Api,
+    /// SCIM 2.0 provisioning (`/scim/v2`) only.
+    Scim,
+}
+
+impl KeyScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyScope::Api => "api",
+            KeyScope::Scim => "scim",
+        }
+    }
+    pub fn parse(s: &str) -> Option<KeyScope> {
+        match s {
+            "api" => Some(KeyScope::Api),
+            "scim" => Some(KeyScope::Scim),
+            _ => None,
+        }
+    }
 }
 
 /// Who is calling: resolved from an API key or a session, scoped to one tenant.
@@ -156,6 +200,10 @@ pub struct Principal {
     pub api_key_id: Option<Id>,
     /// Set when the caller is an agent logged in through a vendor session.
     pub agent_id: Option<Id>,
+    /// The key's name when the caller presented an API key of scope `scim`
+    /// (accepted on `/scim/v2` only; its writes are audited as `scim:<name>`).
+    #[serde(default)]
+    pub scim_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -180,6 +228,15 @@ pub struct Agent {
     pub last_login_ip: Option<String>,
     pub password_last_modified: Option<Millis>,
     pub has_password: bool,
+    /// The identity provider's id of this person (SCIM `externalId`).
+    pub external_id: Option<String>,
+    /// SCIM enterprise `employeeNumber`.
+    pub employee_number: Option<String>,
+    /// SCIM enterprise `department`.
+    pub department: Option<String>,
+    /// SCIM enterprise `manager.value`: the manager's id as the identity
+    /// provider sent it (kept as given; not checked against the agents).
+    pub manager: Option<String>,
     /// Vendor attributes with no place in the model (Ozonetel mode flags…).
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub attributes: serde_json::Map<String, serde_json::Value>,
@@ -341,7 +398,11 @@ pub struct Actor {
 
 impl Actor {
     pub fn of(p: &Principal) -> Actor {
-        Actor { user_id: Some(p.user_id), api_key_id: p.api_key_id, label: format!("user:{}", p.username) }
+        let label = match &p.scim_key {
+            Some(key) => format!("scim:{key}"),
+            None => format!("user:{}", p.username),
+        };
+        Actor { user_id: Some(p.user_id), api_key_id: p.api_key_id, label }
     }
     /// An operator at the command line, acting with direct database access.
     pub fn cli() -> Actor {

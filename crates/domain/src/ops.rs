@@ -109,7 +109,7 @@ impl Directory {
         self.clock.now()
     }
 
-    fn ctx(&self, p: &Principal) -> WriteCtx {
+    pub(crate) fn ctx(&self, p: &Principal) -> WriteCtx {
         WriteCtx { tenant_id: p.tenant_id, actor: Actor::of(p), now: self.clock.now() }
     }
 
@@ -123,6 +123,28 @@ impl Directory {
         // The store keeps principals in memory, coherent across instances
         // (docs/design.md): no second cache here, which could not be told
         // of a key revoked elsewhere.
+        let p = self.authenticate_any_key(key).await?;
+        // A SCIM key serves /scim/v2 only (`authenticate_scim_key`).
+        if p.scim_key.is_some() {
+            return Err(Error::Forbidden);
+        }
+        Ok(p)
+    }
+
+    /// Resolves a key of scope `scim` (SCIM provisioning); another key of
+    /// the tenant is refused (`Forbidden`), an unknown one `Unauthenticated`.
+    pub async fn authenticate_scim_key(&self, key: &str) -> Result<Principal> {
+        let p = self.authenticate_any_key(key).await?;
+        if p.scim_key.is_none() {
+            return Err(Error::Forbidden);
+        }
+        Ok(p)
+    }
+
+    async fn authenticate_any_key(&self, key: &str) -> Result<Principal> {
+        if key.is_empty() || key.len() > 200 {
+            return Err(Error::Unauthenticated);
+        }
         let hash = secret::hash_api_key(key);
         self.store.authenticate_api_key(&hash).await?.ok_or(Error::Unauthenticated)
     }
@@ -162,6 +184,7 @@ impl Directory {
             powers: user.powers,
             api_key_id: None,
             agent_id: None,
+            scim_key: None,
         })
     }
 
@@ -198,6 +221,7 @@ impl Directory {
             powers: vec![],
             api_key_id: None,
             agent_id: Some(agent.id),
+            scim_key: None,
         })
     }
 
@@ -274,7 +298,21 @@ impl Directory {
 
     pub async fn update_tenant_settings(&self, p: &Principal, patch: serde_json::Value, expected: Option<i64>) -> Result<Tenant> {
         p.require_sysadmin()?;
-        let current = self.store.get_tenant(p.tenant_id).await?;
+        let settings = self.merged_settings(p.tenant_id, patch).await?;
+        self.store.update_tenant_settings(&self.ctx(p), settings, expected).await
+    }
+
+    /// Operator path (CLI): settings of a tenant changed as `patch` says
+    /// (the same merge and checks as `PATCH /api/v1/tenant`).
+    pub async fn update_tenant_settings_as_operator(&self, tenant: Id, patch: serde_json::Value) -> Result<Tenant> {
+        let settings = self.merged_settings(tenant, patch).await?;
+        let ctx = WriteCtx { tenant_id: tenant, actor: Actor::cli(), now: self.clock.now() };
+        self.store.update_tenant_settings(&ctx, settings, None).await
+    }
+
+    /// A tenant's settings with the known settings of `patch` replaced.
+    async fn merged_settings(&self, tenant: Id, patch: serde_json::Value) -> Result<TenantSettings> {
+        let current = self.store.get_tenant(tenant).await?;
         let mut merged = serde_json::to_value(&current.settings).map_err(|e| Error::Storage(e.to_string()))?;
         let serde_json::Value::Object(patch) = patch else {
             return Err(Error::invalid("body", Rule::Format { expected: "a JSON object" }));
@@ -291,7 +329,7 @@ impl Directory {
         let settings: TenantSettings = serde_json::from_value(merged)
             .map_err(|_| Error::invalid("settings", Rule::Format { expected: "settings of the documented types" }))?;
         validate_settings(&settings)?;
-        self.store.update_tenant_settings(&self.ctx(p), settings, expected).await
+        Ok(settings)
     }
 
     // ---- users and keys -------------------------------------------------
@@ -379,6 +417,21 @@ impl Directory {
 
     /// Issues a key for the caller, or (Sysadmin) for another user.
     pub async fn create_api_key(&self, p: &Principal, user_id: Option<Id>, name: Option<String>) -> Result<Issued<ApiKeyInfo>> {
+        self.create_scoped_api_key(p, user_id, name, KeyScope::Api).await
+    }
+
+    /// [`Directory::create_api_key`] with a scope: a `scim` key serves
+    /// `/scim/v2` only, and only a Sysadmin issues one.
+    pub async fn create_scoped_api_key(
+        &self,
+        p: &Principal,
+        user_id: Option<Id>,
+        name: Option<String>,
+        scope: KeyScope,
+    ) -> Result<Issued<ApiKeyInfo>> {
+        if scope == KeyScope::Scim {
+            p.require_sysadmin()?;
+        }
         let owner = user_id.unwrap_or(p.user_id);
         if owner != p.user_id {
             p.require_sysadmin()?;
@@ -388,15 +441,15 @@ impl Directory {
         }
         let name = v::name("name", Some(name.as_deref().unwrap_or("api key")))?;
         let key = secret::generate_api_key();
-        let info = self.store.create_api_key(&self.ctx(p), owner, new_key(&name, &key)).await?;
+        let info = self.store.create_api_key(&self.ctx(p), owner, new_key(&name, &key).scoped(scope)).await?;
         Ok(Issued { value: info, password: None, api_key: Some(key) })
     }
 
     /// Operator path (CLI): a key for a user of a tenant.
-    pub async fn issue_api_key_as_operator(&self, tenant: Id, user_id: Id, name: &str) -> Result<Issued<ApiKeyInfo>> {
+    pub async fn issue_api_key_as_operator(&self, tenant: Id, user_id: Id, name: &str, scope: KeyScope) -> Result<Issued<ApiKeyInfo>> {
         let key = secret::generate_api_key();
         let ctx = WriteCtx { tenant_id: tenant, actor: Actor::cli(), now: self.clock.now() };
-        let info = self.store.create_api_key(&ctx, user_id, new_key(name, &key)).await?;
+        let info = self.store.create_api_key(&ctx, user_id, new_key(name, &key).scoped(scope)).await?;
         Ok(Issued { value: info, password: None, api_key: Some(key) })
     }
 
@@ -749,7 +802,7 @@ impl Directory {
 }
 
 fn new_key(name: &str, key: &str) -> NewApiKey {
-    NewApiKey { name: name.to_string(), prefix: secret::api_key_prefix(key), hash: secret::hash_api_key(key) }
+    NewApiKey { name: name.to_string(), scope: KeyScope::Api, prefix: secret::api_key_prefix(key), hash: secret::hash_api_key(key) }
 }
 
 fn dedup(mut powers: Vec<Power>) -> Vec<Power> {

@@ -138,6 +138,29 @@ pub trait AgentStore: Send + Sync {
         a: &AgentAssignments,
         expected_version: Option<i64>,
     ) -> Result<AgentDetail>;
+    /// An agent's field changes and, for each list given, its skills,
+    /// services or groups set to exactly that list (SCIM's PUT and PATCH),
+    /// in one transaction with one audit event. Unknown references are
+    /// invalid; a change that changes nothing writes nothing.
+    async fn replace_agent(
+        &self,
+        ctx: &WriteCtx,
+        id: Id,
+        c: AgentChanges,
+        sets: &crate::AssignmentSets,
+        expected_version: Option<i64>,
+    ) -> Result<AgentDetail>;
+    /// A group's rename and member changes (SCIM Groups), in one
+    /// transaction: each agent whose membership changes gets its version
+    /// bumped and an audit event, the group one if renamed.
+    async fn change_group(&self, ctx: &WriteCtx, group: Id, c: &crate::GroupChange, expected_version: Option<i64>) -> Result<Named>;
+    /// A new group with its first members, in one transaction (SCIM).
+    async fn create_group(&self, ctx: &WriteCtx, name: String, external_id: Option<String>, members: &[Id]) -> Result<Named>;
+    /// The agents of a group, in id order.
+    async fn group_members(&self, tenant: Id, group: Id) -> Result<Vec<Id>>;
+    /// The groups' SCIM `externalId`s (those that have one), in group id
+    /// order: of one group, or of all the tenant's.
+    async fn group_external_ids(&self, tenant: Id, group: Option<Id>) -> Result<Vec<(Id, String)>>;
     /// Call centers of the agent's services, in id order.
     async fn agent_call_centers(&self, tenant: Id, agent: Id) -> Result<Vec<Id>>;
 }

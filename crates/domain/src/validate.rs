@@ -94,6 +94,21 @@ pub fn display_name(field: &str, s: &str) -> Result<String> {
     Ok(s.to_string())
 }
 
+/// Identity attributes an identity provider sends (externalId, employee
+/// number, department, manager id): trimmed, at most 255 characters, no
+/// control characters. (Empty texts clear; see `opt_clearable`.)
+pub fn identity_text(field: &str, raw: &str) -> Result<String> {
+    if raw.chars().count() > IDENTITY_TEXT_MAX {
+        return Err(Error::invalid(field, Rule::TooLong { max: IDENTITY_TEXT_MAX }));
+    }
+    if has_control(raw) {
+        return Err(Error::invalid(field, Rule::Format { expected: "free of control characters" }));
+    }
+    Ok(raw.trim().to_string())
+}
+
+pub const IDENTITY_TEXT_MAX: usize = 255;
+
 pub fn email(field: &str, s: &str) -> Result<String> {
     let raw = s;
     let s = s.trim();

@@ -27,6 +27,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::livevox::router())
         .merge(crate::deepcall::router())
         .merge(crate::console::router(&state))
+        .merge(crate::scim::router(&state))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(metrics_route)

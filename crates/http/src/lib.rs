@@ -11,6 +11,7 @@ pub mod livevox;
 mod login;
 pub mod native;
 mod ozonetel;
+pub mod scim;
 mod state;
 mod telemetry;
 

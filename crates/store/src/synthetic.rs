@@ -326,7 +326,12 @@ async fn load_tenants(
             role: Role::Sysadmin,
             powers: vec![Power::AdministerAgents],
         };
-        let key = NewApiKey { name: "bench".into(), prefix: secret::api_key_prefix(&api_key), hash: secret::hash_api_key(&api_key) };
+        let key = NewApiKey {
+            name: "bench".into(),
+            scope: Default::default(),
+            prefix: secret::api_key_prefix(&api_key),
+            hash: secret::hash_api_key(&api_key),
+        };
         let t = NewTenant { name: name.clone(), client_id: None, settings: TenantSettings::default() };
         let (tenant, user) = store.create_tenant(t, admin, key, Actor::cli(), now).await?;
         let tid = tenant.id;

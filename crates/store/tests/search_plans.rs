@@ -12,7 +12,7 @@ async fn tenant(url: &str, opts: &StoreOptions) -> Id {
     let store = open(url, opts).await.unwrap();
     let t = NewTenant { name: "acme".into(), client_id: None, settings: TenantSettings::default() };
     let admin = NewUser { username: "admin".into(), password_hash: "x".into(), role: Role::Sysadmin, powers: vec![] };
-    let key = NewApiKey { name: "k".into(), prefix: "k".into(), hash: format!("h-{url}") };
+    let key = NewApiKey { name: "k".into(), scope: Default::default(), prefix: "k".into(), hash: format!("h-{url}") };
     store.create_tenant(t, admin, key, Actor::cli(), 1).await.unwrap().0.id
 }
 

@@ -32,7 +32,7 @@ fn new_user(name: &str) -> NewUser {
 }
 
 fn key(hash: &str) -> NewApiKey {
-    NewApiKey { name: "initial".into(), prefix: hash.chars().take(6).collect(), hash: hash.into() }
+    NewApiKey { name: "initial".into(), scope: Default::default(), prefix: hash.chars().take(6).collect(), hash: hash.into() }
 }
 
 async fn tenant(store: &Arc<dyn Store>, name: &str, key_hash: &str) -> (Tenant, User) {
@@ -64,6 +64,7 @@ fn agent(login: &str) -> AgentRecord {
         service_ids: vec![],
         groups: vec![],
         attributes: Default::default(),
+        profile: Default::default(),
     }
 }
 

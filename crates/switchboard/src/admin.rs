@@ -63,6 +63,10 @@ pub enum AdminCommand {
         /// A label for the key.
         #[arg(long, default_value = "cli")]
         name: String,
+        /// What the key serves: `api` (the native API and the vendor
+        /// dialects) or `scim` (`/scim/v2` only, for an identity provider).
+        #[arg(long, default_value = "api", value_parser = ["api", "scim"])]
+        scope: String,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -74,6 +78,20 @@ pub enum AdminCommand {
         tenant: String,
         /// The key's id or prefix (the first characters of the key).
         key: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Change one of a tenant's settings (as `PATCH /api/v1/tenant`'s
+    /// `settings` does), e.g. `set-setting --tenant acme scimDeleteMode delete`;
+    /// prints the tenant's settings.
+    SetSetting {
+        /// Tenant name.
+        #[arg(long)]
+        tenant: String,
+        /// The setting's name (scimDeleteMode, agentLockoutThreshold, …).
+        name: String,
+        /// Its value: JSON (5, true, {"…": 1}), or else taken as text (delete).
+        value: String,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -154,18 +172,26 @@ pub async fn admin(cmd: AdminCommand) -> Result<()> {
             let issued = dir.reset_password_as_operator(t.id, user.id).await?;
             json!({ "userId": user.id, "username": user.username, "password": issued.password })
         }
-        AdminCommand::CreateApiKey { tenant, username, name, db } => {
+        AdminCommand::CreateApiKey { tenant, username, name, scope, db } => {
             let dir = open(&db, db.options()).await?;
             let t = dir.store().find_tenant_by_name(&tenant).await?;
             let (user, _) = dir.store().find_user_by_name(t.id, &username).await?;
-            let issued = dir.issue_api_key_as_operator(t.id, user.id, &name).await?;
-            json!({ "apiKey": issued.api_key })
+            let scope = switchboard_domain::KeyScope::parse(&scope).unwrap_or_default();
+            let issued = dir.issue_api_key_as_operator(t.id, user.id, &name, scope).await?;
+            json!({ "apiKey": issued.api_key, "scope": scope.as_str() })
         }
         AdminCommand::RevokeApiKey { tenant, key, db } => {
             let dir = open(&db, db.options()).await?;
             let t = dir.store().find_tenant_by_name(&tenant).await?;
             let revoked = dir.revoke_api_key_as_operator(t.id, &key).await?;
             serde_json::to_value(revoked)?
+        }
+        AdminCommand::SetSetting { tenant, name, value, db } => {
+            let dir = open(&db, db.options()).await?;
+            let t = dir.store().find_tenant_by_name(&tenant).await?;
+            let value = serde_json::from_str(&value).unwrap_or(serde_json::Value::String(value));
+            let t = dir.update_tenant_settings_as_operator(t.id, json!({ name: value })).await?;
+            serde_json::to_value(t.settings)?
         }
         AdminCommand::Migrate { mut db } => {
             db.db_no_migrate = false;

@@ -199,6 +199,7 @@ pub fn agent_update(before: &AgentDetail, names: &NameBook, a: &AgentImport) -> 
         password_hash: a.password_hash.clone(),
         locked: None,
         attributes,
+        profile: Default::default(),
         unchanged: None,
     };
     (diff, changes)

@@ -179,6 +179,7 @@ pub(super) fn parse_row(kind: ImportKind, r: &SourceRow) -> Result<(ImportRecord
                 password: filled(r, "password").map(str::to_string),
                 locked: None,
                 attributes: Default::default(),
+                profile: Default::default(),
                 unchanged: None,
             };
             if patch.login_id.as_deref().unwrap_or("").trim().is_empty() {

@@ -13,6 +13,7 @@ mod audit;
 mod auth;
 mod catalog;
 mod import;
+mod settings;
 mod ui;
 
 use crate::AppState;
@@ -50,6 +51,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(catalog::routes())
         .merge(audit::routes())
         .merge(import::routes())
+        .merge(settings::routes())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), guard))
         .route(HTMX_PATH, get(htmx))
         .route(CSS_PATH, get(css))
@@ -99,6 +101,10 @@ impl Console {
     }
     pub fn can_audit(&self) -> bool {
         self.p.require_staff().is_ok()
+    }
+    /// The tenant's settings and API keys: Sysadmins.
+    pub fn can_configure(&self) -> bool {
+        self.p.require_sysadmin().is_ok()
     }
 }
 

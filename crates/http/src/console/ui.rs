@@ -20,6 +20,7 @@ pub enum Nav {
     Campaigns,
     Audit,
     Import,
+    Settings,
     None,
 }
 
@@ -34,6 +35,7 @@ const NAV: &[(Nav, &str, &str)] = &[
     (Nav::Campaigns, "/campaigns", "Campaigns"),
     (Nav::Audit, "/audit", "Audit"),
     (Nav::Import, "/import", "Import"),
+    (Nav::Settings, "/settings", "Settings"),
 ];
 
 fn head(title: &str) -> Markup {
@@ -64,7 +66,7 @@ pub fn page(c: &Console, nav: Nav, title: &str, body: Markup) -> Markup {
                     nav aria-label="Main" {
                         ul {
                             @for (n, href, label) in NAV {
-                                @if (*n != Nav::Audit || c.can_audit()) && (*n != Nav::Import || c.can_edit()) {
+                                @if (*n != Nav::Audit || c.can_audit()) && (*n != Nav::Import || c.can_edit()) && (*n != Nav::Settings || c.can_configure()) {
                                     li {
                                         @if *n == nav { a href=(href) aria-current="page" { (label) } }
                                         @else { a href=(href) { (label) } }

@@ -10,7 +10,9 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use switchboard_domain::{Agent, AgentDetail, AgentFilter, AgentPatch, Error, GroupMembership, Id, NewAgent, Rule, SkillAssignment};
+use switchboard_domain::{
+    Agent, AgentDetail, AgentFilter, AgentPatch, Error, GroupMembership, Id, NewAgent, ProfileInput, Rule, SkillAssignment,
+};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -71,6 +73,16 @@ pub struct AgentCreate {
     #[serde(default)]
     #[schema(value_type = Object, example = json!({"team": "blue"}))]
     pub attributes: serde_json::Map<String, serde_json::Value>,
+    /// The identity provider's id (SCIM `externalId`).
+    #[schema(schema_with = schema::identity_text_or_null)]
+    pub external_id: Option<String>,
+    #[schema(schema_with = schema::identity_text_or_null)]
+    pub employee_number: Option<String>,
+    #[schema(schema_with = schema::identity_text_or_null)]
+    pub department: Option<String>,
+    /// The manager's id as the identity provider gave it.
+    #[schema(schema_with = schema::identity_text_or_null)]
+    pub manager: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -112,6 +124,12 @@ impl From<AgentCreate> for NewAgent {
             service_ids: b.service_ids,
             groups: b.groups.into_iter().map(|g| GroupMembership { group_id: g.group_id, receive_call: g.receive_call }).collect(),
             attributes: b.attributes,
+            profile: ProfileInput {
+                external_id: b.external_id.map(Some),
+                employee_number: b.employee_number.map(Some),
+                department: b.department.map(Some),
+                manager: b.manager.map(Some),
+            },
         }
     }
 }
@@ -167,6 +185,19 @@ pub struct AgentUpdate {
     #[serde(default, deserialize_with = "not_null")]
     #[schema(schema_with = schema::attributes_patch)]
     pub attributes: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The identity provider's id (SCIM `externalId`).
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(schema_with = schema::identity_text_or_null)]
+    pub external_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(schema_with = schema::identity_text_or_null)]
+    pub employee_number: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(schema_with = schema::identity_text_or_null)]
+    pub department: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(schema_with = schema::identity_text_or_null)]
+    pub manager: Option<Option<String>>,
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -307,6 +338,12 @@ async fn update_agent(
             // As the document says (minProperties): a merge of nothing is not a change.
             Some(m) if m.is_empty() => return Err(Error::invalid("attributes", Rule::NothingToUpdate).into()),
             m => m.unwrap_or_default(),
+        },
+        profile: ProfileInput {
+            external_id: b.external_id,
+            employee_number: b.employee_number,
+            department: b.department,
+            manager: b.manager,
         },
         unchanged: None,
     };

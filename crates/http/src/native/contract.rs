@@ -260,8 +260,7 @@ fn response_examples() -> Vec<(&'static str, Value)> {
     detail["skills"] = json!([{"skillId": 3, "proficiency": 4}]);
     detail["serviceIds"] = json!([7]);
     detail["groups"] = json!([{"groupId": 2, "receiveCall": true}]);
-    let key =
-        json!({"id": 5, "userId": 1, "name": "payroll sync", "prefix": "sb_mm26W8", "createdAt": T, "lastUsedAt": null, "revokedAt": null});
+    let key = json!({"id": 5, "userId": 1, "name": "payroll sync", "prefix": "sb_mm26W8", "scope": "api", "createdAt": T, "lastUsedAt": null, "revokedAt": null});
     let mut key_created = key.clone();
     key_created["apiKey"] = json!("sb_mm26W8OTHZwFtyxQ969l9CPLlzxCzBLh03DLECLD8EA");
     let user = json!({"id": 2, "tenantId": 1, "username": "mgr.north", "role": "manager", "powers": ["administer_agents"],
@@ -270,7 +269,7 @@ fn response_examples() -> Vec<(&'static str, Value)> {
     user_created["password"] = json!("kT9vQ2mX7pL4");
     user_created["apiKey"] = json!("sb_Q2mX7pL4kT9vOTHZwFtyxQ969l9CPLlzxCzBLh03D");
     let settings = json!({"apiAuthentication": "BASIC_AUTH", "phoneNumberLimit": 100, "agentLockoutThreshold": 5,
-        "rateLimits": {"ozonetel.updateAgent": 5}});
+        "rateLimits": {"ozonetel.updateAgent": 5}, "scimDeleteMode": "deactivate"});
     vec![
         ("Agent", agent),
         ("AgentDetail", detail),

@@ -12,7 +12,7 @@
 //! `u` flag treats `\w` as ASCII: a client validating with it is stricter).
 //! Lengths count characters (code points) as sent.
 
-use switchboard_domain::validate::{DESCRIPTION_MAX, LOGIN_ID_MAX, NAME_MAX};
+use switchboard_domain::validate::{DESCRIPTION_MAX, IDENTITY_TEXT_MAX, LOGIN_ID_MAX, NAME_MAX};
 use switchboard_domain::PasswordPolicy;
 use utoipa::openapi::schema::{Object, ObjectBuilder, SchemaType, Type};
 
@@ -231,6 +231,8 @@ pub fn settings_patch() -> Object {
                 "description": "Ozonetel's phone number creation limit (default 100)."},
             "agentLockoutThreshold": {"type": "integer", "minimum": 1, "maximum": 100,
                 "description": "Failed agent logins in a row before the agent is locked (default 5)."},
+            "scimDeleteMode": {"type": "string", "enum": ["deactivate", "delete"],
+                "description": "What a SCIM DELETE of a user does to the agent (default `deactivate`; docs/scim.md)."},
             // `propertyNames` ({"minLength": 1, "maxLength": 100}), which utoipa's
             // model lacks, is added by contract.rs.
             "rateLimits": {"type": "object",
@@ -245,4 +247,18 @@ pub fn settings_patch() -> Object {
 /// An import file's format.
 pub fn file_format() -> Object {
     string(false).enum_values(Some(["csv", "json"])).examples(["csv"]).build()
+}
+
+/// An identity provider's text (externalId, employeeNumber, department,
+/// manager): up to 255 characters without control characters; null or blank
+/// means none (on a change: clears it).
+pub fn identity_text_or_null() -> Object {
+    string(true)
+        .max_length(Some(IDENTITY_TEXT_MAX))
+        .pattern(Some(format!("^{PRINTABLE}*$")))
+        .description(Some(format!(
+            "Up to {IDENTITY_TEXT_MAX} characters without control characters (surrounding whitespace is trimmed); null or blank clears it"
+        )))
+        .examples(["00u1ab2cd3EF4gh5ij6"])
+        .build()
 }

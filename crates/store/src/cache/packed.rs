@@ -28,6 +28,9 @@ pub(crate) fn pack(a: &AgentDetail) -> Box<[u8]> {
     opt_int(&mut w, g.last_login);
     opt_text(&mut w, g.last_login_ip.as_deref());
     opt_int(&mut w, g.password_last_modified);
+    for t in [&g.external_id, &g.employee_number, &g.department, &g.manager] {
+        opt_text(&mut w, t.as_deref());
+    }
     let attributes = if g.attributes.is_empty() { String::new() } else { serde_json::Value::Object(g.attributes.clone()).to_string() };
     text(&mut w, &attributes);
     for n in [g.created_at, g.updated_at, g.version] {
@@ -81,6 +84,7 @@ fn read_agent(r: &mut Reader<'_>) -> Option<Agent> {
     let last_login = r.opt_int()?;
     let last_login_ip = r.opt_text()?;
     let password_last_modified = r.opt_int()?;
+    let (external_id, employee_number, department, manager) = (r.opt_text()?, r.opt_text()?, r.opt_text()?, r.opt_text()?);
     let attributes = match r.text()? {
         a if a.is_empty() => serde_json::Map::new(),
         a => match serde_json::from_str(&a).ok()? {
@@ -107,6 +111,10 @@ fn read_agent(r: &mut Reader<'_>) -> Option<Agent> {
         last_login_ip,
         password_last_modified,
         has_password: flags & 8 != 0,
+        external_id,
+        employee_number,
+        department,
+        manager,
         attributes,
         created_at,
         updated_at,
@@ -218,6 +226,10 @@ mod tests {
                 last_login_ip: full.then(|| "::1".into()),
                 password_last_modified: full.then_some(i64::MIN),
                 has_password: full,
+                external_id: full.then(|| "00u1abcd".into()),
+                employee_number: full.then(|| "E-17".into()),
+                department: None,
+                manager: full.then(|| "12".into()),
                 attributes,
                 created_at: 0,
                 updated_at: i64::MAX,

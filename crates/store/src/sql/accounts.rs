@@ -14,7 +14,7 @@ macro_rules! user_cols {
 
 macro_rules! key_cols {
     () => {
-        "id, user_id, name, prefix, created_at, last_used_at, revoked_at"
+        "id, user_id, name, prefix, scope, created_at, last_used_at, revoked_at"
     };
 }
 
@@ -50,12 +50,17 @@ fn user_of(r: &DbRow) -> Result<switchboard_domain::User> {
     })
 }
 
+fn scope_of(s: &str) -> Result<switchboard_domain::KeyScope> {
+    switchboard_domain::KeyScope::parse(s).ok_or_else(|| Error::Storage(format!("unknown API key scope {s:?}")))
+}
+
 fn key_of(r: &DbRow) -> Result<switchboard_domain::ApiKeyInfo> {
     Ok(switchboard_domain::ApiKeyInfo {
         id: col(r, "id")?,
         user_id: col(r, "user_id")?,
         name: col(r, "name")?,
         prefix: col(r, "prefix")?,
+        scope: scope_of(&col::<String>(r, "scope")?)?,
         created_at: col(r, "created_at")?,
         last_used_at: col(r, "last_used_at")?,
         revoked_at: col(r, "revoked_at")?,
@@ -65,14 +70,23 @@ fn key_of(r: &DbRow) -> Result<switchboard_domain::ApiKeyInfo> {
 /// `touch_api_key` writes at most this often per key.
 const TOUCH_INTERVAL_MS: i64 = 60 * 1000;
 
-const API_KEY_PRINCIPAL_SQL: &str = "SELECT k.id AS key_id, k.tenant_id, u.id AS user_id, u.username, u.role, u.powers \
+const API_KEY_PRINCIPAL_SQL: &str = "SELECT k.id AS key_id, k.tenant_id, u.id AS user_id, u.username, u.role, u.powers, k.scope, k.name \
      FROM api_keys k JOIN users u ON u.id = k.user_id \
      WHERE k.hash = $1 AND k.revoked_at IS NULL";
 
 const API_KEY_LAST_USED_SQL: &str = "SELECT last_used_at FROM api_keys WHERE id = $1";
 
 /// The principal of an `API_KEY_PRINCIPAL_SQL` row.
-fn key_principal(key_id: Id, tenant_id: Id, user_id: Id, username: String, role: &str, powers: &str) -> Result<Principal> {
+/// `scim_key`: the key's name when its scope is `scim`, else `None`.
+fn key_principal(
+    key_id: Id,
+    tenant_id: Id,
+    user_id: Id,
+    username: String,
+    role: &str,
+    powers: &str,
+    scim_key: Option<String>,
+) -> Result<Principal> {
     Ok(Principal {
         tenant_id,
         user_id,
@@ -81,7 +95,13 @@ fn key_principal(key_id: Id, tenant_id: Id, user_id: Id, username: String, role:
         powers: from_json(powers, "user powers")?,
         api_key_id: Some(key_id),
         agent_id: None,
+        scim_key,
     })
+}
+
+/// A principal's `scim_key` from its key's scope and name.
+fn scim_key_of(scope: &str, name: String) -> Result<Option<String>> {
+    Ok((scope_of(scope)? == switchboard_domain::KeyScope::Scim).then_some(name))
 }
 
 async fn tenant_or_404(c: &mut DbConn, id: Id) -> Result<Tenant> {
@@ -118,7 +138,7 @@ async fn key_or_404(c: &mut DbConn, tenant: Id, id: Id) -> Result<ApiKeyInfo> {
 
 async fn insert_api_key(c: &mut DbConn, tenant: Id, user: Id, key: &NewApiKey, now: Millis) -> Result<ApiKeyInfo> {
     let id: Id = sqlx::query_scalar(
-        "INSERT INTO api_keys (tenant_id, user_id, name, prefix, hash, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        "INSERT INTO api_keys (tenant_id, user_id, name, prefix, hash, created_at, scope) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
     .bind(tenant)
     .bind(user)
@@ -126,6 +146,7 @@ async fn insert_api_key(c: &mut DbConn, tenant: Id, user: Id, key: &NewApiKey, n
     .bind(key.prefix.as_str())
     .bind(key.hash.as_str())
     .bind(now)
+    .bind(key.scope.as_str())
     .fetch_one(&mut *c)
     .await
     .map_err(db_err)?;
@@ -134,6 +155,7 @@ async fn insert_api_key(c: &mut DbConn, tenant: Id, user: Id, key: &NewApiKey, n
         user_id: user,
         name: key.name.clone(),
         prefix: key.prefix.clone(),
+        scope: key.scope,
         created_at: now,
         last_used_at: None,
         revoked_at: None,
@@ -431,7 +453,16 @@ impl AccountStore for SqlStore {
                 let row = sqlx::query(API_KEY_PRINCIPAL_SQL).bind(key_hash).fetch_optional(&self.reader).await.map_err(db_err)?;
                 let Some(r) = row else { return Ok(None) };
                 let (role, powers): (String, String) = (col(&r, "role")?, col(&r, "powers")?);
-                Some(key_principal(col(&r, "key_id")?, col(&r, "tenant_id")?, col(&r, "user_id")?, col(&r, "username")?, &role, &powers)?)
+                let scim_key = scim_key_of(&col::<String>(&r, "scope")?, col(&r, "name")?)?;
+                Some(key_principal(
+                    col(&r, "key_id")?,
+                    col(&r, "tenant_id")?,
+                    col(&r, "user_id")?,
+                    col(&r, "username")?,
+                    &role,
+                    &powers,
+                    scim_key,
+                )?)
             }
         };
         if let (Some((c, t)), Some(p)) = (ticket, &p) {

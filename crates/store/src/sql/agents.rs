@@ -7,7 +7,8 @@ macro_rules! agent_cols {
     () => {
         "id, tenant_id, login_id, first_name, last_name, display_name, email, phone, wrap_up_time, \
          home_agent, active, locked, failed_logins, last_login, last_login_ip, password_last_modified, \
-         (password_hash IS NOT NULL) AS has_password, attributes, created_at, updated_at, version"
+         (password_hash IS NOT NULL) AS has_password, attributes, created_at, updated_at, version, \
+         external_id, employee_number, department, manager"
     };
 }
 
@@ -31,6 +32,10 @@ fn agent_of(r: &DbRow) -> Result<Agent> {
         last_login_ip: col(r, "last_login_ip")?,
         password_last_modified: col(r, "password_last_modified")?,
         has_password: col(r, "has_password")?,
+        external_id: col(r, "external_id")?,
+        employee_number: col(r, "employee_number")?,
+        department: col(r, "department")?,
+        manager: col(r, "manager")?,
         attributes: from_json(&attributes, "agent attributes")?,
         created_at: col(r, "created_at")?,
         updated_at: col(r, "updated_at")?,
@@ -143,14 +148,15 @@ async fn agent_detail_or_404(c: &mut DbConn, tenant: Id, id: Id) -> Result<Agent
 
 const INSERT_AGENT_SQL: &str = "INSERT INTO agents (tenant_id, login_id, first_name, last_name, display_name, email, phone, wrap_up_time, \
      home_agent, active, locked, failed_logins, last_login, last_login_ip, password_last_modified, password_hash, \
-     attributes, created_at, updated_at, version) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, NULL, NULL, $12, $13, $14, $15, $15, 1) RETURNING id";
+     attributes, created_at, updated_at, version, external_id, employee_number, department, manager) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, NULL, NULL, $12, $13, $14, $15, $15, 1, $16, $17, $18, $19) RETURNING id";
 
 const WRITE_AGENT_SQL: &str =
     "UPDATE agents SET login_id = $1, first_name = $2, last_name = $3, display_name = $4, email = $5, phone = $6, \
      wrap_up_time = $7, home_agent = $8, active = $9, locked = $10, failed_logins = $11, last_login = $12, \
-     last_login_ip = $13, password_last_modified = $14, attributes = $15, updated_at = $16, version = $17 \
-     WHERE id = $18 AND version = $19";
+     last_login_ip = $13, password_last_modified = $14, attributes = $15, updated_at = $16, version = $17, \
+     external_id = $18, employee_number = $19, department = $20, manager = $21 \
+     WHERE id = $22 AND version = $23";
 
 /// Writes every column of `a` back (the version check is the caller's).
 async fn write_agent(c: &mut DbConn, a: &Agent, read_version: i64) -> Result<()> {
@@ -172,6 +178,10 @@ async fn write_agent(c: &mut DbConn, a: &Agent, read_version: i64) -> Result<()>
         .bind(to_json(&a.attributes)?)
         .bind(a.updated_at)
         .bind(a.version)
+        .bind(a.external_id.as_deref())
+        .bind(a.employee_number.as_deref())
+        .bind(a.department.as_deref())
+        .bind(a.manager.as_deref())
         .bind(a.id)
         .bind(read_version)
         .execute(&mut *c)
@@ -340,6 +350,10 @@ async fn insert_agent(c: &mut DbConn, ctx: &WriteCtx, a: &AgentRecord) -> Result
         .bind(a.password_hash.as_deref())
         .bind(to_json(&a.attributes)?)
         .bind(ctx.now)
+        .bind(profile_text(&a.profile.external_id))
+        .bind(profile_text(&a.profile.employee_number))
+        .bind(profile_text(&a.profile.department))
+        .bind(profile_text(&a.profile.manager))
         .fetch_one(&mut *c)
         .await
         .map_err(|e| {
@@ -356,6 +370,11 @@ async fn insert_agent(c: &mut DbConn, ctx: &WriteCtx, a: &AgentRecord) -> Result
     }
     upsert_agent_groups(c, id, &a.groups).await?;
     Ok(id)
+}
+
+/// A profile field as `insert_agent` stores it: unset, cleared and empty alike are NULL.
+fn profile_text(v: &Option<Option<String>>) -> Option<&str> {
+    v.as_ref().and_then(|x| x.as_deref()).filter(|x| !x.is_empty())
 }
 
 /// The agent `insert_agent` stored, as a read would return it (for callers
@@ -380,6 +399,10 @@ fn inserted_agent(id: Id, ctx: &WriteCtx, a: AgentRecord) -> AgentDetail {
             last_login_ip: None,
             password_last_modified: a.password_hash.as_ref().map(|_| ctx.now),
             has_password: a.password_hash.is_some(),
+            external_id: profile_text(&a.profile.external_id).map(str::to_owned),
+            employee_number: profile_text(&a.profile.employee_number).map(str::to_owned),
+            department: profile_text(&a.profile.department).map(str::to_owned),
+            manager: profile_text(&a.profile.manager).map(str::to_owned),
             attributes: a.attributes,
             created_at: ctx.now,
             updated_at: ctx.now,
@@ -590,6 +613,58 @@ fn agent_change(id: Id, c: &AgentChanges) -> crate::cache::Change {
 async fn id_by_name(c: &mut DbConn, sql: &'static str, tenant: Id, field: &str, entity: Entity, name: &str) -> Result<Id> {
     let id: Option<Id> = sqlx::query_scalar(sql).bind(tenant).bind(name).fetch_optional(&mut *c).await.map_err(db_err)?;
     id.ok_or_else(|| switchboard_domain::unknown(field, entity, name))
+}
+
+/// A group as audited by SCIM's writes: with its `externalId`.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GroupAudit<'a> {
+    #[serde(flatten)]
+    named: &'a Named,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    external_id: Option<&'a str>,
+}
+
+async fn group_external_id(c: &mut DbConn, group: Id) -> Result<Option<String>> {
+    sqlx::query_scalar("SELECT external_id FROM agent_group_defs WHERE id = $1").bind(group).fetch_one(&mut *c).await.map_err(db_err)
+}
+
+/// A group's members changed as `c` says (add, then remove; or set whole),
+/// each agent whose membership changes versioned and audited (SCIM Groups).
+async fn set_group_members(tx: &mut DbConn, ctx: &WriteCtx, group: Id, c: &switchboard_domain::GroupChange) -> Result<()> {
+    let current: Vec<Id> = sqlx::query_scalar("SELECT agent_id FROM agent_groups WHERE group_id = $1 ORDER BY agent_id")
+        .bind(group)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    let mut target: std::collections::BTreeSet<Id> = match &c.set_members {
+        Some(m) => m.iter().copied().collect(),
+        None => current.iter().copied().collect(),
+    };
+    target.extend(c.add_members.iter().copied());
+    for r in &c.remove_members {
+        target.remove(r);
+    }
+    let current: std::collections::BTreeSet<Id> = current.into_iter().collect();
+    for &agent in target.difference(&current) {
+        let before_a = match agent_detail_or_404(&mut *tx, ctx.tenant_id, agent).await {
+            Err(Error::NotFound { .. }) => return Err(switchboard_domain::unknown("members", Entity::Agent, agent)),
+            r => r?,
+        };
+        upsert_agent_group(&mut *tx, agent, group, true).await?;
+        finish_agent_change(&mut *tx, ctx, &before_a).await?;
+    }
+    for &agent in current.difference(&target) {
+        let before_a = agent_detail_or_404(&mut *tx, ctx.tenant_id, agent).await?;
+        sqlx::query("DELETE FROM agent_groups WHERE agent_id = $1 AND group_id = $2")
+            .bind(agent)
+            .bind(group)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        finish_agent_change(&mut *tx, ctx, &before_a).await?;
+    }
+    Ok(())
 }
 
 const AGENT_PRELOAD_SQL: &str = concat!(agent_detail_select!(), " WHERE id > $1 ORDER BY id LIMIT $2");
@@ -1203,6 +1278,177 @@ impl AgentStore for SqlStore {
         audit_ctx(&mut tx, ctx, Entity::Agent, id, AuditAction::Update, Some(&before), Some(&after)).await?;
         commit(tx).await?;
         Ok(after)
+    }
+
+    async fn replace_agent(
+        &self,
+        ctx: &WriteCtx,
+        id: Id,
+        c: AgentChanges,
+        sets: &switchboard_domain::AssignmentSets,
+        expected_version: Option<i64>,
+    ) -> Result<AgentDetail> {
+        let _forget = self.forgets(crate::cache::Change::AgentRow(id));
+        let mut tx = self.write().await?;
+        let before = agent_detail_or_404(&mut tx, ctx.tenant_id, id).await?;
+        check_version(Entity::Agent, id, before.agent.version, expected_version)?;
+        if let Some(skills) = &sets.skills {
+            for s in skills {
+                if !skill_exists(&mut tx, ctx.tenant_id, s.skill_id).await? {
+                    return Err(switchboard_domain::unknown("skills", Entity::Skill, s.skill_id));
+                }
+            }
+        }
+        if let Some(services) = &sets.service_ids {
+            for &sid in services {
+                match service_acd(&mut tx, ctx.tenant_id, sid).await? {
+                    None => return Err(switchboard_domain::unknown("services", Entity::Service, sid)),
+                    Some(false) => return Err(Error::invalid("services", Rule::NotAcdService)),
+                    Some(true) => {}
+                }
+            }
+        }
+        if let Some(groups) = &sets.groups {
+            ensure_groups_exist(&mut tx, ctx.tenant_id, groups).await?;
+        }
+        // Nothing to change: nothing written, no version, no audit event.
+        let mut same = before.agent.clone();
+        c.apply(&mut same, before.agent.updated_at);
+        let sorted = |mut v: Vec<(Id, i64)>| {
+            v.sort_unstable();
+            v
+        };
+        let skills_same = sets.skills.as_ref().is_none_or(|s| {
+            sorted(s.iter().map(|x| (x.skill_id, x.proficiency)).collect())
+                == sorted(before.skills.iter().map(|x| (x.skill_id, x.proficiency)).collect())
+        });
+        let services_same = sets
+            .service_ids
+            .as_ref()
+            .is_none_or(|s| sorted(s.iter().map(|&x| (x, 0)).collect()) == sorted(before.service_ids.iter().map(|&x| (x, 0)).collect()));
+        let groups_same = sets.groups.as_ref().is_none_or(|g| {
+            sorted(g.iter().map(|x| (x.group_id, i64::from(x.receive_call))).collect())
+                == sorted(before.groups.iter().map(|x| (x.group_id, i64::from(x.receive_call))).collect())
+        });
+        if same == before.agent && c.password_hash.is_none() && skills_same && services_same && groups_same {
+            commit(tx).await?;
+            return Ok(before);
+        }
+        change_agent(&mut tx, ctx, &before.agent, &c).await?;
+        if let (Some(skills), false) = (&sets.skills, skills_same) {
+            sqlx::query("DELETE FROM agent_skills WHERE agent_id = $1").bind(id).execute(&mut *tx).await.map_err(db_err)?;
+            for s in skills {
+                upsert_agent_skill(&mut tx, id, s.skill_id, s.proficiency).await?;
+            }
+        }
+        if let (Some(services), false) = (&sets.service_ids, services_same) {
+            sqlx::query("DELETE FROM agent_services WHERE agent_id = $1").bind(id).execute(&mut *tx).await.map_err(db_err)?;
+            for &sid in services {
+                insert_agent_service(&mut tx, id, sid).await?;
+            }
+        }
+        if let (Some(groups), false) = (&sets.groups, groups_same) {
+            sqlx::query("DELETE FROM agent_groups WHERE agent_id = $1").bind(id).execute(&mut *tx).await.map_err(db_err)?;
+            upsert_agent_groups(&mut tx, id, groups).await?;
+        }
+        mark_list(&mut tx, ctx.tenant_id, Entity::Agent, id, ctx.now).await?;
+        let after = agent_detail_or_404(&mut tx, ctx.tenant_id, id).await?;
+        audit_ctx(&mut tx, ctx, Entity::Agent, id, AuditAction::Update, Some(&before), Some(&after)).await?;
+        commit(tx).await?;
+        Ok(after)
+    }
+
+    async fn change_group(
+        &self,
+        ctx: &WriteCtx,
+        group: Id,
+        c: &switchboard_domain::GroupChange,
+        expected_version: Option<i64>,
+    ) -> Result<Named> {
+        let _forget = self.forgets(crate::cache::Change::Agents);
+        let kind = Entity::Group;
+        let sql = named_sql(kind)?;
+        let mut tx = self.write_locking(kind, group).await?;
+        let before = named_or_404(&mut tx, &sql, kind, ctx.tenant_id, group).await?;
+        check_version(kind, group, before.version, expected_version)?;
+        let before_ext = group_external_id(&mut tx, group).await?;
+        let name = c.name.as_ref().unwrap_or(&before.name);
+        let ext = c.external_id.as_ref().unwrap_or(&before_ext);
+        let mut after = before.clone();
+        if *name != before.name || *ext != before_ext {
+            let done = sqlx::query(
+                "UPDATE agent_group_defs SET name = $1, external_id = $2, updated_at = $3, version = version + 1 WHERE id = $4 AND version = $5",
+            )
+            .bind(name.as_str())
+            .bind(ext.as_deref())
+            .bind(ctx.now)
+            .bind(group)
+            .bind(before.version)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| unique_err(e, &[Unique { index: sql.unique_index, entity: kind, field: "name", value: name }]))?
+            .rows_affected();
+            expect_one(done, kind, group, before.version)?;
+            after = named_or_404(&mut tx, &sql, kind, ctx.tenant_id, group).await?;
+            let (b, a) = (
+                GroupAudit { named: &before, external_id: before_ext.as_deref() },
+                GroupAudit { named: &after, external_id: ext.as_deref() },
+            );
+            audit_ctx(&mut tx, ctx, kind, group, AuditAction::Update, Some(&b), Some(&a)).await?;
+        }
+        set_group_members(&mut tx, ctx, group, c).await?;
+        commit(tx).await?;
+        Ok(after)
+    }
+
+    async fn create_group(&self, ctx: &WriteCtx, name: String, external_id: Option<String>, members: &[Id]) -> Result<Named> {
+        let _forget = self.forgets(crate::cache::Change::Agents);
+        let kind = Entity::Group;
+        let sql = named_sql(kind)?;
+        let mut tx = self.write().await?;
+        let id: Id = sqlx::query_scalar(
+            "INSERT INTO agent_group_defs (tenant_id, name, external_id, created_at, updated_at, version) VALUES ($1, $2, $3, $4, $4, 1) RETURNING id",
+        )
+        .bind(ctx.tenant_id)
+        .bind(name.as_str())
+        .bind(external_id.as_deref())
+        .bind(ctx.now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| unique_err(e, &[Unique { index: sql.unique_index, entity: kind, field: "name", value: &name }]))?;
+        let n = named_or_404(&mut tx, &sql, kind, ctx.tenant_id, id).await?;
+        let audited = GroupAudit { named: &n, external_id: external_id.as_deref() };
+        audit_ctx(&mut tx, ctx, kind, id, AuditAction::Create, none(), Some(&audited)).await?;
+        let c = switchboard_domain::GroupChange { add_members: members.to_vec(), ..Default::default() };
+        set_group_members(&mut tx, ctx, id, &c).await?;
+        commit(tx).await?;
+        Ok(n)
+    }
+
+    async fn group_external_ids(&self, tenant: Id, group: Option<Id>) -> Result<Vec<(Id, String)>> {
+        let rows: Vec<(Id, String)> = sqlx::query_as(
+            "SELECT id, external_id FROM agent_group_defs WHERE tenant_id = $1 AND ($2 = 0 OR id = $2) AND external_id IS NOT NULL ORDER BY id",
+        )
+        .bind(tenant)
+        .bind(group.unwrap_or(0))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        Ok(rows)
+    }
+
+    async fn group_members(&self, tenant: Id, group: Id) -> Result<Vec<Id>> {
+        let mut tx = self.read().await?;
+        let ids: Vec<Id> = sqlx::query_scalar(
+            "SELECT x.agent_id FROM agent_groups x JOIN agents a ON a.id = x.agent_id WHERE a.tenant_id = $1 AND x.group_id = $2 ORDER BY x.agent_id",
+        )
+        .bind(tenant)
+        .bind(group)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        commit(tx).await?;
+        Ok(ids)
     }
 
     async fn agent_call_centers(&self, tenant: Id, agent: Id) -> Result<Vec<Id>> {

@@ -190,6 +190,7 @@ async fn import_agent(
             service_ids: services.unwrap_or_default(),
             groups: groups.unwrap_or_default(),
             attributes: a.attributes.clone().unwrap_or_default(),
+            profile: Default::default(),
         };
         let id = insert_agent(c, ctx, &record).await?;
         // The stored agent, built from what was just inserted (no read back).

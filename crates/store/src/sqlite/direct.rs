@@ -21,9 +21,9 @@ use switchboard_domain::{Agent, AgentChanges, AgentDetail, AuditAction, Entity, 
 
 use super::{
     agent_detail_from, check_version, expect_one, first_unknown_group, from_json, key_principal, known_groups_query, list_mark_shard,
-    to_json, Arg, Unique, ADD_PASSWORD_HISTORY_SQL, API_KEY_LAST_USED_SQL, API_KEY_PRINCIPAL_SQL, APPLY_SEARCH_QUEUE_SQL, AUDIT_SQL,
-    BUMP_CACHE_EPOCH_SQL, CACHE_EPOCH_SQL, DELETE_AGENT_SKILL_SQL, MARK_LIST_SQL, SEARCH_QUEUED_SQL, SET_PASSWORD_SQL, SKILL_EXISTS_SQL,
-    TOUCH_AGENT_SQL, UPSERT_AGENT_GROUP_SQL, UPSERT_AGENT_SKILL_SQL, WRITE_AGENT_SQL,
+    scim_key_of, to_json, Arg, Unique, ADD_PASSWORD_HISTORY_SQL, API_KEY_LAST_USED_SQL, API_KEY_PRINCIPAL_SQL, APPLY_SEARCH_QUEUE_SQL,
+    AUDIT_SQL, BUMP_CACHE_EPOCH_SQL, CACHE_EPOCH_SQL, DELETE_AGENT_SKILL_SQL, MARK_LIST_SQL, SEARCH_QUEUED_SQL, SET_PASSWORD_SQL,
+    SKILL_EXISTS_SQL, TOUCH_AGENT_SQL, UPSERT_AGENT_GROUP_SQL, UPSERT_AGENT_SKILL_SQL, WRITE_AGENT_SQL,
 };
 use crate::duplicate_of;
 
@@ -374,13 +374,15 @@ impl Direct {
                         r.get::<_, String>(3)?,
                         r.get::<_, String>(4)?,
                         r.get::<_, String>(5)?,
+                        r.get::<_, String>(6)?,
+                        r.get::<_, String>(7)?,
                     ))
                 })
                 .optional()
                 .map_err(err)
         })?;
-        let Some((key_id, tenant_id, user_id, username, role, powers)) = row else { return Ok(None) };
-        key_principal(key_id, tenant_id, user_id, username, &role, &powers).map(Some)
+        let Some((key_id, tenant_id, user_id, username, role, powers, scope, name)) = row else { return Ok(None) };
+        key_principal(key_id, tenant_id, user_id, username, &role, &powers, scim_key_of(&scope, name)?).map(Some)
     }
 
     /// `None`: no such key; `Some(None)`: never used.
@@ -552,7 +554,7 @@ const AGENT_DETAIL_ONE_SQL: &str = concat!(
 fn detail_or_404(c: &Connection, tenant: Id, id: Id) -> Result<AgentDetail> {
     let row = prepare(c, AGENT_DETAIL_ONE_SQL)?
         .query_row([tenant, id], |r| {
-            Ok((agent_of(r)?, r.get::<_, Option<String>>(21)?, r.get::<_, Option<String>>(22)?, r.get::<_, Option<String>>(23)?))
+            Ok((agent_of(r)?, r.get::<_, Option<String>>(25)?, r.get::<_, Option<String>>(26)?, r.get::<_, Option<String>>(27)?))
         })
         .optional()
         .map_err(err)?;
@@ -601,6 +603,10 @@ fn agent_of(r: &Row<'_>) -> rusqlite::Result<AgentRow> {
             last_login_ip: r.get(14)?,
             password_last_modified: r.get(15)?,
             has_password: r.get(16)?,
+            external_id: r.get(21)?,
+            employee_number: r.get(22)?,
+            department: r.get(23)?,
+            manager: r.get(24)?,
             attributes: Default::default(),
             created_at: r.get(18)?,
             updated_at: r.get(19)?,
@@ -631,6 +637,10 @@ fn write_agent(c: &Connection, a: &Agent, read_version: i64) -> Result<()> {
             attributes,
             a.updated_at,
             a.version,
+            a.external_id,
+            a.employee_number,
+            a.department,
+            a.manager,
             a.id,
             read_version,
         ])
@@ -730,7 +740,7 @@ mod tests {
         c.execute_batch(
             "CREATE TABLE agents (id, tenant_id, login_id, first_name, last_name, display_name, email, phone, wrap_up_time, \
              home_agent, active, locked, failed_logins, last_login, last_login_ip, password_last_modified, password_hash, \
-             attributes, created_at, updated_at, version)",
+             attributes, created_at, updated_at, version, external_id, employee_number, department, manager)",
         )
         .unwrap();
         c.execute_batch(
@@ -761,8 +771,12 @@ mod tests {
             "created_at",
             "updated_at",
             "version",
+            "external_id",
+            "employee_number",
+            "department",
+            "manager",
         ];
-        assert_eq!(s.column_names()[..21], expected);
-        assert_eq!(s.column_count(), 24);
+        assert_eq!(s.column_names()[..25], expected);
+        assert_eq!(s.column_count(), 28);
     }
 }

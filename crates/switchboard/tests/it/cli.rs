@@ -78,7 +78,8 @@ async fn admin_commands_work_while_serve_runs() {
 
     let (ok, k, err) = run_on(tmp.path(), db, &["admin", "create-api-key", "--tenant", "acme", "--username", "bob"]);
     assert!(ok, "{err}");
-    assert_eq!(k.as_object().unwrap().keys().collect::<Vec<_>>(), ["apiKey"]);
+    assert_eq!(k.as_object().unwrap().keys().collect::<Vec<_>>(), ["apiKey", "scope"]);
+    assert_eq!(k["scope"], "api");
     let r = http.get(format!("{base}/api/v1/agents")).bearer_auth(k["apiKey"].as_str().unwrap()).send().await.unwrap();
     assert_eq!(r.status(), 200);
 
@@ -134,4 +135,24 @@ fn help_is_available_everywhere() {
         assert!(out.status.success(), "{args:?}");
         assert!(String::from_utf8_lossy(&out.stdout).contains("Usage"), "{args:?}");
     }
+}
+
+#[test]
+fn admin_set_setting_sets_scim_delete_mode() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = TestDb::new();
+    let db = &db;
+    let (ok, _, err) = run_on(tmp.path(), db, &["admin", "create-tenant", "--name", "scimcli"]);
+    assert!(ok, "{err}");
+    let (ok, s, err) = run_on(tmp.path(), db, &["admin", "set-setting", "--tenant", "scimcli", "scimDeleteMode", "delete"]);
+    assert!(ok, "{err}");
+    assert_eq!(s["scimDeleteMode"], "delete", "{s}");
+    // JSON values too; the same checks as the API's.
+    let (ok, s, err) = run_on(tmp.path(), db, &["admin", "set-setting", "--tenant", "scimcli", "agentLockoutThreshold", "7"]);
+    assert!(ok, "{err}");
+    assert_eq!((s["agentLockoutThreshold"].clone(), s["scimDeleteMode"].clone()), (json!(7), json!("delete")));
+    let (ok, _, err) = run_on(tmp.path(), db, &["admin", "set-setting", "--tenant", "scimcli", "scimDeleteMode", "archive"]);
+    assert!(!ok && err.contains("settings"), "{err}");
+    let (ok, _, err) = run_on(tmp.path(), db, &["admin", "set-setting", "--tenant", "scimcli", "noSuchSetting", "1"]);
+    assert!(!ok && err.contains("noSuchSetting"), "{err}");
 }

@@ -236,6 +236,94 @@ async fn agent_role_sees_but_cannot_change() {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
 
+/// The settings page: a Sysadmin creates API keys of either scope (each
+/// shown once), lists and revokes them, and sets scimDeleteMode; no one
+/// else may.
+#[tokio::test]
+async fn settings_page_api_keys_and_scim_delete_mode() {
+    let srv = Server::start().await;
+    let t = srv.tenant("acme").await;
+    let api = srv.client(&t.key);
+    let http = http();
+    let (session, _, csrf) = sign_in(&srv, &http, "acme", "admin", &t.admin_password, &[]).await;
+    let cookie = format!("sb_console={session}");
+    let get = |path: &str| http.get(srv.url(path)).header(COOKIE, cookie.clone()).send();
+    let post = |path: &str, form: Vec<(&str, &str)>| {
+        let mut form = form;
+        form.push(("_csrf", csrf.as_str()));
+        let form: Vec<(String, String)> = form.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        http.post(srv.url(path)).header(COOKIE, cookie.clone()).form(&form).send()
+    };
+    let page = get("/settings").await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains(r#"href="/settings" aria-current="page""#) && html.contains("API keys"), "{html}");
+
+    // A SCIM key: shown once, works on /scim/v2 only.
+    let r = post("/settings/api-keys", vec![("name", "okta"), ("scope", "scim")]).await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let html = r.text().await.unwrap();
+    let i = html.find(r#"<code id="issued-key">"#).expect("the key, once") + r#"<code id="issued-key">"#.len();
+    let key = html[i..].split('<').next().unwrap().to_string();
+    let scim = srv.client(&key);
+    assert_eq!(scim.get("/scim/v2/Users").await.status, 200);
+    assert_eq!(scim.get("/api/v1/agents").await.status, 403);
+    let listed = get("/settings").await.unwrap().text().await.unwrap();
+    assert!(!listed.contains(&key) && listed.contains(&key[..8]) && listed.contains("SCIM provisioning"), "the list shows the prefix only");
+    // A native key.
+    let r = post("/settings/api-keys", vec![("name", "crm"), ("scope", "api")]).await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    // Mistakes are shown next to the field.
+    let r = post("/settings/api-keys", vec![("name", ""), ("scope", "scim")]).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains(r#"id="key-name-error""#));
+    let r = post("/settings/api-keys", vec![("name", "x"), ("scope", "root")]).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains(r#"id="key-scope-error""#));
+
+    // Revoke: the key stops working at once.
+    let keys = api.get("/api/v1/api-keys").await.body;
+    let okta = keys["items"].as_array().unwrap().iter().find(|k| k["name"] == "okta").unwrap()["id"].as_i64().unwrap();
+    let r = post(&format!("/settings/api-keys/{okta}/revoke"), vec![]).await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()[LOCATION], "/settings?done=revoked");
+    assert_eq!(scim.get("/scim/v2/Users").await.status, 401);
+    assert!(get("/settings?done=revoked").await.unwrap().text().await.unwrap().contains("Key revoked."));
+
+    // scimDeleteMode.
+    let r = post("/settings/scim", vec![("scimDeleteMode", "delete")]).await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(api.get("/api/v1/tenant").await.body["settings"]["scimDeleteMode"], "delete");
+    let r = post("/settings/scim", vec![("scimDeleteMode", "archive")]).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(api.get("/api/v1/tenant").await.body["settings"]["scimDeleteMode"], "delete");
+
+    // Not a Sysadmin: no link, no page, no key.
+    srv.dir.create_user(None, t.id, "mgr", Role::Manager, vec![], Some("manager-pass-1".into()), false).await.unwrap();
+    let (session, _, csrf) = sign_in(&srv, &http, "acme", "mgr", "manager-pass-1", &[]).await;
+    let cookie = format!("sb_console={session}");
+    let page = http.get(srv.url("/agents")).header(COOKIE, cookie.clone()).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains(r#"href="/settings""#));
+    assert_eq!(http.get(srv.url("/settings")).header(COOKIE, cookie.clone()).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+    let r = http
+        .post(srv.url("/settings/api-keys"))
+        .header(COOKIE, cookie.clone())
+        .form(&[("_csrf", csrf.as_str()), ("name", "mine"), ("scope", "scim")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = http
+        .post(srv.url("/settings/scim"))
+        .header(COOKIE, cookie)
+        .form(&[("_csrf", csrf.as_str()), ("scimDeleteMode", "deactivate")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(api.get("/api/v1/tenant").await.body["settings"]["scimDeleteMode"], "delete");
+}
+
 #[tokio::test]
 async fn sorting_filters_and_paging() {
     let srv = Server::start().await;
@@ -589,6 +677,23 @@ async fn browser_flow(driver: Driver) {
     eventually("the import result", || async { text_of(d, "h1").await == "Import result" }).await;
     assert_eq!(api.get("/api/v1/agents?q=IMP").await.body["items"].as_array().unwrap().len(), 2);
 
+    // Settings: a SCIM key, shown once and working at once; scimDeleteMode.
+    click(d, "nav a[href='/settings']").await;
+    eventually("the settings page", || async { path_of(d).await == "/settings" }).await;
+    axe(d, "settings").await;
+    fill(d, "#key-name", "okta").await;
+    d.find(Locator::Id("key-scope")).await.unwrap().select_by_value("scim").await.unwrap();
+    click(d, "form[action='/settings/api-keys'] button[type=submit]").await;
+    eventually("the new key", || async { d.find(Locator::Id("issued-key")).await.is_ok() }).await;
+    let key = text_of(d, "#issued-key").await;
+    assert_eq!(srv.client(&key).get("/scim/v2/Users").await.status, 200);
+    axe(d, "settings with a new key").await;
+    d.find(Locator::Id("scim-scimDeleteMode")).await.unwrap().select_by_value("delete").await.unwrap();
+    click(d, "form[action='/settings/scim'] button[type=submit]").await;
+    eventually("saved", || async { body_text(d).await.contains("Saved.") }).await;
+    assert_eq!(api.get("/api/v1/tenant").await.body["settings"]["scimDeleteMode"], "delete");
+    shot(d, "settings").await;
+
     // Narrow screen: still usable, nothing hidden behind a fixed width.
     d.set_window_size(390, 844).await.unwrap();
     d.goto(&srv.url("/agents")).await.unwrap();
@@ -621,5 +726,6 @@ async fn browser_flow(driver: Driver) {
     assert!(page.contains("Your role can view the directory but not change it.") && page.contains("Smithers") && page.contains("Spanish"));
     assert!(d.find_all(Locator::Css("main form")).await.unwrap().is_empty(), "no forms for the Agent role");
     assert!(d.find_all(Locator::Css("nav a[href='/audit']")).await.unwrap().is_empty());
+    assert!(d.find_all(Locator::Css("nav a[href='/settings']")).await.unwrap().is_empty());
     axe(d, "agent (read-only)").await;
 }

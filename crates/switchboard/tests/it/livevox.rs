@@ -966,3 +966,60 @@ async fn create_agent_without_client_id_is_the_callers_client() {
     lv.post("/configuration/agents", &body.replace("jsmith", "jsmith2").replacen('{', r#"{"clientId":111645,"#, 1)).await.access_denied();
     lv.post("/configuration/agents", &body.replace("jsmith", "jsmith2").replacen('{', r#"{"clientId":"111645","#, 1)).await.access_denied();
 }
+
+/// An agent provisioned by SCIM is an agent like any other: LiveVox's Read
+/// Agent and Find Matching Agents see it at once, with its skills and
+/// services, and its deactivation.
+#[tokio::test]
+async fn scim_created_agent_is_visible_to_livevox() {
+    let w = world().await;
+    let lv = &w.admin;
+    let key = w
+        .srv
+        .dir
+        .issue_api_key_as_operator(w.t.id, w.t.admin_user_id, "idp", switchboard_domain::KeyScope::Scim)
+        .await
+        .unwrap()
+        .api_key
+        .unwrap();
+    let scim = w.srv.client(&key);
+    let agent_ext = "urn:switchboard:params:scim:schemas:extension:agent:2.0:User";
+    let r = scim
+        .post(
+            "/scim/v2/Users",
+            json!({
+                "userName": "Scim.Agent@example.com",
+                "name": {"givenName": "Sam", "familyName": "Provisioned"},
+                "phoneNumbers": [{"value": "650-351-7000", "type": "work"}],
+                agent_ext: {"skills": [{"value": w.skills[1].to_string(), "proficiency": 4}], "services": [{"value": w.acd[0].to_string()}]},
+            }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().parse::<i64>().unwrap();
+
+    // Read Agent.
+    let r = lv.get(&format!("/configuration/agents/{id}")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v = r.json();
+    assert_eq!(v["loginId"], "SCIM.AGENT@EXAMPLE.COM");
+    assert_eq!(
+        (v["firstName"].clone(), v["lastName"].clone(), v["phone"].clone()),
+        (json!("Sam"), json!("Provisioned"), json!("6503517000"))
+    );
+    assert_eq!(v["assignedAgentSkill"], json!([{"id": w.skills[1], "proficiency": 4}]));
+    assert_eq!(v["assignedService"], json!([{"id": w.acd[0]}]));
+    assert_eq!(v["active"], true);
+
+    // Find Matching Agents, by loginId, last name and phone.
+    for body in [r#"{"loginId":"scim.agent"}"#, r#"{"lastName":"provisioned"}"#, r#"{"phoneNumber":"6503517000"}"#] {
+        let r = lv.post("/configuration/agents/search?count=10&offset=0", body).await;
+        assert_eq!(r.status, 200, "{body}: {}", r.text);
+        let found: Vec<i64> = r.json()["agent"].as_array().unwrap().iter().map(|a| a["id"].as_i64().unwrap()).collect();
+        assert_eq!(found, [id], "{body}: {}", r.text);
+    }
+
+    // SCIM's deactivation (DELETE, default mode) is LiveVox's active false.
+    assert_eq!(scim.delete(&format!("/scim/v2/Users/{id}")).await.status, 204);
+    assert_eq!(lv.get(&format!("/configuration/agents/{id}")).await.json()["active"], false);
+}

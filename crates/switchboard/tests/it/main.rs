@@ -20,6 +20,7 @@ mod ozonetel;
 mod protocol;
 mod reliability;
 mod scale;
+mod scim;
 mod search_index;
 mod support;
 mod tls;
