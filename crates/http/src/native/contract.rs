@@ -400,7 +400,10 @@ fn complete_operation(path: &str, method: &str, op: &mut Value, schemas: &Value)
     if idempotent_post {
         let header = json!({"name": "Idempotency-Key", "in": "header", "required": false,
             "description": "Makes a retried POST safe: the first response with this key (if it succeeded) is kept 24 hours and replayed, with `Idempotent-Replayed: true`, for the same request. Use a new random value (a UUID) per logical request.",
-            "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]([\\x20-\\x7e]*[\\x21-\\x7e])?$", "examples": ["4c7f2b0e-8a53-4a4e-9d6c-0b0c3c1a2f9d"]}});
+            // 1–255 visible ASCII characters (inner spaces allowed); whitespace around
+            // the value is not part of it (HTTP strips it), so the pattern allows it
+            // and bounds the value itself.
+            "schema": {"type": "string", "pattern": "^[ \\t]*[\\x21-\\x7e]([\\x20-\\x7e]{0,253}[\\x21-\\x7e])?[ \\t]*$", "examples": ["4c7f2b0e-8a53-4a4e-9d6c-0b0c3c1a2f9d"]}});
         let params = op["parameters"].as_array_mut().map(std::mem::take).unwrap_or_default();
         let mut params: Vec<Value> = params.into_iter().filter(|p| p["name"] != "Idempotency-Key").collect();
         params.push(header);

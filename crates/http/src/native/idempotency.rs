@@ -27,7 +27,8 @@ pub async fn idempotency(State(s): State<AppState>, req: Request, next: Next) ->
     }
     let Some(key) = req.headers().get(HEADER) else { return next.run(req).await };
     let key = match key.to_str() {
-        Ok(k) if !k.is_empty() && k.len() <= 255 => k.to_owned(),
+        // As the document's pattern: 1–255 printable ASCII characters (no tab).
+        Ok(k) if !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| (0x20..=0x7e).contains(&b)) => k.to_owned(),
         _ => {
             return Problem::bad_request("Idempotency-Key must be 1 to 255 visible ASCII characters")
                 .with_field("Idempotency-Key")
