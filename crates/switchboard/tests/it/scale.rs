@@ -57,7 +57,18 @@ async fn instances_share_one_database_and_one_redis() {
     c.send(Method::PATCH, &format!("/api/v1/agents/{id}"), Some(json!({"firstName": "C"})), &[("if-match", &etag)])
         .await
         .problem(412, "version_mismatch");
-    assert_eq!(a.get(&format!("/api/v1/agents/{id}")).await.body["firstName"], "B");
+    // Another instance hears of the change by notification, after the commit
+    // (docs/design.md: "Read your writes"), well under a second even on a
+    // loaded machine; the test waits for it rather than racing it.
+    let mut first = Value::Null;
+    for _ in 0..100 {
+        first = a.get(&format!("/api/v1/agents/{id}")).await.body["firstName"].clone();
+        if first == "B" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(first, "B");
 
     // loginId uniqueness under concurrent creates on different instances.
     let mut tasks = tokio::task::JoinSet::new();
