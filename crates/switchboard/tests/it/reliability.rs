@@ -172,7 +172,14 @@ async fn acknowledged_writes_survive_sigkill() {
         }
         // Write from several clients and kill the server in the middle of it.
         let writing = tokio::spawn(writers(p.base.clone(), key.clone(), skills, round, 200));
+        // Kill once the writers are well under way (at least 10 new agents,
+        // or 5 s): a fixed delay gave a loaded machine no writes to check.
+        let before = listed.len();
+        let started = std::time::Instant::now();
         tokio::time::sleep(std::time::Duration::from_millis(150 + 100 * round as u64)).await;
+        while started.elapsed() < std::time::Duration::from_secs(5) && c.all("/api/v1/agents", 1000).await.len() < before + 10 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
         p.kill();
         acked.extend(writing.await.unwrap());
     }
