@@ -18,12 +18,12 @@ pub const EVENT_PATTERN: &str = r"^(\*|[a-z_]+(\.[a-z_]+)*(\.\*)?)$";
 /// Checks a webhook URL's form: `http://` or `https://`, a host, no user info.
 pub fn check_webhook_url(url: &str) -> Result<()> {
     let bad = || Error::invalid("url", Rule::Format { expected: "an http:// or https:// URL" });
-    if url.len() > WEBHOOK_URL_MAX {
+    if url.chars().count() > WEBHOOK_URL_MAX {
         return Err(Error::invalid("url", Rule::TooLong { max: WEBHOOK_URL_MAX }));
     }
     let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")).ok_or_else(bad)?;
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if authority.is_empty() || authority.contains('@') || url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+    if authority.is_empty() || authority.contains('@') || url.chars().any(|c| c.is_control() || c.is_whitespace()) || url.len() < 8 {
         return Err(bad());
     }
     Ok(())

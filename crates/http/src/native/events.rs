@@ -36,7 +36,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 pub struct EventsQuery {
     /// Events with a sequence number above this one (0 or left out: from the first).
     #[serde(default, deserialize_with = "super::wire::query_int")]
-    #[param(minimum = 0, maximum = 999999999999999999i64, example = 0)]
+    #[param(minimum = 0, example = 0)]
     pub after: Option<i64>,
     /// Events per page (default 100).
     #[serde(default, deserialize_with = "super::wire::query_int")]
@@ -112,11 +112,11 @@ async fn stream(s: AppState, p: Principal, after: i64) -> Result<Response, Probl
 pub struct WebhookCreate {
     /// Where events are POSTed: `http://` or `https://`, resolving to a public address.
     #[serde(default, deserialize_with = "not_null")]
-    #[schema(value_type = String, required = true, min_length = 8, max_length = 2048, pattern = r"^https?://[^\s@/?#]+([/?#]\S*)?$", example = "https://hooks.example.com/switchboard")]
+    #[schema(schema_with = super::schema::webhook_url, required = true)]
     pub url: Option<String>,
     /// Event types (`agent.created`) or prefixes (`agent.*`); left out: every type.
     #[serde(default, deserialize_with = "not_null")]
-    #[schema(value_type = Vec<String>, min_items = 1, max_items = 50, example = json!(["agent.*"]))]
+    #[schema(schema_with = super::schema::event_patterns)]
     pub events: Option<Vec<String>>,
 }
 
@@ -126,11 +126,11 @@ pub struct WebhookCreate {
 #[schema(min_properties = 1, example = json!({"enabled": true}))]
 pub struct WebhookUpdate {
     #[serde(default, deserialize_with = "not_null")]
-    #[schema(value_type = String, min_length = 8, max_length = 2048, pattern = r"^https?://[^\s@/?#]+([/?#]\S*)?$")]
+    #[schema(schema_with = super::schema::webhook_url)]
     pub url: Option<String>,
     /// Event types or prefixes; `null`: every type.
     #[serde(default, with = "double_option")]
-    #[schema(value_type = Option<Vec<String>>, min_items = 1, max_items = 50)]
+    #[schema(schema_with = super::schema::event_patterns_or_null)]
     pub events: Option<Option<Vec<String>>>,
     /// Re-enabling clears `disabledReason`; pending deliveries resume.
     #[serde(default, deserialize_with = "not_null")]
