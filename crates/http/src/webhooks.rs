@@ -240,6 +240,10 @@ async fn work(store: &dyn Store, clock: &switchboard_domain::Directory, config: 
     let room = config.lease().saturating_sub(config.timeout + Duration::from_secs(2));
     let until = Instant::now() + room;
     let mut disable = None;
+    // Resolved and checked now, at delivery time (the name may resolve
+    // elsewhere than when the URL was set), and pinned: the client connects
+    // to the address checked, for this claim's attempts (kept alive).
+    let client = client_for(config, &claim.webhook.url).await;
     while Instant::now() < until {
         let now = clock.now();
         let next = match store.next_delivery(&claim, now).await {
@@ -251,7 +255,7 @@ async fn work(store: &dyn Store, clock: &switchboard_domain::Directory, config: 
             }
         };
         let (d, body) = next;
-        let attempt = attempt(config, &claim, &d, &body, clock).await;
+        let attempt = attempt(config, &client, &claim, &d, &body, clock).await;
         let failed = !attempt.delivered;
         if failed && attempt.retry_at.is_none() && attempt.status_code.is_none_or(|c| c >= 500 || c == 408 || c == 429) {
             disable = Some(format!(
@@ -279,10 +283,17 @@ async fn work(store: &dyn Store, clock: &switchboard_domain::Directory, config: 
 }
 
 /// One attempt: POST the event, signed; classify the answer.
-async fn attempt(config: &WebhookConfig, claim: &Claim, d: &Delivery, body: &str, clock: &switchboard_domain::Directory) -> Attempt {
+async fn attempt(
+    config: &WebhookConfig,
+    client: &Result<reqwest::Client, String>,
+    claim: &Claim,
+    d: &Delivery,
+    body: &str,
+    clock: &switchboard_domain::Directory,
+) -> Attempt {
     let at = clock.now();
     let started = Instant::now();
-    let (code, error) = match post(config, claim, d, body, at).await {
+    let (code, error) = match post(config, client, claim, d, body, at).await {
         Ok(code) => (Some(i64::from(code)), if (200..300).contains(&code) { None } else { Some(format!("HTTP {code}")) }),
         Err(e) => (None, Some(e)),
     };
@@ -302,18 +313,28 @@ async fn attempt(config: &WebhookConfig, claim: &Claim, d: &Delivery, body: &str
     Attempt { delivery: d.id, at, status_code: code, latency_ms, error, delivered, retry_at }
 }
 
-async fn post(config: &WebhookConfig, claim: &Claim, d: &Delivery, body: &str, at: i64) -> Result<u16, String> {
-    // Checked again now: the name may resolve elsewhere than when it was set.
-    let (host, addr) = resolve_target(&claim.webhook.url, &config.allow_networks)
-        .await
-        .map_err(|_| format!("{} does not resolve to an allowed address", claim.webhook.url))?;
-    let client = reqwest::Client::builder()
+/// A client for one claim's attempts, pinned to the URL's checked address.
+async fn client_for(config: &WebhookConfig, url: &str) -> Result<reqwest::Client, String> {
+    let (host, addr) =
+        resolve_target(url, &config.allow_networks).await.map_err(|_| format!("{url} does not resolve to an allowed address"))?;
+    reqwest::Client::builder()
         .timeout(config.timeout)
         .connect_timeout(config.timeout)
         .redirect(reqwest::redirect::Policy::none())
         .resolve(&host, addr)
         .build()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())
+}
+
+async fn post(
+    config: &WebhookConfig,
+    client: &Result<reqwest::Client, String>,
+    claim: &Claim,
+    d: &Delivery,
+    body: &str,
+    at: i64,
+) -> Result<u16, String> {
+    let client = client.as_ref().map_err(Clone::clone)?;
     let ts = at / 1000;
     let sig = sign(&claim.secret, &d.event_id, ts, body);
     let mut resp = client

@@ -37,7 +37,7 @@ pub struct EventsQuery {
     /// Events with a sequence number above this one (0 or left out: from the first).
     #[serde(default, deserialize_with = "super::wire::query_int")]
     #[param(minimum = 0, example = 0)]
-    pub after: Option<i64>,
+    pub after: Option<u64>,
     /// Events per page (default 100).
     #[serde(default, deserialize_with = "super::wire::query_int")]
     #[param(minimum = 1, maximum = 1000, example = 100)]
@@ -68,10 +68,7 @@ async fn list_events(State(s): State<AppState>, Caller(p): Caller, Params(q): Pa
     if !(1..=paging::MAX_LIMIT).contains(&limit) {
         return Err(Problem::bad_request("limit must be between 1 and 1000").with_field("limit"));
     }
-    let after = q.after.unwrap_or(0);
-    if after < 0 {
-        return Err(Problem::bad_request("after must be 0 or more").with_field("after"));
-    }
+    let after = i64::try_from(q.after.unwrap_or(0)).unwrap_or(i64::MAX);
     let wants_stream = h.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/event-stream"));
     if wants_stream {
         let resume = h.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<i64>().ok());
