@@ -388,7 +388,10 @@ fn complete_operation(path: &str, method: &str, op: &mut Value, schemas: &Value)
                 (Some("query"), _) => {
                     has_query = true;
                     // An id filter that names no object matches nothing (200, empty).
-                    if p["schema"]["$ref"] == "#/components/schemas/Id" || p["schema"]["format"] == "int64" {
+                    // (Not a sequence number, `after`, which has a minimum of 0.)
+                    if (p["schema"]["$ref"] == "#/components/schemas/Id" || p["schema"]["format"] == "int64")
+                        && p["schema"].get("minimum").is_none()
+                    {
                         p["schema"] = json!({"type": "integer", "format": "int64"});
                     }
                 }
