@@ -21,6 +21,7 @@ pub enum Entity {
     Phone,
     Did,
     Campaign,
+    Webhook,
 }
 
 impl Entity {
@@ -37,6 +38,7 @@ impl Entity {
             Entity::Phone => "phone",
             Entity::Did => "did",
             Entity::Campaign => "campaign",
+            Entity::Webhook => "webhook",
         }
     }
 
@@ -53,6 +55,7 @@ impl Entity {
             "phone" => Entity::Phone,
             "did" => Entity::Did,
             "campaign" => Entity::Campaign,
+            "webhook" => Entity::Webhook,
             _ => return None,
         })
     }

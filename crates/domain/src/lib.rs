@@ -2,10 +2,12 @@
 //! rules and operations. No HTTP and no SQL here; time comes from a [`Clock`].
 
 mod error;
+pub mod events;
 mod import;
 pub mod input;
 mod model;
 mod ops;
+pub mod ops_events;
 mod ops_ozonetel;
 mod ops_scim;
 pub mod ratelimit;
@@ -15,6 +17,7 @@ pub mod store;
 pub mod validate;
 
 pub use error::{Entity, Error, Result, Rule};
+pub use events::EventStore;
 pub use import::*;
 pub use input::*;
 pub use model::*;

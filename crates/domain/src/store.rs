@@ -56,7 +56,17 @@ pub struct PoolStats {
 /// the sub-trait in scope (`use switchboard_domain::store::traits::*`).
 #[async_trait::async_trait]
 pub trait Store:
-    AccountStore + AgentStore + CatalogStore + TelephonyStore + AuditStore + IdempotencyStore + ImportStore + Send + Sync + 'static
+    AccountStore
+    + AgentStore
+    + CatalogStore
+    + TelephonyStore
+    + AuditStore
+    + IdempotencyStore
+    + ImportStore
+    + crate::events::EventStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Pools and cache counters for `/metrics`.
     fn stats(&self) -> StoreStats {
@@ -265,6 +275,7 @@ pub trait ImportStore: Send + Sync {
 /// called: `use switchboard_domain::store::traits::*;`.
 pub mod traits {
     pub use super::{AccountStore, AgentStore, AuditStore, CatalogStore, IdempotencyStore, ImportStore, Store, TelephonyStore};
+    pub use crate::events::EventStore;
 }
 
 /// A call center or a group: objects with only a name.

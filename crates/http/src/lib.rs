@@ -14,6 +14,7 @@ mod ozonetel;
 pub mod scim;
 mod state;
 mod telemetry;
+pub mod webhooks;
 
 pub use app::{router, serve, serve_metrics};
 pub use ozonetel::rate_limit::LocalRateLimiter;

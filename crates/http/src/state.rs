@@ -36,6 +36,8 @@ pub struct HttpConfig {
     /// `/metrics` is served with the API (default); off when it has a
     /// listener of its own ([`serve_metrics`], `--metrics-listen`).
     pub metrics_on_main: bool,
+    /// Webhook deliveries and the outbound address policy (`webhooks.rs`).
+    pub webhooks: crate::webhooks::WebhookConfig,
 }
 
 impl Default for HttpConfig {
@@ -47,6 +49,7 @@ impl Default for HttpConfig {
             rate_limit_override: None,
             console_secure_cookie: None,
             metrics_on_main: true,
+            webhooks: crate::webhooks::WebhookConfig::default(),
         }
     }
 }

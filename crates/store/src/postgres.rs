@@ -27,11 +27,14 @@ include!("sql/telephony.rs");
 include!("sql/agents.rs");
 include!("sql/idempotency.rs");
 include!("sql/imports.rs");
+include!("sql/events.rs");
 
 /// PostgreSQL's part of the shared SQL's contract (`Backend`, `sql/common.rs`).
 struct This;
 
 impl Backend for This {
+    const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
+    const FOR_UPDATE: &'static str = " FOR UPDATE";
     /// Nothing to announce: the triggers of migration 0005 tell every instance's
     /// cache of every write, whoever makes it.
     async fn announce_write(_: &mut DbTx) -> Result<()> {
@@ -72,6 +75,7 @@ impl Backend for This {
             Entity::Phone => "SELECT 1 FROM phones WHERE id = $1 FOR NO KEY UPDATE",
             Entity::Did => "SELECT 1 FROM dids WHERE id = $1 FOR NO KEY UPDATE",
             Entity::Campaign => "SELECT 1 FROM campaigns WHERE id = $1 FOR NO KEY UPDATE",
+            Entity::Webhook => "SELECT 1 FROM webhooks WHERE id = $1 FOR NO KEY UPDATE",
         })
     }
 

@@ -26,6 +26,7 @@ include!("sql/telephony.rs");
 include!("sql/agents.rs");
 include!("sql/idempotency.rs");
 include!("sql/imports.rs");
+include!("sql/events.rs");
 
 // After the shared SQL: it uses its column-list macros.
 mod direct;
@@ -39,6 +40,8 @@ const BUMP_CACHE_EPOCH_SQL: &str = "UPDATE cache_epoch SET n = n + 1 WHERE id = 
 struct This;
 
 impl Backend for This {
+    const SKIP_LOCKED: &'static str = "";
+    const FOR_UPDATE: &'static str = "";
     /// A write of a process without an agent cache (the CLI next to a server)
     /// tells the server's cache that something changed (migration 0005).
     async fn announce_write(tx: &mut DbTx) -> Result<()> {

@@ -926,6 +926,8 @@ fn dump(path: &str) -> Vec<String> {
         ("agent_groups", "agent_id, group_id"),
         ("agent_password_history", "id"),
         ("audit_events", "id"),
+        ("event_seqs", "tenant_id"),
+        ("events", "tenant_id, seq"),
         ("list_marks", "tenant_id, entity, shard"),
         ("agents_fts", "rowid"),
     ] {
@@ -963,6 +965,9 @@ async fn fast_path_and_shared_sql_write_the_same() {
     assert_eq!(fast.0, shared.0, "the same answers");
     assert!(fast.0.iter().any(|a| a.starts_with("map unknown: invalid")), "{:?}", fast.0);
     assert!(fast.1.iter().filter(|r| r.starts_with("audit_events")).count() >= 8);
+    // The outbox: one event per audit event, numbered per tenant.
+    let events = fast.1.iter().filter(|r| r.starts_with("events:")).count();
+    assert_eq!(events, fast.1.iter().filter(|r| r.starts_with("audit_events")).count());
     for (a, b) in fast.1.iter().zip(&shared.1) {
         assert_eq!(a, b, "the same rows");
     }

@@ -67,6 +67,25 @@ pub struct ServeArgs {
     /// over HTTPS (`X-Forwarded-Proto: https` from a proxy), or `always`/`never`.
     #[arg(long, env = "SWITCHBOARD_CONSOLE_SECURE_COOKIE", default_value = "auto", value_parser = ["auto", "always", "never"])]
     pub console_secure_cookie: String,
+    /// Networks webhook URLs may resolve into although they are loopback,
+    /// private, link-local or metadata addresses (comma-separated CIDRs,
+    /// e.g. 127.0.0.0/8,10.0.0.0/8). Checked when a URL is set and at every
+    /// delivery.
+    #[arg(long, env = "SWITCHBOARD_WEBHOOK_ALLOW_NETWORKS", default_value = "")]
+    pub webhook_allow_networks: String,
+    /// Waits between a webhook delivery's attempts (the last one repeats).
+    #[arg(long, env = "SWITCHBOARD_WEBHOOK_RETRY_SCHEDULE", default_value = "1s,5s,30s,2m,10m,1h")]
+    pub webhook_retry_schedule: String,
+    /// A delivery still failing this long after its first attempt is given
+    /// up, and its subscription disabled (e.g. 24h, 90m).
+    #[arg(long, env = "SWITCHBOARD_WEBHOOK_GIVE_UP_AFTER", default_value = "24h")]
+    pub webhook_give_up_after: String,
+    /// Time allowed for one delivery attempt (connect and answer).
+    #[arg(long, env = "SWITCHBOARD_WEBHOOK_TIMEOUT", default_value = "10s")]
+    pub webhook_timeout: String,
+    /// Concurrent webhook delivery workers of this instance (0: deliver none).
+    #[arg(long, env = "SWITCHBOARD_WEBHOOK_WORKERS", default_value_t = 4)]
+    pub webhook_workers: usize,
 }
 
 pub async fn serve(args: ServeArgs) -> Result<()> {
@@ -91,7 +110,20 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         "never" => Some(false),
         _ => None,
     };
+    let webhooks = switchboard_http::webhooks::WebhookConfig {
+        allow_networks: switchboard_http::webhooks::parse_networks(&args.webhook_allow_networks)
+            .map_err(|e| anyhow::anyhow!("--webhook-allow-networks: {e}"))?,
+        retry_schedule: switchboard_http::webhooks::parse_schedule(&args.webhook_retry_schedule)
+            .map_err(|e| anyhow::anyhow!("--webhook-retry-schedule: {e}"))?,
+        give_up_after: switchboard_http::webhooks::parse_duration(&args.webhook_give_up_after)
+            .map_err(|e| anyhow::anyhow!("--webhook-give-up-after: {e}"))?,
+        timeout: switchboard_http::webhooks::parse_duration(&args.webhook_timeout)
+            .map_err(|e| anyhow::anyhow!("--webhook-timeout: {e}"))?,
+        workers: args.webhook_workers,
+        ..Default::default()
+    };
     let config = switchboard_http::HttpConfig {
+        webhooks,
         session_idle: Duration::from_secs(args.session_idle_minutes * 60),
         ozonetel_token_ttl: Duration::from_secs(args.ozonetel_token_ttl),
         rate_limit_override: args.rate_limit_override,
@@ -112,6 +144,9 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
             switchboard_http::AppState::with_config(dir, config)
         }
     };
+    if state.config.webhooks.workers > 0 {
+        switchboard_http::webhooks::spawn_dispatcher(state.clone());
+    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;

@@ -15,6 +15,7 @@ mod catalog;
 mod import;
 mod settings;
 mod ui;
+mod webhooks;
 
 use crate::AppState;
 use axum::body::Body;
@@ -52,6 +53,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(audit::routes())
         .merge(import::routes())
         .merge(settings::routes())
+        .merge(webhooks::routes())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), guard))
         .route(HTMX_PATH, get(htmx))
         .route(CSS_PATH, get(css))

@@ -21,6 +21,7 @@ pub enum Nav {
     Audit,
     Import,
     Settings,
+    Webhooks,
     None,
 }
 
@@ -36,6 +37,7 @@ const NAV: &[(Nav, &str, &str)] = &[
     (Nav::Audit, "/audit", "Audit"),
     (Nav::Import, "/import", "Import"),
     (Nav::Settings, "/settings", "Settings"),
+    (Nav::Webhooks, "/webhooks", "Webhooks"),
 ];
 
 fn head(title: &str) -> Markup {
@@ -66,7 +68,7 @@ pub fn page(c: &Console, nav: Nav, title: &str, body: Markup) -> Markup {
                     nav aria-label="Main" {
                         ul {
                             @for (n, href, label) in NAV {
-                                @if (*n != Nav::Audit || c.can_audit()) && (*n != Nav::Import || c.can_edit()) && (*n != Nav::Settings || c.can_configure()) {
+                                @if (*n != Nav::Audit || c.can_audit()) && (*n != Nav::Import || c.can_edit()) && (!matches!(n, Nav::Settings | Nav::Webhooks) || c.can_configure()) {
                                     li {
                                         @if *n == nav { a href=(href) aria-current="page" { (label) } }
                                         @else { a href=(href) { (label) } }

@@ -57,6 +57,7 @@ fn what(entity: Entity) -> &'static str {
         Entity::Phone => "Phone",
         Entity::Did => "DID",
         Entity::Campaign => "Campaign",
+        Entity::Webhook => "Webhook",
     }
 }
 

@@ -268,6 +268,10 @@ fn response_examples() -> Vec<(&'static str, Value)> {
     let mut user_created = user.clone();
     user_created["password"] = json!("kT9vQ2mX7pL4");
     user_created["apiKey"] = json!("sb_Q2mX7pL4kT9vOTHZwFtyxQ969l9CPLlzxCzBLh03D");
+    let webhook = json!({"id": 6, "url": "https://hooks.example.com/switchboard", "events": ["agent.*"], "enabled": true,
+        "disabledReason": null, "cursor": 42, "createdAt": T, "updatedAt": T, "version": 1});
+    let mut webhook_created = webhook.clone();
+    webhook_created["secret"] = json!("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
     let settings = json!({"apiAuthentication": "BASIC_AUTH", "phoneNumberLimit": 100, "agentLockoutThreshold": 5,
         "rateLimits": {"ozonetel.updateAgent": 5}, "scimDeleteMode": "deactivate"});
     vec![
@@ -304,6 +308,14 @@ fn response_examples() -> Vec<(&'static str, Value)> {
             "createdAt": T, "updatedAt": T, "version": 2}),
         ),
         ("SkillAssignment", json!({"skillId": 3, "proficiency": 4})),
+        ("Webhook", webhook),
+        ("WebhookCreated", webhook_created),
+        (
+            "Delivery",
+            json!({"id": 77, "webhookId": 6, "eventId": "evt_1_42", "sequence": 42, "eventType": "agent.updated", "status": "delivered",
+            "attempts": 2, "lastStatusCode": 200, "lastLatencyMs": 35, "lastError": null, "nextAttemptAt": null,
+            "firstAttemptAt": T, "deliveredAt": T, "createdAt": T}),
+        ),
         ("GroupMembership", json!({"groupId": 2, "receiveCall": true})),
         (
             "ImportJob",
@@ -376,7 +388,10 @@ fn complete_operation(path: &str, method: &str, op: &mut Value, schemas: &Value)
                 (Some("query"), _) => {
                     has_query = true;
                     // An id filter that names no object matches nothing (200, empty).
-                    if p["schema"]["$ref"] == "#/components/schemas/Id" || p["schema"]["format"] == "int64" {
+                    // (Not a sequence number, `after`, which has a minimum of 0.)
+                    if (p["schema"]["$ref"] == "#/components/schemas/Id" || p["schema"]["format"] == "int64")
+                        && p["schema"].get("minimum").is_none()
+                    {
                         p["schema"] = json!({"type": "integer", "format": "int64"});
                     }
                 }

@@ -6,6 +6,7 @@ mod admin;
 mod agents;
 mod catalog;
 pub mod contract;
+pub mod events;
 pub mod extract;
 mod idempotency;
 mod imports;
@@ -27,7 +28,12 @@ use utoipa::openapi::{InfoBuilder, OpenApi, SecurityRequirement};
 use utoipa_axum::router::OpenApiRouter;
 
 fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(agents::routes()).merge(catalog::routes()).merge(admin::routes()).merge(imports::routes())
+    OpenApiRouter::new()
+        .merge(agents::routes())
+        .merge(catalog::routes())
+        .merge(admin::routes())
+        .merge(imports::routes())
+        .merge(events::routes())
 }
 
 /// Everything in the document: the authenticated API and the login routes.

@@ -262,3 +262,44 @@ pub fn identity_text_or_null() -> Object {
         .examples(["00u1ab2cd3EF4gh5ij6"])
         .build()
 }
+
+/// A webhook URL (`ops_events::check_webhook_url`): `http://` or
+/// `https://`, a host without user info, no whitespace. Where it may point
+/// (public addresses) depends on DNS and the server's allowed networks,
+/// which no schema states: such a URL is a 422.
+pub fn webhook_url() -> Object {
+    use switchboard_domain::ops_events::WEBHOOK_URL_MAX;
+    string(false)
+        .min_length(Some(8))
+        .max_length(Some(WEBHOOK_URL_MAX))
+        .pattern(Some(r"^https?://[^\s\u0000-\u001f\u007f-\u009f@/?#]+([/?#][^\s\u0000-\u001f\u007f-\u009f]*)?$"))
+        .description(Some(format!(
+            "An http:// or https:// URL of at most {WEBHOOK_URL_MAX} characters, resolving to a public address \
+             (loopback, private, link-local and metadata addresses are refused unless the server allows their network)"
+        )))
+        .examples(["https://hooks.example.com/switchboard"])
+        .build()
+}
+
+fn event_patterns_rule(nullable: bool) -> utoipa::openapi::schema::Array {
+    use switchboard_domain::ops_events::{EVENT_PATTERN, WEBHOOK_EVENTS_MAX};
+    let t = if nullable { SchemaType::from_iter([Type::Array, Type::Null]) } else { SchemaType::Type(Type::Array) };
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .schema_type(t)
+        .items(string(false).max_length(Some(100)).pattern(Some(EVENT_PATTERN)).examples(["agent.*"]).build())
+        .min_items(Some(1))
+        .max_items(Some(WEBHOOK_EVENTS_MAX))
+        .description(Some("Event types (`agent.created`) or prefixes ending in `.*` (`agent.*`); `*` is every type"))
+        .examples([serde_json::json!(["agent.*", "skill.created"])])
+        .build()
+}
+
+/// A subscription's event types; left out: every type.
+pub fn event_patterns() -> utoipa::openapi::schema::Array {
+    event_patterns_rule(false)
+}
+
+/// As [`event_patterns`]; `null`: every type.
+pub fn event_patterns_or_null() -> utoipa::openapi::schema::Array {
+    event_patterns_rule(true)
+}

@@ -31,7 +31,8 @@ const AUDIT_SQL: &str =
     "INSERT INTO audit_events (tenant_id, at, actor_user_id, actor_api_key_id, actor, entity, entity_id, action, before_json, after_json) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 
-/// Appends one audit event inside the caller's transaction.
+/// Appends one audit event inside the caller's transaction, and its change
+/// event to the outbox (`sql/events.rs`): every audited write announces itself.
 #[allow(clippy::too_many_arguments)]
 async fn audit(
     c: &mut DbConn,
@@ -53,12 +54,13 @@ async fn audit(
         .bind(entity.as_str())
         .bind(entity_id)
         .bind(action.as_str())
-        .bind(before)
-        .bind(after)
+        .bind(before.as_deref())
+        .bind(after.as_deref())
         .execute(&mut *c)
         .await
         .map_err(db_err)?;
-    Ok(())
+    // The change event, from the same states, in the same transaction.
+    record_event(c, tenant, actor, now, entity, entity_id, action, before.as_deref(), after.as_deref()).await
 }
 
 /// `audit` for the common case of a `WriteCtx`, with JSON-encoded states.

@@ -56,6 +56,11 @@ use crate::backend::Arg;
 /// `agent_row_lock!()`, the clause that locks an agent's row in the read
 /// that starts its writes (a macro, because `concat!` needs a literal).
 trait Backend {
+    /// The clause that locks the rows a `SELECT` picks and skips those other
+    /// transactions hold (delivery leases; "" where writers are serialised).
+    const SKIP_LOCKED: &'static str;
+    /// The clause that locks the rows a `SELECT` reads ("" where writers are serialised).
+    const FOR_UPDATE: &'static str;
     /// The prefix that makes a statement show its query plan.
     const EXPLAIN: &'static str;
     /// The collation clause that compares text byte by byte (LiveVox's
@@ -323,6 +328,7 @@ impl Store for SqlStore {
             Entity::Phone => "SELECT tenant_id FROM phones WHERE id = $1",
             Entity::Did => "SELECT tenant_id FROM dids WHERE id = $1",
             Entity::Campaign => "SELECT tenant_id FROM campaigns WHERE id = $1",
+            Entity::Webhook => "SELECT tenant_id FROM webhooks WHERE id = $1",
         };
         sqlx::query_scalar::<_, i64>(sql).bind(id).fetch_optional(&self.reader).await.map_err(db_err)
     }

@@ -21,9 +21,10 @@ use switchboard_domain::{Agent, AgentChanges, AgentDetail, AuditAction, Entity, 
 
 use super::{
     agent_detail_from, check_version, expect_one, first_unknown_group, from_json, key_principal, known_groups_query, list_mark_shard,
-    scim_key_of, to_json, Arg, Unique, ADD_PASSWORD_HISTORY_SQL, API_KEY_LAST_USED_SQL, API_KEY_PRINCIPAL_SQL, APPLY_SEARCH_QUEUE_SQL,
-    AUDIT_SQL, BUMP_CACHE_EPOCH_SQL, CACHE_EPOCH_SQL, DELETE_AGENT_SKILL_SQL, MARK_LIST_SQL, SEARCH_QUEUED_SQL, SET_PASSWORD_SQL,
-    SKILL_EXISTS_SQL, TOUCH_AGENT_SQL, UPSERT_AGENT_GROUP_SQL, UPSERT_AGENT_SKILL_SQL, WRITE_AGENT_SQL,
+    outbox_row, scim_key_of, to_json, Arg, Unique, ADD_PASSWORD_HISTORY_SQL, API_KEY_LAST_USED_SQL, API_KEY_PRINCIPAL_SQL,
+    APPLY_SEARCH_QUEUE_SQL, AUDIT_SQL, BUMP_CACHE_EPOCH_SQL, CACHE_EPOCH_SQL, DELETE_AGENT_SKILL_SQL, INSERT_EVENT_SQL, MARK_LIST_SQL,
+    NEXT_EVENT_SEQ_SQL, SEARCH_QUEUED_SQL, SET_PASSWORD_SQL, SKILL_EXISTS_SQL, TOUCH_AGENT_SQL, UPSERT_AGENT_GROUP_SQL,
+    UPSERT_AGENT_SKILL_SQL, WRITE_AGENT_SQL,
 };
 use crate::duplicate_of;
 
@@ -684,6 +685,11 @@ fn audit(c: &Connection, ctx: &WriteCtx, id: Id, before: &AgentDetail, after: &A
             &after,
         ],
     )?;
+    // The change event, as the shared SQL's `audit` records it (`sql/events.rs`).
+    let seq: i64 = prepare(c, NEXT_EVENT_SEQ_SQL)?.query_row([ctx.tenant_id], |r| r.get(0)).map_err(err)?;
+    let (ty, body) =
+        outbox_row(ctx.tenant_id, seq, &ctx.actor, ctx.now, Entity::Agent, id, AuditAction::Update, Some(&before), Some(&after))?;
+    run(c, INSERT_EVENT_SQL, &[&ctx.tenant_id, &seq, &ty, &ctx.now, &body])?;
     Ok(())
 }
 

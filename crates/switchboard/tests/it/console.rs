@@ -236,6 +236,55 @@ async fn agent_role_sees_but_cannot_change() {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
 
+/// The webhooks page: a Sysadmin subscribes a URL (its secret shown once;
+/// an internal address refused next to the field), sees it listed with
+/// its deliveries, disables, enables and deletes it; no one else may.
+#[tokio::test]
+async fn webhooks_page_subscribes_lists_and_deletes() {
+    let srv = Server::start().await;
+    let t = srv.tenant("acme").await;
+    let api = srv.client(&t.key);
+    let http = http();
+    let (session, _, csrf) = sign_in(&srv, &http, "acme", "admin", &t.admin_password, &[]).await;
+    let cookie = format!("sb_console={session}");
+    let get = |path: &str| http.get(srv.url(path)).header(COOKIE, cookie.clone()).send();
+    let post = |path: &str, form: Vec<(&str, &str)>| {
+        let mut form = form;
+        form.push(("_csrf", csrf.as_str()));
+        let form: Vec<(String, String)> = form.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        http.post(srv.url(path)).header(COOKIE, cookie.clone()).form(&form).send()
+    };
+    let html = get("/webhooks").await.unwrap().text().await.unwrap();
+    assert!(html.contains(r#"href="/webhooks" aria-current="page""#) && html.contains("None yet."), "{html}");
+    let r = post("/webhooks", vec![("url", "http://127.0.0.1/hook"), ("events", "")]).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains(r#"id="webhook-url-error""#));
+    let r = post("/webhooks", vec![("url", "http://93.184.215.14/hook"), ("events", "agent.*, skill.created")]).await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let html = r.text().await.unwrap();
+    assert!(html.contains(r#"<code id="webhook-secret">whsec_"#), "{html}");
+    let hooks = api.get("/api/v1/webhooks").await.body;
+    let id = hooks["items"][0]["id"].as_i64().unwrap();
+    assert_eq!(hooks["items"][0]["events"], json!(["agent.*", "skill.created"]));
+    let listed = get("/webhooks").await.unwrap().text().await.unwrap();
+    assert!(listed.contains("agent.*, skill.created") && !listed.contains("whsec_"), "{listed}");
+    let r = post(&format!("/webhooks/{id}/disable"), vec![]).await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(api.get(&format!("/api/v1/webhooks/{id}")).await.body["enabled"], false);
+    post(&format!("/webhooks/{id}/enable"), vec![]).await.unwrap();
+    assert_eq!(api.get(&format!("/api/v1/webhooks/{id}")).await.body["enabled"], true);
+    let r = post(&format!("/webhooks/{id}/delete"), vec![]).await.unwrap();
+    assert_eq!(r.headers()[LOCATION], "/webhooks?done=deleted");
+    assert_eq!(api.get(&format!("/api/v1/webhooks/{id}")).await.status, 404);
+
+    srv.dir.create_user(None, t.id, "mgr", Role::Manager, vec![], Some("manager-pass-1".into()), false).await.unwrap();
+    let (session, _, _) = sign_in(&srv, &http, "acme", "mgr", "manager-pass-1", &[]).await;
+    let cookie = format!("sb_console={session}");
+    let page = http.get(srv.url("/agents")).header(COOKIE, cookie.clone()).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains(r#"href="/webhooks""#));
+    assert_eq!(http.get(srv.url("/webhooks")).header(COOKIE, cookie).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+}
+
 /// The settings page: a Sysadmin creates API keys of either scope (each
 /// shown once), lists and revokes them, and sets scimDeleteMode; no one
 /// else may.

@@ -9,6 +9,7 @@ mod console;
 mod contract;
 mod deepcall;
 mod deploy;
+mod events;
 mod hostile;
 mod import;
 mod integrity;

@@ -1,0 +1,452 @@
+// Change events (issue 28, docs/events.md): the outbox row each audited
+// write adds in its own transaction (`record_event`, called by `audit`, and
+// by the SQLite fast path with the same SQL), and `EventStore`: the event
+// list, webhook subscriptions, their delivery logs and the delivery leases.
+
+/// The tenant's next sequence number. The row stays locked until COMMIT,
+/// so a tenant's events are numbered in commit order (PostgreSQL: the
+/// tenant's writes queue on it from their audit event to their COMMIT).
+const NEXT_EVENT_SEQ_SQL: &str = "INSERT INTO event_seqs (tenant_id, seq) VALUES ($1, 1) \
+     ON CONFLICT (tenant_id) DO UPDATE SET seq = event_seqs.seq + 1 RETURNING seq";
+
+const INSERT_EVENT_SQL: &str = "INSERT INTO events (tenant_id, seq, type, occurred_at, body) VALUES ($1, $2, $3, $4, $5)";
+
+/// The outbox row of an audited change: its type and body (`events::event_body`).
+#[allow(clippy::too_many_arguments)]
+fn outbox_row(
+    tenant: Id,
+    seq: i64,
+    actor: &Actor,
+    now: Millis,
+    entity: Entity,
+    entity_id: Id,
+    action: AuditAction,
+    before: Option<&str>,
+    after: Option<&str>,
+) -> Result<(String, String)> {
+    let before: Option<serde_json::Value> = before.map(|s| from_json(s, "event before")).transpose()?;
+    let after: Option<serde_json::Value> = after.map(|s| from_json(s, "event after")).transpose()?;
+    let (ty, changed) = switchboard_domain::events::event_type(entity, action, before.as_ref(), after.as_ref());
+    let object = after.or(before);
+    let body = switchboard_domain::events::event_body(tenant, seq, &ty, now, actor, entity, entity_id, object, changed);
+    Ok((ty, to_json(&body)?))
+}
+
+/// Adds the event of an audited change to the outbox, in the caller's transaction.
+#[allow(clippy::too_many_arguments)]
+async fn record_event(
+    c: &mut DbConn,
+    tenant: Id,
+    actor: &Actor,
+    now: Millis,
+    entity: Entity,
+    entity_id: Id,
+    action: AuditAction,
+    before: Option<&str>,
+    after: Option<&str>,
+) -> Result<()> {
+    let seq: i64 = sqlx::query_scalar(NEXT_EVENT_SEQ_SQL).bind(tenant).fetch_one(&mut *c).await.map_err(db_err)?;
+    let (ty, body) = outbox_row(tenant, seq, actor, now, entity, entity_id, action, before, after)?;
+    sqlx::query(INSERT_EVENT_SQL).bind(tenant).bind(seq).bind(ty).bind(now).bind(body).execute(&mut *c).await.map_err(db_err)?;
+    Ok(())
+}
+
+macro_rules! webhook_cols {
+    () => {
+        "id, tenant_id, url, events, secret, enabled, disabled_reason, event_cursor, created_at, updated_at, version"
+    };
+}
+
+macro_rules! delivery_cols {
+    () => {
+        "id, webhook_id, tenant_id, seq, event_type, status, attempts, last_status_code, last_latency_ms, last_error, \
+         next_attempt_at, first_attempt_at, delivered_at, created_at"
+    };
+}
+
+fn webhook_of(r: &DbRow) -> Result<switchboard_domain::events::Webhook> {
+    let events: Option<String> = col(r, "events")?;
+    Ok(switchboard_domain::events::Webhook {
+        id: col(r, "id")?,
+        url: col(r, "url")?,
+        events: events.as_deref().map(|s| from_json(s, "webhook events")).transpose()?,
+        enabled: col(r, "enabled")?,
+        disabled_reason: col(r, "disabled_reason")?,
+        cursor: col(r, "event_cursor")?,
+        created_at: col(r, "created_at")?,
+        updated_at: col(r, "updated_at")?,
+        version: col(r, "version")?,
+    })
+}
+
+fn delivery_of(r: &DbRow) -> Result<switchboard_domain::events::Delivery> {
+    let tenant: Id = col(r, "tenant_id")?;
+    let seq: i64 = col(r, "seq")?;
+    Ok(switchboard_domain::events::Delivery {
+        id: col(r, "id")?,
+        webhook_id: col(r, "webhook_id")?,
+        event_id: switchboard_domain::events::event_id(tenant, seq),
+        sequence: seq,
+        event_type: col(r, "event_type")?,
+        status: col(r, "status")?,
+        attempts: col(r, "attempts")?,
+        last_status_code: col(r, "last_status_code")?,
+        last_latency_ms: col(r, "last_latency_ms")?,
+        last_error: col(r, "last_error")?,
+        next_attempt_at: col(r, "next_attempt_at")?,
+        first_attempt_at: col(r, "first_attempt_at")?,
+        delivered_at: col(r, "delivered_at")?,
+        created_at: col(r, "created_at")?,
+    })
+}
+
+/// An enabled subscription with work due at `$1` that no worker holds.
+const PICK_WEBHOOK_SQL: &str = "SELECT w.id FROM webhooks w WHERE w.enabled AND (w.lease_until IS NULL OR w.lease_until < $1) \
+     AND (w.due_at <= $1 OR w.event_cursor < COALESCE((SELECT s.seq FROM event_seqs s WHERE s.tenant_id = w.tenant_id), 0)) \
+     ORDER BY COALESCE(w.lease_until, 0) LIMIT 1";
+
+/// The head of a subscription's log: its oldest pending delivery.
+const HEAD_DELIVERY_SQL: &str =
+    concat!("SELECT ", delivery_cols!(), " FROM webhook_deliveries WHERE webhook_id = $1 AND status = 'pending' ORDER BY id LIMIT 1");
+
+async fn webhook_in(c: &mut DbConn, tenant: Id, id: Id) -> Result<switchboard_domain::events::Webhook> {
+    let row = sqlx::query(concat!("SELECT ", webhook_cols!(), " FROM webhooks WHERE tenant_id = $1 AND id = $2"))
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&mut *c)
+        .await
+        .map_err(db_err)?;
+    row.as_ref().map(webhook_of).transpose()?.ok_or_else(|| Error::not_found(Entity::Webhook, id))
+}
+
+#[async_trait::async_trait]
+impl switchboard_domain::events::EventStore for SqlStore {
+    async fn list_events(&self, tenant: Id, after: i64, limit: u32) -> Result<Vec<switchboard_domain::events::ChangeEvent>> {
+        let rows = sqlx::query("SELECT seq, type, body FROM events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3")
+            .bind(tenant)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                let body: String = col(r, "body")?;
+                Ok(switchboard_domain::events::ChangeEvent {
+                    seq: col(r, "seq")?,
+                    event_type: col(r, "type")?,
+                    body: from_json(&body, "event body")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn create_webhook(
+        &self,
+        tenant: Id,
+        url: &str,
+        events: Option<Vec<String>>,
+        secret: &str,
+        now: Millis,
+    ) -> Result<switchboard_domain::events::Webhook> {
+        let mut tx = self.write().await?;
+        // Events from now on: the subscription starts after the last one.
+        let cursor: Option<i64> = sqlx::query_scalar("SELECT seq FROM event_seqs WHERE tenant_id = $1")
+            .bind(tenant)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let events = events.as_ref().map(to_json).transpose()?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO webhooks (tenant_id, url, events, secret, enabled, event_cursor, created_at, updated_at, version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1) RETURNING id",
+        )
+        .bind(tenant)
+        .bind(url)
+        .bind(events)
+        .bind(secret)
+        .bind(true)
+        .bind(cursor.unwrap_or(0))
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let w = webhook_in(&mut tx, tenant, id).await?;
+        commit(tx).await?;
+        Ok(w)
+    }
+
+    async fn list_webhooks(&self, tenant: Id, after: Id, limit: u32) -> Result<Page<switchboard_domain::events::Webhook>> {
+        let rows = sqlx::query(concat!("SELECT ", webhook_cols!(), " FROM webhooks WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"))
+            .bind(tenant)
+            .bind(after)
+            .bind(fetch_limit(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        Ok(page_of(rows.iter().map(webhook_of).collect::<Result<Vec<_>>>()?, limit))
+    }
+
+    async fn get_webhook(&self, tenant: Id, id: Id) -> Result<switchboard_domain::events::Webhook> {
+        let mut c = self.reader.acquire().await.map_err(db_err)?;
+        webhook_in(&mut c, tenant, id).await
+    }
+
+    async fn update_webhook(
+        &self,
+        tenant: Id,
+        id: Id,
+        ch: switchboard_domain::events::WebhookChanges,
+        expected: Option<i64>,
+        now: Millis,
+    ) -> Result<switchboard_domain::events::Webhook> {
+        let mut tx = self.write_locking(Entity::Webhook, id).await?;
+        let mut w = webhook_in(&mut tx, tenant, id).await?;
+        check_version(Entity::Webhook, id, w.version, expected)?;
+        if let Some(url) = ch.url {
+            w.url = url;
+        }
+        if let Some(events) = ch.events {
+            w.events = events;
+        }
+        let mut reason = w.disabled_reason.clone();
+        if let Some(enabled) = ch.enabled {
+            if enabled {
+                reason = None;
+            }
+            w.enabled = enabled;
+        }
+        let events = w.events.as_ref().map(to_json).transpose()?;
+        // Due now: a worker looks at it again (re-enabled, new URL).
+        let done = sqlx::query(
+            "UPDATE webhooks SET url = $1, events = $2, enabled = $3, disabled_reason = $4, due_at = $5, updated_at = $5, \
+             version = version + 1 WHERE id = $6 AND version = $7",
+        )
+        .bind(&w.url)
+        .bind(events)
+        .bind(w.enabled)
+        .bind(reason)
+        .bind(now)
+        .bind(id)
+        .bind(w.version)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        expect_one(done.rows_affected(), Entity::Webhook, id, w.version)?;
+        let w = webhook_in(&mut tx, tenant, id).await?;
+        commit(tx).await?;
+        Ok(w)
+    }
+
+    async fn delete_webhook(&self, tenant: Id, id: Id, expected: Option<i64>) -> Result<()> {
+        let mut tx = self.write_locking(Entity::Webhook, id).await?;
+        let w = webhook_in(&mut tx, tenant, id).await?;
+        check_version(Entity::Webhook, id, w.version, expected)?;
+        sqlx::query("DELETE FROM webhook_deliveries WHERE webhook_id = $1").bind(id).execute(&mut *tx).await.map_err(db_err)?;
+        sqlx::query("DELETE FROM webhooks WHERE id = $1").bind(id).execute(&mut *tx).await.map_err(db_err)?;
+        commit(tx).await
+    }
+
+    async fn rotate_webhook_secret(&self, tenant: Id, id: Id, secret: &str, now: Millis) -> Result<switchboard_domain::events::Webhook> {
+        let mut tx = self.write_locking(Entity::Webhook, id).await?;
+        webhook_in(&mut tx, tenant, id).await?;
+        sqlx::query("UPDATE webhooks SET secret = $1, updated_at = $2, version = version + 1 WHERE id = $3")
+            .bind(secret)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let w = webhook_in(&mut tx, tenant, id).await?;
+        commit(tx).await?;
+        Ok(w)
+    }
+
+    async fn list_deliveries(&self, tenant: Id, webhook: Id, after: Id, limit: u32) -> Result<Page<switchboard_domain::events::Delivery>> {
+        let mut c = self.reader.acquire().await.map_err(db_err)?;
+        webhook_in(&mut c, tenant, webhook).await?;
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            delivery_cols!(),
+            " FROM webhook_deliveries WHERE webhook_id = $1 AND ($2 = 0 OR id < $2) ORDER BY id DESC LIMIT $3"
+        ))
+        .bind(webhook)
+        .bind(after)
+        .bind(fetch_limit(limit))
+        .fetch_all(&mut *c)
+        .await
+        .map_err(db_err)?;
+        Ok(page_of(rows.iter().map(delivery_of).collect::<Result<Vec<_>>>()?, limit))
+    }
+
+    async fn redeliver(&self, tenant: Id, webhook: Id, delivery: Id, now: Millis) -> Result<switchboard_domain::events::Delivery> {
+        let mut tx = self.write_locking(Entity::Webhook, webhook).await?;
+        webhook_in(&mut tx, tenant, webhook).await?;
+        let done = sqlx::query(
+            "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $1, first_attempt_at = NULL \
+             WHERE id = $2 AND webhook_id = $3",
+        )
+        .bind(now)
+        .bind(delivery)
+        .bind(webhook)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(Error::not_found(Entity::Webhook, format!("{webhook}/deliveries/{delivery}")));
+        }
+        sqlx::query("UPDATE webhooks SET due_at = $1 WHERE id = $2").bind(now).bind(webhook).execute(&mut *tx).await.map_err(db_err)?;
+        let row = sqlx::query(concat!("SELECT ", delivery_cols!(), " FROM webhook_deliveries WHERE id = $1"))
+            .bind(delivery)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let d = delivery_of(&row)?;
+        commit(tx).await?;
+        Ok(d)
+    }
+
+    async fn claim_webhook(&self, owner: &str, now: Millis, lease_until: Millis) -> Result<Option<switchboard_domain::events::Claim>> {
+        // Most polls find nothing due: ask a reader first, without the write lock.
+        let due: Option<i64> = sqlx::query_scalar(PICK_WEBHOOK_SQL).bind(now).fetch_optional(&self.reader).await.map_err(db_err)?;
+        if due.is_none() {
+            return Ok(None);
+        }
+        let mut tx = This::begin_write(&self.writer).await?;
+        let pick = format!("{PICK_WEBHOOK_SQL}{}", This::SKIP_LOCKED);
+        let id: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(pick)).bind(now).fetch_optional(&mut *tx).await.map_err(db_err)?;
+        let Some(id) = id else { return Ok(None) };
+        let row = sqlx::query(concat!("UPDATE webhooks SET lease_owner = $1, lease_until = $2 WHERE id = $3 RETURNING ", webhook_cols!()))
+            .bind(owner)
+            .bind(lease_until)
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let mut webhook = webhook_of(&row)?;
+        let tenant_id: Id = col(&row, "tenant_id")?;
+        let secret: String = col(&row, "secret")?;
+        // Its new events join its delivery log, in order.
+        let news = sqlx::query("SELECT seq, type FROM events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT 1000")
+            .bind(tenant_id)
+            .bind(webhook.cursor)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if let Some(last) = news.last() {
+            let last: i64 = col(last, "seq")?;
+            for r in &news {
+                let seq: i64 = col(r, "seq")?;
+                let ty: String = col(r, "type")?;
+                if switchboard_domain::events::filter_takes(webhook.events.as_deref(), &ty) {
+                    sqlx::query(
+                        "INSERT INTO webhook_deliveries (webhook_id, tenant_id, seq, event_type, status, attempts, next_attempt_at, created_at) \
+                         VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) ON CONFLICT (webhook_id, seq) DO NOTHING",
+                    )
+                    .bind(id)
+                    .bind(tenant_id)
+                    .bind(seq)
+                    .bind(ty)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                }
+            }
+            sqlx::query("UPDATE webhooks SET event_cursor = $1 WHERE id = $2")
+                .bind(last)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            webhook.cursor = last;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(Some(switchboard_domain::events::Claim { webhook, tenant_id, secret, owner: owner.to_string() }))
+    }
+
+    async fn next_delivery(
+        &self,
+        claim: &switchboard_domain::events::Claim,
+        now: Millis,
+    ) -> Result<Option<(switchboard_domain::events::Delivery, String)>> {
+        let row = sqlx::query(HEAD_DELIVERY_SQL).bind(claim.webhook.id).fetch_optional(&self.writer).await.map_err(db_err)?;
+        let Some(d) = row.as_ref().map(delivery_of).transpose()? else { return Ok(None) };
+        if d.next_attempt_at.is_some_and(|t| t > now) {
+            return Ok(None);
+        }
+        let body: Option<String> = sqlx::query_scalar("SELECT body FROM events WHERE tenant_id = $1 AND seq = $2")
+            .bind(claim.tenant_id)
+            .bind(d.sequence)
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(body.map(|b| (d, b)))
+    }
+
+    async fn record_attempt(&self, claim: &switchboard_domain::events::Claim, a: switchboard_domain::events::Attempt) -> Result<bool> {
+        let status = if a.delivered {
+            "delivered"
+        } else if a.retry_at.is_some() {
+            "pending"
+        } else {
+            "failed"
+        };
+        let mut tx = This::begin_write(&self.writer).await?;
+        let held: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM webhooks WHERE id = $1 AND lease_owner = $2{}",
+            This::FOR_UPDATE
+        )))
+        .bind(claim.webhook.id)
+        .bind(&claim.owner)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if held.is_none() {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE webhook_deliveries SET attempts = attempts + 1, status = $1, last_status_code = $2, last_latency_ms = $3, \
+             last_error = $4, next_attempt_at = $5, first_attempt_at = COALESCE(first_attempt_at, $6), \
+             delivered_at = CASE WHEN $7 THEN $6 ELSE delivered_at END WHERE id = $8",
+        )
+        .bind(status)
+        .bind(a.status_code)
+        .bind(a.latency_ms)
+        .bind(a.error)
+        .bind(a.retry_at)
+        .bind(a.at)
+        .bind(a.delivered)
+        .bind(a.delivery)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(true)
+    }
+
+    async fn release_webhook(&self, claim: &switchboard_domain::events::Claim, disable: Option<String>) -> Result<()> {
+        let head: Option<Option<i64>> = sqlx::query_scalar(
+            "SELECT next_attempt_at FROM webhook_deliveries WHERE webhook_id = $1 AND status = 'pending' ORDER BY id LIMIT 1",
+        )
+        .bind(claim.webhook.id)
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(db_err)?;
+        let due = head.map(|t| t.unwrap_or(0));
+        sqlx::query(
+            "UPDATE webhooks SET lease_owner = NULL, lease_until = NULL, due_at = $1, \
+             enabled = CASE WHEN $2 THEN FALSE ELSE enabled END, disabled_reason = COALESCE($3, disabled_reason) \
+             WHERE id = $4 AND lease_owner = $5",
+        )
+        .bind(due)
+        .bind(disable.is_some())
+        .bind(disable)
+        .bind(claim.webhook.id)
+        .bind(&claim.owner)
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+}
