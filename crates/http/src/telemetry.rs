@@ -97,7 +97,7 @@ fn describe() {
     );
     describe_counter!(
         "switchboard_agent_cache_requests_total",
-        "Lookups of the in-memory read cache, by cache (agents, api_keys) and result (hit, miss)."
+        "Lookups of the in-memory read cache, by cache (agents, api_keys; search: agent lists and searches, hit when the search index answered, miss when the database did) and result (hit, miss)."
     );
 }
 

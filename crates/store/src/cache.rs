@@ -28,10 +28,10 @@ use std::time::{Duration, Instant};
 
 use switchboard_domain::{AgentDetail, Id, Principal};
 
-mod names;
 mod packed;
+mod search;
 
-pub(crate) use names::{build as names_build, contains_lower, NameIndex, NameQuery, Names};
+pub(crate) use search::{Ask, Compiled, Row, Search, SearchIndex};
 
 const SHARDS: usize = 64;
 /// Generations per shard: a forget moves one slot's, so a fetch (above all a
@@ -193,9 +193,9 @@ pub(crate) struct ReadCache {
     /// Packed (`packed.rs`): a fifth of the memory of `AgentDetail`s.
     agents: Sharded<Id, Box<[u8]>>,
     principals: Sharded<String, Principal>,
-    /// Agents' last names by trigram (`names.rs`); built and kept only where
-    /// the store runs its maintainer.
-    pub(crate) names: NameIndex,
+    /// The agent search index (`search.rs`); built and kept only where the
+    /// store runs its maintainer.
+    pub(crate) search: SearchIndex,
     /// Whether notifications are being received: until they are, nothing is
     /// served from (or kept in) the cache.
     live: AtomicBool,
@@ -226,7 +226,7 @@ impl ReadCache {
         ReadCache {
             agents: Sharded::new(agent_entries),
             principals: Sharded::new(PRINCIPALS),
-            names: NameIndex::new(),
+            search: SearchIndex::new(),
             live: AtomicBool::new(false),
             epoch: AtomicI64::new(i64::MIN),
             epoch_change: Mutex::new(()),
@@ -257,7 +257,8 @@ impl ReadCache {
     pub(crate) fn counts(&self) -> Vec<(&'static str, u64, u64)> {
         let (ah, am) = self.agents.counts();
         let (kh, km) = self.principals.counts();
-        vec![("agents", ah, am), ("api_keys", kh, km)]
+        let (sa, sd) = self.search.counts();
+        vec![("agents", ah, am), ("api_keys", kh, km), ("search", sa, sd)]
     }
 
     pub(crate) fn keep_agent(&self, ticket: Ticket, a: &AgentDetail) {
@@ -312,18 +313,17 @@ impl ReadCache {
     fn forget_everything(&self) {
         self.forget_agents();
         self.forget_principals();
-        self.names.invalidate();
+        self.search.invalidate();
     }
 
     /// Applies one change notification (see the PostgreSQL migration 0005).
     pub(crate) fn apply(&self, payload: &str) {
         match payload.split_once(':') {
-            Some(("a", "*")) => self.forget_agents(),
-            Some(("r", "*")) => {
+            Some(("a" | "r", "*")) => {
                 self.forget_agents();
-                self.names.invalidate();
+                self.search.invalidate();
             }
-            Some((kind @ ("a" | "r"), ids)) => {
+            Some(("a" | "r", ids)) => {
                 let mut rows = Vec::new();
                 for id in ids.split(',') {
                     match id.parse::<Id>() {
@@ -334,14 +334,15 @@ impl ReadCache {
                         Err(_) => {
                             tracing::warn!(payload, "change notification does not decode; forgetting all agents");
                             self.forget_agents();
-                            self.names.invalidate();
+                            self.search.invalidate();
                             return;
                         }
                     }
                 }
-                if kind == "r" {
-                    self.names.mark(rows);
-                }
+                // Either kind may change what a search finds: a row's fields
+                // (`r:` for creations, deletions and last names; `a:` for
+                // every other update) or its assignments (`a:`).
+                self.search.mark(rows);
             }
             Some(("k", _)) => self.forget_principals(),
             _ => {
@@ -404,11 +405,13 @@ impl Drop for Listening {
 
 /// What a write may change, as far as the cache is concerned.
 pub(crate) enum Change {
-    /// An agent's assignments (skills, services, groups) or login state.
+    /// An agent's row or assignments (the search index re-reads it).
     Agent(Id),
-    /// An agent's own row, its name among it (the name index re-reads it).
-    AgentRow(Id),
-    /// Many agents' assignments at once (a deleted skill, group or service).
+    /// Only an agent's login state (failed logins, lock, last login): nothing
+    /// the search index holds.
+    LoginState(Id),
+    /// Many agents' assignments at once (a deleted skill, group or service):
+    /// the search index is built anew.
     Agents,
     /// Many agents' rows at once (an import).
     AgentRows,
@@ -429,15 +432,18 @@ impl Drop for ForgetOnDrop<'_> {
     fn drop(&mut self) {
         if let Some(c) = self.cache {
             match self.change {
-                Change::Agent(id) => c.forget_agent(id),
-                Change::AgentRow(id) => {
+                Change::Agent(id) => {
                     c.forget_agent(id);
-                    c.names.mark([id]);
+                    c.search.mark([id]);
                 }
-                Change::Agents => c.forget_agents(),
+                Change::LoginState(id) => c.forget_agent(id),
+                Change::Agents => {
+                    c.forget_agents();
+                    c.search.invalidate();
+                }
                 Change::AgentRows => {
                     c.forget_agents();
-                    c.names.invalidate();
+                    c.search.invalidate();
                 }
                 Change::Principals => c.forget_principals(),
             }
