@@ -205,17 +205,13 @@ impl Search {
         for t in self.tenants.values_mut() {
             t.by_login.sort_unstable_by(|a, b| logins.key(*a).cmp(&logins.key(*b)));
             t.by_login.shrink_to_fit();
-            t.members.optimize();
-            t.active.optimize();
+            compact(&mut t.members);
+            compact(&mut t.active);
             for m in [&mut t.skills, &mut t.services, &mut t.groups] {
-                m.values_mut().for_each(|b| {
-                    b.optimize();
-                });
+                m.values_mut().for_each(compact);
             }
             for m in &mut t.grams {
-                m.values_mut().for_each(|b| {
-                    b.optimize();
-                });
+                m.values_mut().for_each(compact);
                 m.shrink_to_fit();
             }
         }
@@ -313,6 +309,20 @@ impl Search {
         out.push(("skills, services, groups", sum(&|t| map(&t.skills) + map(&t.services) + map(&t.groups))));
         out.push(("loginId order", sum(&|t| t.by_login.capacity() * 4) + self.logins.bytes()));
         out
+    }
+}
+
+/// A bitmap rewritten at its size: runs where they are smaller, and every
+/// container's vector exactly as long as it is (bits added one at a time
+/// leave the vectors up to twice their length; at 1M agents that was about
+/// as much memory again as the bits).
+fn compact(b: &mut RoaringBitmap) {
+    b.optimize();
+    let mut bytes = Vec::with_capacity(b.serialized_size());
+    if b.serialize_into(&mut bytes).is_ok() {
+        if let Ok(exact) = RoaringBitmap::deserialize_unchecked_from(&bytes[..]) {
+            *b = exact;
+        }
     }
 }
 
@@ -720,11 +730,14 @@ fn candidates(t: &Tenant, f: &Compiled) -> RoaringBitmap {
             if maps.is_empty() {
                 continue;
             }
+            // Rarest first; the first intersection allocates only its result
+            // (cloning the rarest bitmap, tens of KB, was a search's largest cost).
             maps.sort_by_key(|b| b.len());
-            let mut hit = maps[0].clone();
-            if let Some(s) = &set {
-                hit &= s;
-            }
+            let mut hit = match (&set, maps.get(1)) {
+                (Some(s), _) => maps[0] & s,
+                (None, Some(second)) => maps[0] & *second,
+                (None, None) => maps[0].clone(),
+            };
             for b in &maps[1..] {
                 if hit.is_empty() {
                     break;
@@ -1038,6 +1051,7 @@ mod memory {
             };
             s.add(&row);
         }
+        eprintln!("before finish: RssAnon +{} MB", (rss_kb() - before) >> 10);
         s.finish();
         eprintln!("RssAnon +{} MB", (rss_kb() - before) >> 10);
         for (what, bytes) in s.bytes() {
