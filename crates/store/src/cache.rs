@@ -52,7 +52,9 @@ struct Shard<M> {
 
 /// What a shard keeps its entries in: a map of API-key principals, or the
 /// agents' byte arena (`arena.rs`).
-trait Entries: Default {
+trait Entries {
+    /// Empty, meant to hold at most `room` entries.
+    fn with_room(room: usize) -> Self;
     /// What a lookup names (`str` for a `String` key).
     type Lookup: Hash + Eq + ?Sized;
     type Key: Borrow<Self::Lookup>;
@@ -69,6 +71,9 @@ trait Entries: Default {
 }
 
 impl<V> Entries for HashMap<String, V> {
+    fn with_room(_: usize) -> Self {
+        HashMap::new()
+    }
     type Lookup = str;
     type Key = String;
     type Value = V;
@@ -102,6 +107,9 @@ impl<V> Entries for HashMap<String, V> {
 }
 
 impl Entries for arena::Arena {
+    fn with_room(room: usize) -> Self {
+        arena::Arena::with_room(room)
+    }
     type Lookup = Id;
     type Key = Id;
     type Value = [u8];
@@ -150,11 +158,12 @@ pub(crate) struct Ticket {
 
 impl<M: Entries> Sharded<M> {
     fn new(capacity: usize) -> Self {
-        let shards = (0..SHARDS).map(|_| Mutex::new(Shard { map: M::default(), generations: [0; SLOTS], hits: 0, misses: 0 })).collect();
         // Keys do not spread evenly: room for four standard deviations over
         // the mean, so that a cache sized to a directory holds all of it.
         let mean = capacity.div_ceil(SHARDS);
         let per_shard = if capacity == 0 { 0 } else { mean + 4 * mean.isqrt() + 4 };
+        let shards =
+            (0..SHARDS).map(|_| Mutex::new(Shard { map: M::with_room(per_shard), generations: [0; SLOTS], hits: 0, misses: 0 })).collect();
         Sharded { shards, per_shard }
     }
 

@@ -12,6 +12,9 @@ use std::collections::HashMap;
 /// One shard's packed agents.
 #[derive(Default)]
 pub(super) struct Arena {
+    /// Agents it is meant to hold (its shard's bound): room for them is
+    /// reserved at the first insert.
+    room: usize,
     /// Agent id → offset of its entry (a 4-byte length, then the bytes).
     index: HashMap<u32, u32>,
     bytes: Vec<u8>,
@@ -19,7 +22,17 @@ pub(super) struct Arena {
     holes: usize,
 }
 
+/// Bytes reserved per agent at the first insert (a packed agent is about
+/// 100–150 bytes). Reserving is not using: pages not yet written are not
+/// resident. Growing an arena by steps instead left the blocks it grew out
+/// of to the allocator, as much again as the arenas while a preload ran.
+const RESERVE_PER_AGENT: usize = 160;
+
 impl Arena {
+    pub(super) fn with_room(room: usize) -> Arena {
+        Arena { room, ..Arena::default() }
+    }
+
     pub(super) fn len(&self) -> usize {
         self.index.len()
     }
@@ -42,11 +55,11 @@ impl Arena {
             return;
         }
         let need = value.len() + 4;
-        if self.bytes.capacity() - self.bytes.len() < need {
-            // An eighth more at a time, not double: a full shard's arena
-            // would otherwise sit half empty.
-            self.bytes.reserve_exact(need + self.bytes.len() / 8 + 4096);
+        if self.bytes.capacity() == 0 && self.room > 0 {
+            self.bytes.reserve_exact(self.room.saturating_mul(RESERVE_PER_AGENT));
+            self.index.reserve(self.room);
         }
+        self.bytes.reserve(need);
         let off = self.bytes.len() as u32;
         self.bytes.extend_from_slice(&len.to_le_bytes());
         self.bytes.extend_from_slice(value);
@@ -73,14 +86,17 @@ impl Arena {
         }
     }
 
+    /// Forgets every entry; the room stays reserved.
     pub(super) fn clear(&mut self) {
-        *self = Arena::default();
+        self.index.clear();
+        self.bytes.clear();
+        self.holes = 0;
     }
 
     /// Copies the live entries into an arena of their size.
     fn compact(&mut self) {
         let live = self.bytes.len() - self.holes;
-        let mut bytes = Vec::with_capacity(live + live / 8);
+        let mut bytes = Vec::with_capacity(self.bytes.capacity());
         for off in self.index.values_mut() {
             let o = *off as usize;
             let len = u32::from_le_bytes(self.bytes[o..o + 4].try_into().unwrap_or_default()) as usize;

@@ -314,8 +314,8 @@ impl Search {
 
 /// A bitmap rewritten at its size: runs where they are smaller, and every
 /// container's vector exactly as long as it is (bits added one at a time
-/// leave the vectors up to twice their length; at 1M agents that was about
-/// as much memory again as the bits).
+/// leave the vectors up to twice their length: at 1M agents, 165 MB of
+/// resident memory for the index alone without this, 147 MB with it).
 fn compact(b: &mut RoaringBitmap) {
     b.optimize();
     let mut bytes = Vec::with_capacity(b.serialized_size());
@@ -1056,6 +1056,19 @@ mod memory {
         eprintln!("RssAnon +{} MB", (rss_kb() - before) >> 10);
         for (what, bytes) in s.bytes() {
             eprintln!("{what}: {:.1} MB", bytes as f64 / 1048576.0);
+        }
+        for (f, m) in s.tenants[&1].grams.iter().enumerate() {
+            let (mut containers, mut arrays, mut runs, mut bitsets, mut array_bytes, mut run_bytes) = (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
+            for b in m.values() {
+                let st = b.statistics();
+                containers += u64::from(st.n_containers);
+                arrays += u64::from(st.n_array_containers);
+                runs += u64::from(st.n_run_containers);
+                bitsets += u64::from(st.n_bitset_containers);
+                array_bytes += st.n_bytes_array_containers;
+                run_bytes += st.n_bytes_run_containers;
+            }
+            eprintln!("field {f}: {} grams, {containers} containers ({arrays} arrays {array_bytes} B, {runs} runs {run_bytes} B, {bitsets} bitsets)", m.len());
         }
     }
 }
