@@ -95,7 +95,6 @@ impl Arena {
 
     /// Copies the live entries into an arena of their size.
     fn compact(&mut self) {
-        let live = self.bytes.len() - self.holes;
         let mut bytes = Vec::with_capacity(self.bytes.capacity());
         for off in self.index.values_mut() {
             let o = *off as usize;
