@@ -53,8 +53,13 @@ struct Shard<M> {
 /// What a shard keeps its entries in: a map of API-key principals, or the
 /// agents' byte arena (`arena.rs`).
 trait Entries {
-    /// Empty, meant to hold at most `room` entries.
-    fn with_room(room: usize) -> Self;
+    /// Empty, meant to hold at most `room` entries, for shard `shard`.
+    fn with_room(room: usize, shard: usize) -> Self;
+    /// What places a key in a shard and a generation slot (a hash).
+    fn spread(key: &Self::Lookup) -> usize {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        BuildHasherDefault::<DefaultHasher>::default().hash_one(key) as usize
+    }
     /// What a lookup names (`str` for a `String` key).
     type Lookup: Hash + Eq + ?Sized;
     type Key: Borrow<Self::Lookup>;
@@ -71,7 +76,7 @@ trait Entries {
 }
 
 impl<V> Entries for HashMap<String, V> {
-    fn with_room(_: usize) -> Self {
+    fn with_room(_: usize, _: usize) -> Self {
         HashMap::new()
     }
     type Lookup = str;
@@ -107,8 +112,12 @@ impl<V> Entries for HashMap<String, V> {
 }
 
 impl Entries for arena::Arena {
-    fn with_room(room: usize) -> Self {
-        arena::Arena::with_room(room)
+    fn with_room(room: usize, shard: usize) -> Self {
+        arena::Arena::with_room(room, SHARDS, shard)
+    }
+    /// By id: a shard holds every 64th id (`arena.rs` indexes them directly).
+    fn spread(key: &Id) -> usize {
+        *key as usize
     }
     type Lookup = Id;
     type Key = Id;
@@ -162,16 +171,16 @@ impl<M: Entries> Sharded<M> {
         // the mean, so that a cache sized to a directory holds all of it.
         let mean = capacity.div_ceil(SHARDS);
         let per_shard = if capacity == 0 { 0 } else { mean + 4 * mean.isqrt() + 4 };
-        let shards =
-            (0..SHARDS).map(|_| Mutex::new(Shard { map: M::with_room(per_shard), generations: [0; SLOTS], hits: 0, misses: 0 })).collect();
+        let shards = (0..SHARDS)
+            .map(|i| Mutex::new(Shard { map: M::with_room(per_shard, i), generations: [0; SLOTS], hits: 0, misses: 0 }))
+            .collect();
         Sharded { shards, per_shard }
     }
 
     /// Where `key` lives; the same for a key and its borrowed form (a
     /// `String` and its `str` hash alike), so lookups need no owned key.
     fn place(key: &M::Lookup) -> Place {
-        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-        let h = BuildHasherDefault::<DefaultHasher>::default().hash_one(key) as usize;
+        let h = M::spread(key);
         Place { shard: h % SHARDS, slot: (h / SHARDS) % SLOTS }
     }
 

@@ -1052,7 +1052,26 @@ mod memory {
             s.add(&row);
         }
         eprintln!("before finish: RssAnon +{} MB", (rss_kb() - before) >> 10);
+        let time = |s: &Search, what: &str, f: AgentFilter| {
+            let c = Compiled::of(&f).unwrap();
+            let t = &s.tenants[&1];
+            let started = std::time::Instant::now();
+            let mut n = 0;
+            for _ in 0..200 {
+                n += candidates(t, &c).len();
+            }
+            eprintln!("{what}: {:.0} us a search ({} candidates)", started.elapsed().as_secs_f64() * 1e6 / 200.0, n / 200);
+        };
+        let login = || AgentFilter { login_id_contains: Some("G01234".into()), ..Default::default() };
+        let phone = || AgentFilter { phone_number: Some("5550123456".into()), ..Default::default() };
+        let name = || AgentFilter { q: Some(pre[10][1..6].to_string()), ..Default::default() };
+        time(&s, "loginId piece, before optimize", login());
+        time(&s, "phone, before optimize", phone());
+        time(&s, "q name piece, before optimize", name());
         s.finish();
+        time(&s, "loginId piece, compacted", login());
+        time(&s, "phone, compacted", phone());
+        time(&s, "q name piece, compacted", name());
         eprintln!("RssAnon +{} MB", (rss_kb() - before) >> 10);
         for (what, bytes) in s.bytes() {
             eprintln!("{what}: {:.1} MB", bytes as f64 / 1048576.0);
