@@ -30,7 +30,7 @@ use switchboard_domain::{AgentDetail, Id, Principal};
 
 mod arena;
 mod packed;
-mod search;
+pub(crate) mod search;
 
 pub(crate) use search::{Ask, Compiled, Row, Search, SearchIndex};
 

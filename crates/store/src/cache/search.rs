@@ -420,6 +420,11 @@ impl Compiled {
         Some(Compiled { texts, active: f.active, skill: f.skill_id, service: f.service_id, group: f.group_id, order })
     }
 
+    /// No condition at all (the whole list).
+    pub(crate) fn is_unfiltered(&self) -> bool {
+        self.texts.is_empty() && self.active.is_none() && self.skill.is_none() && self.service.is_none() && self.group.is_none()
+    }
+
     /// Whether a row meets the text conditions (the rest is exact in the index).
     pub(crate) fn matches(&self, a: &Agent) -> bool {
         self.texts.iter().all(|t| t.matches(a))
