@@ -4,6 +4,11 @@
 # bench/results/<date>-<commit>.md. See bench/README.md.
 #
 #   bench/run.sh [sqlite|postgres|all] [--agents 1000,100000,1000000] [--duration 10] [--conns 64] [--no-peer]
+#                [--only scenario,scenario…] [--no-pin]
+#
+# The server (and the bare ceiling, and the peer) run pinned to one core and
+# wrk to another (taskset; BENCH_SERVER_CPU, default 0, BENCH_DRIVER_CPU,
+# default 1) where the machine has two cores or more; --no-pin shares them.
 #
 # Environment: CARGO_TARGET_DIR (default ./target), SWITCHBOARD_BENCH_PG_URL
 # (default postgres://postgres@127.0.0.1:5432/test; a schema of its own, dropped
@@ -16,6 +21,8 @@ AGENTS=1000,100000,1000000
 DURATION=10
 CONNS=64
 PEER=1
+ONLY=
+PIN=1
 while [ $# -gt 0 ]; do
   case "$1" in
     sqlite|postgres|all) BACKENDS=$1 ;;
@@ -23,7 +30,9 @@ while [ $# -gt 0 ]; do
     --duration) DURATION=$2; shift ;;
     --conns) CONNS=$2; shift ;;
     --no-peer) PEER=0 ;;
-    *) echo "usage: $0 [sqlite|postgres|all] [--agents 1000,100000,1000000] [--duration 10] [--conns 64] [--no-peer]" >&2; exit 2 ;;
+    --only) ONLY=,$2,; shift ;;
+    --no-pin) PIN=0 ;;
+    *) echo "usage: $0 [sqlite|postgres|all] [--agents 1000,100000,1000000] [--duration 10] [--conns 64] [--no-peer] [--only a,b] [--no-pin]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -46,12 +55,27 @@ mkdir -p "$WORK" "$ROOT/bench/results"
 
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
 
+# Pinning: the server on one core, the driver on another.
+PIN_SERVER=()
+PIN_DRIVER=()
+if [ "$PIN" = 1 ] && command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+  PIN_SERVER=(taskset -c "${BENCH_SERVER_CPU:-0}")
+  PIN_DRIVER=(taskset -c "${BENCH_DRIVER_CPU:-1}")
+fi
+PINNED=$([ ${#PIN_SERVER[@]} -gt 0 ] && echo "server on CPU ${BENCH_SERVER_CPU:-0}, wrk on CPU ${BENCH_DRIVER_CPU:-1}" || echo "not pinned")
+BARE_PORT=$((PORT + 2))
+BARE_PID=
+
+# wanted SCENARIO: whether --only (if given) names it.
+wanted() { [ -z "$ONLY" ] || [[ "$ONLY" == *",$1,"* ]]; }
+
 SERVER_PID=
 PEER_PID=
 SCHEMAS=()
 cleanup() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
   [ -n "$PEER_PID" ] && kill "$PEER_PID" 2>/dev/null && wait "$PEER_PID" 2>/dev/null || true
+  [ -n "$BARE_PID" ] && kill "$BARE_PID" 2>/dev/null && wait "$BARE_PID" 2>/dev/null || true
   for s in "${SCHEMAS[@]}"; do psql -q "$PG_URL" -c "DROP SCHEMA IF EXISTS $s CASCADE" >/dev/null 2>&1 || true; done
 }
 trap cleanup EXIT
@@ -60,6 +84,10 @@ echo "== building release" >&2
 (cd "$ROOT" && CARGO_TARGET_DIR=$TARGET cargo build --release -p switchboard -p switchboard-bench-gen >&2)
 SB=$TARGET/release/switchboard
 GEN=$TARGET/release/bench-gen
+# The bare ceiling: a project of its own (bench/ceiling), same axum.
+echo "== building the bare ceiling (bench/ceiling)" >&2
+(cd "$ROOT/bench/ceiling" && CARGO_TARGET_DIR=$TARGET cargo build --release >&2)
+BARE=$TARGET/release/bench-ceiling
 
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {'d': d}))" "$@"; }
 now_ns() { date +%s%N; }
@@ -74,9 +102,10 @@ run_wrk() {
   local backend=$1 agents=$2 scenario=$3 lua=$4 url=$5 pid=$6
   shift 6
   local script=$WORK/$scenario.lua out=$WORK/$scenario.out
+  wanted "$scenario" || return 0
   cat "$ROOT/bench/lua/common.lua" "$ROOT/bench/lua/$lua" > "$script"
   echo "-- $backend $agents $scenario" >&2
-  env "$@" WRK_OUT="$out" wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 10s -s "$script" "$url" > "$WORK/$scenario.wrk" 2>&1 || true
+  env "$@" WRK_OUT="$out" "${PIN_DRIVER[@]}" wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 10s -s "$script" "$url" > "$WORK/$scenario.wrk" 2>&1 || true
   if [ ! -s "$out" ]; then cat "$WORK/$scenario.wrk" >&2; echo "wrk produced no figures" >&2; return 1; fi
   python3 - "$out" "$backend" "$agents" "$scenario" "$(rss_kb "$pid")" "$(hwm_kb "$pid")" "$CONNS" "$(anon_kb "$pid")" >> "$RESULTS" <<'EOF'
 import json, sys
@@ -94,7 +123,7 @@ warm() {
   local lua=$1
   shift
   cat "$ROOT/bench/lua/common.lua" "$ROOT/bench/lua/$lua" > "$WORK/warm.lua"
-  env "$@" WRK_OUT=/dev/null wrk -t1 -c"$CONNS" -d3s --timeout 10s -s "$WORK/warm.lua" "$BASE" > /dev/null 2>&1 || true
+  env "$@" WRK_OUT=/dev/null "${PIN_DRIVER[@]}" wrk -t1 -c"$CONNS" -d3s --timeout 10s -s "$WORK/warm.lua" "$BASE" > /dev/null 2>&1 || true
 }
 
 # start_server BACKEND AGENTS DB-ARGS…: starts, times the start, records idle
@@ -108,26 +137,56 @@ start_server() {
   t0=$(now_ns)
   # Without the per-request lines (switchboard::access): millions of them
   # would fill the disk and measure the log writer.
-  "$SB" serve --listen "127.0.0.1:$PORT" --rate-limit-override 1000000000 --log-level info,switchboard::access=warn "$@" 2> "$WORK/server-$backend-$agents.log" &
+  "${PIN_SERVER[@]}" "$SB" serve --listen "127.0.0.1:$PORT" --rate-limit-override 1000000000 --log-level info,switchboard::access=warn "$@" 2> "$WORK/server-$backend-$agents.log" &
   SERVER_PID=$!
   until curl -fs -o /dev/null "$BASE/healthz"; do
     kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server-$backend-$agents.log" >&2; exit 1; }
   done
   t1=$(now_ns)
   until grep -Eq "agent cache (preloaded|: preload stopped|: not preloaded)" "$WORK/server-$backend-$agents.log" \
-    && grep -Eq "name index (built|: )" "$WORK/server-$backend-$agents.log"; do
+    && grep -Eq "search index (built|: )" "$WORK/server-$backend-$agents.log"; do
     kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server-$backend-$agents.log" >&2; exit 1; }
     sleep 0.5
   done
   preload=$(python3 -c "print(($(now_ns) - $t1) / 1e9)")
   echo "   agent cache: $(grep -o "agent cache.*" "$WORK/server-$backend-$agents.log" | tail -n1)" >&2
-  echo "   name index: $(grep -o "name index.*" "$WORK/server-$backend-$agents.log" | tail -n1)" >&2
+  echo "   search index: $(grep -o "search index.*" "$WORK/server-$backend-$agents.log" | tail -n1)" >&2
   sleep 1
   kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server-$backend-$agents.log" >&2; exit 1; }
   [ "${RECORD:-1}" = 0 ] && return
-  printf '{"kind":"start","backend":"%s","agents":%d,"start_s":%s,"rss_kb":%d,"preload_s":%s}\n' "$backend" "$agents" \
-    "$(python3 -c "print(($t1 - $t0) / 1e9)")" "$(rss_kb "$SERVER_PID")" "$preload" >> "$RESULTS"
+  printf '{"kind":"start","backend":"%s","agents":%d,"start_s":%s,"rss_kb":%d,"anon_kb":%d,"preload_s":%s,"cache":"%s"}\n' "$backend" "$agents" \
+    "$(python3 -c "print(($t1 - $t0) / 1e9)")" "$(rss_kb "$SERVER_PID")" "$(anon_kb "$SERVER_PID")" "$preload" "${CACHE_NOTE:-default}" >> "$RESULTS"
   tail -n1 "$RESULTS" >&2
+}
+
+# bench_bare BACKEND AGENTS: the bare ceiling (bench/ceiling), pinned as the
+# server is, measured next to each server run: hello world and a fixed agent.
+bench_bare() {
+  local backend=$1 agents=$2
+  wanted bare_hello || wanted bare_agent || return 0
+  "${PIN_SERVER[@]}" "$BARE" "127.0.0.1:$BARE_PORT" &
+  BARE_PID=$!
+  until curl -fs -o /dev/null "http://127.0.0.1:$BARE_PORT/"; do
+    kill -0 "$BARE_PID" 2>/dev/null || { echo "bench-ceiling did not start" >&2; exit 1; }
+    sleep 0.1
+  done
+  run_wrk "$backend" "$agents" bare_hello bare.lua "http://127.0.0.1:$BARE_PORT" "$BARE_PID" BARE_PATH=/
+  run_wrk "$backend" "$agents" bare_agent bare.lua "http://127.0.0.1:$BARE_PORT" "$BARE_PID" BARE_PATH=/agent
+  kill "$BARE_PID"; wait "$BARE_PID" 2>/dev/null || true
+  BARE_PID=
+}
+
+# console_cookie REPORT: signs in to the console as the tenant's admin; the
+# session cookie ("name=value").
+console_cookie() {
+  local report=$1 jar=$WORK/console.jar token
+  rm -f "$jar"
+  curl -fs -c "$jar" -o /dev/null "$BASE/login"
+  token=$(awk '$6 == "sb_login_csrf" {print $7}' "$jar")
+  curl -fs -b "$jar" -c "$jar" -o /dev/null --data-urlencode "_csrf=$token" \
+    --data-urlencode "tenant=$(json "$report" "d['tenants'][0]['name']")" --data-urlencode "username=admin" \
+    --data-urlencode "password=$(json "$report" "d['tenants'][0]['password']")" "$BASE/login"
+  awk '$6 == "sb_console" {print $6 "=" $7}' "$jar"
 }
 
 stop_server() {
@@ -159,12 +218,14 @@ bench_backend() {
     client=$(json "$report" "d['tenants'][0]['clientId']")
     first=$(json "$report" "d['tenants'][0]['agents']['first']")
     count=$(json "$report" "d['tenants'][0]['agents']['count']")
+    bench_bare "$backend" "$n"
     start_server "$backend" "$n" "${db_args[@]}"
     if [ "$n" -gt 100000 ]; then
       # Start and idle RSS above are with the defaults (an agent cache of
       # 100,000); the load runs have the whole directory in the cache.
       stop_server
-      RECORD=0 start_server "$backend" "$n" "${db_args[@]}" --agent-cache-entries "$n"
+      # Recorded too: the anonymous RSS with the whole directory cached.
+      CACHE_NOTE=all start_server "$backend" "$n" "${db_args[@]}" --agent-cache-entries "$n"
     fi
     sid=$(curl -fs -H "LV-Access: $key" -H 'Content-Type: application/json' \
       -d "{\"clientName\":\"$(json "$report" "d['tenants'][0]['name']")\",\"userName\":\"admin\",\"password\":\"$(json "$report" "d['tenants'][0]['password']")\"}" \
@@ -179,6 +240,18 @@ bench_backend() {
       # The same at 16 connections: at 64 a search's p99 is mostly queueing
       # (64 requests in flight at ~2,400/s on 2 shared cores).
       CONNS=16 run_wrk "$backend" "$n" lv_search_16 lv_search.lua "$BASE" "$SERVER_PID" "${common[@]}" TERMS="$(terms "$report")"
+      # Every search surface and field (issue 26), at 64 and at 16 connections.
+      local cookie
+      cookie=$(console_cookie "$report")
+      for c in 64 16; do
+        local sfx=; [ "$c" = 16 ] && sfx=_16
+        CONNS=$c run_wrk "$backend" "$n" "lv_search_login$sfx" lv_search.lua "$BASE" "$SERVER_PID" "${common[@]}" LV_FIELD=loginId
+        CONNS=$c run_wrk "$backend" "$n" "lv_search_phone$sfx" lv_search.lua "$BASE" "$SERVER_PID" "${common[@]}" LV_FIELD=phone
+        CONNS=$c run_wrk "$backend" "$n" "native_q_name$sfx" native_search.lua "$BASE" "$SERVER_PID" "${common[@]}" TERMS="$(terms "$report")" SEARCH=lastname
+        CONNS=$c run_wrk "$backend" "$n" "native_q_phone$sfx" native_search.lua "$BASE" "$SERVER_PID" "${common[@]}" SEARCH=phone
+        CONNS=$c run_wrk "$backend" "$n" "console_search$sfx" console_search.lua "$BASE" "$SERVER_PID" "${common[@]}" TERMS="$(terms "$report")" CONSOLE_COOKIE="$cookie"
+      done
+      CONNS=16 run_wrk "$backend" "$n" native_get_16 native_get.lua "$BASE" "$SERVER_PID" "${common[@]}"
     fi
     if [ "$n" = "${AGENTS##*,}" ]; then
       # The largest size: paging, then the writes (they change the data).
@@ -221,7 +294,7 @@ for r in c.execute("SELECT id, login_id, first_name, last_name, phone, wrap_up_t
                    "firstName": r[2], "lastName": r[3], "phone": r[4], "wrapUpTime": r[5], "homeAgent": bool(r[6]), "active": bool(r[7]), "locked": bool(r[8])})
 json.dump({"agents": agents}, open(sys.argv[2], "w"))
 EOF
-  node "$TOOLS/json-server/node_modules/.bin/json-server" --port "$PEER_PORT" --host 127.0.0.1 --quiet "$WORK/peer.json" > "$WORK/json-server.log" 2>&1 &
+  "${PIN_SERVER[@]}" node "$TOOLS/json-server/node_modules/.bin/json-server" --port "$PEER_PORT" --host 127.0.0.1 --quiet "$WORK/peer.json" > "$WORK/json-server.log" 2>&1 &
   PEER_PID=$!
   until curl -fs -o /dev/null "http://127.0.0.1:$PEER_PORT/agents/1"; do
     kill -0 "$PEER_PID" 2>/dev/null || { cat "$WORK/json-server.log" >&2; exit 1; }
@@ -244,7 +317,7 @@ cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.start
 mem = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30)
 wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[0].split(" [")[0]
 node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
-json.dump({"date": "$DATE", "commit": "$COMMIT", "cores": os.cpu_count(), "cpu": cpu, "mem_gb": mem, "kernel": platform.platform(),
+json.dump({"date": "$DATE", "commit": "$COMMIT", "pinned": "$PINNED", "cores": os.cpu_count(), "cpu": cpu, "mem_gb": mem, "kernel": platform.platform(),
            "wrk": wrk, "conns": $CONNS, "duration": $DURATION, "json_server": "$JSON_SERVER_VERSION", "node": node}, open(sys.argv[1], "w"))
 EOF
 OUT=$ROOT/bench/results/$DATE-$COMMIT.md

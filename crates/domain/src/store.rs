@@ -36,7 +36,7 @@ pub struct Credentials {
 pub struct StoreStats {
     pub pools: Vec<PoolStats>,
     /// Lookups of the in-memory read cache: `(cache, hits, misses)`, counted
-    /// since the store was opened (`agents`, `api_keys`).
+    /// since the store was opened (`agents`, `api_keys`; `search`: agent lists answered by the search index, and by the database).
     pub cache: Vec<(&'static str, u64, u64)>,
 }
 

@@ -2,7 +2,7 @@
 //! server loop with graceful shutdown (the shared state: `state.rs`; the body
 //! limit: `body_limit.rs`).
 
-use crate::body_limit::{refuse_oversized, MAX_BODY_BYTES};
+use crate::body_limit::MAX_BODY_BYTES;
 use crate::native;
 use crate::state::AppState;
 use crate::telemetry;
@@ -31,16 +31,14 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(metrics_route)
-        .route_layer(axum::middleware::from_fn(telemetry::track))
+        .route_layer(tower::util::MapRequestLayer::new(telemetry::track))
         .fallback(native::not_found)
         .method_not_allowed_fallback(native::method_not_allowed)
         .with_state(state);
-    telemetry::with_request_id(
-        app.layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
-            .layer(axum::middleware::from_fn(refuse_oversized))
-            .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
-            .layer(CatchPanicLayer::custom(native::panic_response)),
-    )
+    app.layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+        .layer(CatchPanicLayer::custom(native::panic_response))
+        .layer(telemetry::AccessLayer)
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish.
@@ -55,6 +53,17 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
     use tower::ServiceExt;
 
     let head_timeout = state.config.header_read_timeout;
+    // The latency histograms keep every sample until they are folded into
+    // their buckets, which a scrape of /metrics does: without scrapes (no
+    // Prometheus, or a slow one) that was 8 bytes a request, without bound.
+    let metrics = state.metrics.clone();
+    let upkeep = tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            metrics.run_upkeep();
+        }
+    });
     let app = router(state);
     let mut listener = crate::deepcall::lenient_listener(listener, head_timeout);
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
@@ -83,6 +92,7 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
     drop(listener);
     // In-flight requests finish; idle keep-alive connections are closed.
     graceful.shutdown().await;
+    upkeep.abort();
     Ok(())
 }
 

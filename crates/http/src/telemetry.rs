@@ -11,33 +11,38 @@
 use crate::AppState;
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{MatchedPath, Request};
-use axum::http::HeaderName;
-use axum::middleware::Next;
+use axum::http::{HeaderName, HeaderValue};
 use axum::response::Response;
-use axum::Router;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::OnceLock;
+use std::task::{Context, Poll};
 use std::time::Instant;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
+use tracing::Instrument;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// What a request's handling notes for its log line and metrics.
+#[derive(Default)]
+struct Noted {
+    /// The tenant it acted for, once authenticated.
+    tenant: Cell<Option<i64>>,
+    /// The route template it matched (the router's shared string).
+    route: RefCell<Option<MatchedPath>>,
+}
+
 tokio::task_local! {
-    /// The tenant a request acted for, once authenticated.
-    static TENANT: Cell<Option<i64>>;
+    static NOTED: Noted;
 }
 
 /// Records the tenant the current request acts for (for its log line).
 pub(crate) fn note_tenant(id: i64) {
-    let _ = TENANT.try_with(|t| t.set(Some(id)));
+    let _ = NOTED.try_with(|n| n.tenant.set(Some(id)));
 }
-
-/// The route template a request matched (set by `track`, read by `access`).
-#[derive(Clone)]
-struct Route(String);
 
 static COMMIT: OnceLock<&'static str> = OnceLock::new();
 
@@ -97,7 +102,7 @@ fn describe() {
     );
     describe_counter!(
         "switchboard_agent_cache_requests_total",
-        "Lookups of the in-memory read cache, by cache (agents, api_keys) and result (hit, miss)."
+        "Lookups of the in-memory read cache, by cache (agents, api_keys; search: agent lists and searches, hit when the search index answered, miss when the database did) and result (hit, miss)."
     );
 }
 
@@ -120,61 +125,171 @@ pub(crate) fn count_import(r: &switchboard_domain::ImportReport) {
     }
 }
 
-/// Notes the route template of a matched request (a route layer: only
-/// matched routes run it).
-pub async fn track(req: Request, next: Next) -> Response {
-    let route = req.extensions().get::<MatchedPath>().map(|p| Route(p.as_str().to_owned()));
-    let mut resp = next.run(req).await;
-    if let Some(r) = route {
-        resp.extensions_mut().insert(r);
+/// Notes the route template of a matched request (in a route layer: only
+/// matched routes run it). A plain `map_request` function, not an axum
+/// `from_fn` middleware: that one boxes and clones the route's service on
+/// every request (issue 26).
+pub fn track(req: Request) -> Request {
+    if let Some(p) = req.extensions().get::<MatchedPath>() {
+        let _ = NOTED.try_with(|n| *n.route.borrow_mut() = Some(p.clone()));
     }
-    resp
+    req
 }
 
-/// Logs and counts every request, matched or not.
-async fn access(req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let method = req.method().clone();
-    let id = req.extensions().get::<RequestId>().and_then(|id| id.header_value().to_str().ok()).unwrap_or("-").to_owned();
-    let client = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-    let (resp, tenant) = TENANT
-        .scope(Cell::new(None), async move {
-            let resp = next.run(req).await;
-            (resp, TENANT.with(Cell::get))
+/// A random UUID v4 for a request without an `x-request-id`, from the
+/// thread's generator: tower-http's `MakeRequestUuid` asked the kernel for
+/// each one (a `getrandom` system call per request, issue 26).
+fn new_request_id() -> HeaderValue {
+    {
+        let mut b: [u8; 16] = rand::random();
+        b[6] = (b[6] & 0x0f) | 0x40;
+        b[8] = (b[8] & 0x3f) | 0x80;
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut s = [0u8; 36];
+        let mut i = 0;
+        for (k, byte) in b.iter().enumerate() {
+            if matches!(k, 4 | 6 | 8 | 10) {
+                s[i] = b'-';
+                i += 1;
+            }
+            s[i] = HEX[usize::from(byte >> 4)];
+            s[i + 1] = HEX[usize::from(byte & 0x0f)];
+            i += 2;
+        }
+        HeaderValue::from_bytes(&s).unwrap_or(HeaderValue::from_static("-"))
+    }
+}
+
+/// The request counter and latency histogram of one method, route and
+/// status, looked up once per thread: building a metric's key (three label
+/// strings) and finding it in the registry for each request cost more than
+/// recording (issue 26).
+type Handles = (metrics::Counter, metrics::Histogram);
+/// Per route template: each method and status seen, and its handles.
+type ByRoute = std::collections::HashMap<String, Vec<(axum::http::Method, u16, Handles)>>;
+
+thread_local! {
+    static HANDLES: RefCell<ByRoute> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+fn record(method: &axum::http::Method, route: &str, status: u16, seconds: f64) {
+    HANDLES.with(|h| {
+        let mut h = h.borrow_mut();
+        let by_route = match h.get_mut(route) {
+            Some(v) => v,
+            None => h.entry(route.to_owned()).or_default(),
+        };
+        let found = match by_route.iter().position(|(m, s, _)| s == &status && m == method) {
+            Some(i) => &by_route[i].2,
+            None => {
+                let labels = [("method", method.to_string()), ("route", route.to_owned()), ("status", status.to_string())];
+                let handles = (
+                    metrics::counter!("switchboard_http_requests_total", &labels),
+                    metrics::histogram!("switchboard_http_request_duration_seconds", &labels),
+                );
+                by_route.push((method.clone(), status, handles));
+                &by_route[by_route.len() - 1].2
+            }
+        };
+        found.0.increment(1);
+        found.1.record(seconds);
+    });
+}
+
+/// Every request's id, span, log line and metrics, in one layer (issue 26:
+/// it was four, tower-http's request-id setter and propagator, its trace
+/// layer and an axum `from_fn` middleware, each with its own future and the
+/// last boxing and cloning the whole stack below it on every request):
+///
+/// - the request keeps the client's `x-request-id` or gets a random one,
+///   and the response carries it;
+/// - what it does is logged within a `request` span (id, method, path: never
+///   the query, which may carry credentials);
+/// - once answered, one INFO line (`switchboard::access`) and its count and
+///   latency by method, route template and status;
+/// - a body announced as too large is refused before any of it is read
+///   (`body_limit.rs`).
+#[derive(Clone, Copy)]
+pub struct AccessLayer;
+
+impl<S> tower::Layer<S> for AccessLayer {
+    type Service = Access<S>;
+    fn layer(&self, inner: S) -> Access<S> {
+        Access { inner }
+    }
+}
+
+#[derive(Clone)]
+pub struct Access<S> {
+    inner: S,
+}
+
+impl<S> tower::Service<Request> for Access<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        let start = Instant::now();
+        let id = match req.headers().get(&REQUEST_ID) {
+            Some(id) => id.clone(),
+            None => {
+                let id = new_request_id();
+                req.headers_mut().insert(REQUEST_ID, id.clone());
+                id
+            }
+        };
+        let method = req.method().clone();
+        let client = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+        let refused = crate::body_limit::refuse_oversized(&req);
+        let span = tracing::info_span!("request", id = id.to_str().unwrap_or("-"), method = %method, path = %req.uri().path());
+        // The service that was made ready answers this request; a clone stays
+        // for the next (tower's rule for services called from a future).
+        let ready = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, ready);
+        Box::pin(async move {
+            let (mut resp, tenant, route) = match refused {
+                Some(r) => (r, None, None),
+                None => {
+                    NOTED
+                        .scope(Noted::default(), async move {
+                            let Ok(resp) = inner.call(req).await;
+                            NOTED.with(|n| (resp, n.tenant.get(), n.route.borrow_mut().take()))
+                        })
+                        .instrument(span)
+                        .await
+                }
+            };
+            if !resp.headers().contains_key(&REQUEST_ID) {
+                resp.headers_mut().insert(REQUEST_ID, id.clone());
+            }
+            let elapsed = start.elapsed();
+            let route = route.as_ref().map_or("unmatched", |r| r.as_str());
+            let status = resp.status().as_u16();
+            tracing::info!(
+                target: "switchboard::access",
+                request_id = id.to_str().unwrap_or("-"),
+                tenant,
+                method = %method,
+                route,
+                status,
+                latency_ms = (elapsed.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
+                client = client.map(tracing::field::display),
+                "request"
+            );
+            record(&method, route, status, elapsed.as_secs_f64());
+            Ok(resp)
         })
-        .await;
-    let elapsed = start.elapsed();
-    let route = resp.extensions().get::<Route>().map_or("unmatched", |r| r.0.as_str());
-    let status = resp.status().as_u16();
-    tracing::info!(
-        target: "switchboard::access",
-        request_id = %id,
-        tenant,
-        method = %method,
-        route,
-        status,
-        latency_ms = (elapsed.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
-        client = client.map(tracing::field::display),
-        "request"
-    );
-    let labels = [("method", method.to_string()), ("route", route.to_owned()), ("status", status.to_string())];
-    metrics::counter!("switchboard_http_requests_total", &labels).increment(1);
-    metrics::histogram!("switchboard_http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
-    resp
-}
-
-/// Gives every request an `x-request-id` (kept if the client sent one), logs
-/// it on the request's span and in its access line, and returns it on the
-/// response.
-pub fn with_request_id(app: Router) -> Router {
-    app.layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            let id = req.extensions().get::<RequestId>().and_then(|id| id.header_value().to_str().ok()).unwrap_or("-");
-            // Only the path: query strings may carry credentials (DeepCall tokens).
-            tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
-        }))
-        .layer(axum::middleware::from_fn(access))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+    }
 }
 
 /// The Prometheus text of `/metrics`: what was recorded, with the store's

@@ -28,10 +28,11 @@ use std::time::{Duration, Instant};
 
 use switchboard_domain::{AgentDetail, Id, Principal};
 
-mod names;
+mod arena;
 mod packed;
+pub(crate) mod search;
 
-pub(crate) use names::{build as names_build, contains_lower, NameIndex, NameQuery, Names};
+pub(crate) use search::{Ask, Compiled, Row, Search, SearchIndex};
 
 const SHARDS: usize = 64;
 /// Generations per shard: a forget moves one slot's, so a fetch (above all a
@@ -40,8 +41,8 @@ const SLOTS: usize = 64;
 /// API-key principals kept at most (one per key in use).
 const PRINCIPALS: usize = 10_000;
 
-struct Shard<K, V> {
-    map: HashMap<K, V>,
+struct Shard<M> {
+    map: M,
     generations: [u64; SLOTS],
     /// Lookups that found their key, and that did not (for `/metrics`;
     /// counted under the lock a lookup holds anyway).
@@ -49,9 +50,105 @@ struct Shard<K, V> {
     misses: u64,
 }
 
+/// What a shard keeps its entries in: a map of API-key principals, or the
+/// agents' byte arena (`arena.rs`).
+trait Entries {
+    /// Empty, meant to hold at most `room` entries, for shard `shard`.
+    fn with_room(room: usize, shard: usize) -> Self;
+    /// What places a key in a shard and a generation slot (a hash).
+    fn spread(key: &Self::Lookup) -> usize {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        BuildHasherDefault::<DefaultHasher>::default().hash_one(key) as usize
+    }
+    /// What a lookup names (`str` for a `String` key).
+    type Lookup: Hash + Eq + ?Sized;
+    type Key: Borrow<Self::Lookup>;
+    type Value: ?Sized;
+    /// What is stored for a value.
+    type Stored;
+    fn find(&self, key: &Self::Lookup) -> Option<&Self::Value>;
+    fn has(&self, key: &Self::Lookup) -> bool;
+    fn put(&mut self, key: Self::Key, value: Self::Stored);
+    fn take_out(&mut self, key: &Self::Lookup);
+    fn evict_one(&mut self);
+    fn count(&self) -> usize;
+    fn empty(&mut self);
+}
+
+impl<V> Entries for HashMap<String, V> {
+    fn with_room(_: usize, _: usize) -> Self {
+        HashMap::new()
+    }
+    type Lookup = str;
+    type Key = String;
+    type Value = V;
+    type Stored = V;
+    fn find(&self, key: &str) -> Option<&V> {
+        self.get(key)
+    }
+    fn has(&self, key: &str) -> bool {
+        self.contains_key(key)
+    }
+    fn put(&mut self, key: String, value: V) {
+        self.insert(key, value);
+    }
+    fn take_out(&mut self, key: &str) {
+        self.remove(key);
+    }
+    fn evict_one(&mut self) {
+        // An arbitrary entry (the map's hasher is keyed per process):
+        // random eviction, which keeps what is read often coming back.
+        if let Some(victim) = self.keys().next().cloned() {
+            self.remove(&victim);
+        }
+    }
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn empty(&mut self) {
+        self.clear();
+        self.shrink_to_fit();
+    }
+}
+
+impl Entries for arena::Arena {
+    fn with_room(room: usize, shard: usize) -> Self {
+        arena::Arena::with_room(room, SHARDS, shard)
+    }
+    /// By id: a shard holds every 64th id (`arena.rs` indexes them directly).
+    fn spread(key: &Id) -> usize {
+        *key as usize
+    }
+    type Lookup = Id;
+    type Key = Id;
+    type Value = [u8];
+    type Stored = Box<[u8]>;
+    fn find(&self, key: &Id) -> Option<&[u8]> {
+        self.get(*key)
+    }
+    fn has(&self, key: &Id) -> bool {
+        self.contains(*key)
+    }
+    fn put(&mut self, key: Id, value: Box<[u8]>) {
+        self.insert(key, &value);
+    }
+    fn take_out(&mut self, key: &Id) {
+        self.remove(*key);
+    }
+    fn evict_one(&mut self) {
+        arena::Arena::evict_one(self);
+    }
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn empty(&mut self) {
+        self.clear();
+    }
+}
+
 /// A map split in shards, each behind its own lock, bounded in entries.
-struct Sharded<K, V> {
-    shards: Vec<Mutex<Shard<K, V>>>,
+struct Sharded<M> {
+    shards: Vec<Mutex<Shard<M>>>,
     per_shard: usize,
 }
 
@@ -68,45 +165,43 @@ pub(crate) struct Ticket {
     generation: u64,
 }
 
-impl<K: Hash + Eq + Clone, V: Clone> Sharded<K, V> {
+impl<M: Entries> Sharded<M> {
     fn new(capacity: usize) -> Self {
-        let shards = (0..SHARDS).map(|_| Mutex::new(Shard { map: HashMap::new(), generations: [0; SLOTS], hits: 0, misses: 0 })).collect();
         // Keys do not spread evenly: room for four standard deviations over
         // the mean, so that a cache sized to a directory holds all of it.
         let mean = capacity.div_ceil(SHARDS);
         let per_shard = if capacity == 0 { 0 } else { mean + 4 * mean.isqrt() + 4 };
+        let shards = (0..SHARDS)
+            .map(|i| Mutex::new(Shard { map: M::with_room(per_shard, i), generations: [0; SLOTS], hits: 0, misses: 0 }))
+            .collect();
         Sharded { shards, per_shard }
     }
 
     /// Where `key` lives; the same for a key and its borrowed form (a
     /// `String` and its `str` hash alike), so lookups need no owned key.
-    fn place<Q: Hash + ?Sized>(key: &Q) -> Place {
-        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-        let h = BuildHasherDefault::<DefaultHasher>::default().hash_one(key) as usize;
+    fn place(key: &M::Lookup) -> Place {
+        let h = M::spread(key);
         Place { shard: h % SHARDS, slot: (h / SHARDS) % SLOTS }
     }
 
-    fn lock(&self, i: usize) -> std::sync::MutexGuard<'_, Shard<K, V>> {
+    fn lock(&self, i: usize) -> std::sync::MutexGuard<'_, Shard<M>> {
         self.shards[i].lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The value, or a ticket to store one fetched after this call.
-    fn get<Q: Hash + Eq + ?Sized>(&self, key: &Q) -> Result<V, Ticket>
+    fn get(&self, key: &M::Lookup) -> Result<M::Value, Ticket>
     where
-        K: Borrow<Q>,
+        M::Value: Clone + Sized,
     {
         self.read(key, |v| Some(v.clone()))
     }
 
     /// What `f` makes of the value, or a ticket as `get` gives (also when
     /// `f` makes nothing of it).
-    fn read<Q: Hash + Eq + ?Sized, R>(&self, key: &Q, f: impl FnOnce(&V) -> Option<R>) -> Result<R, Ticket>
-    where
-        K: Borrow<Q>,
-    {
+    fn read<R>(&self, key: &M::Lookup, f: impl FnOnce(&M::Value) -> Option<R>) -> Result<R, Ticket> {
         let place = Self::place(key);
         let mut shard = self.lock(place.shard);
-        match shard.map.get(key).and_then(f) {
+        match shard.map.find(key).and_then(f) {
             Some(r) => {
                 shard.hits += 1;
                 Ok(r)
@@ -131,7 +226,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Sharded<K, V> {
     /// Keeps a value fetched after `ticket` was given, unless its slot was
     /// forgotten since (which also covers a cache that went dark and live
     /// again meanwhile: both forget everything).
-    fn put(&self, ticket: Ticket, key: K, value: V) {
+    fn put(&self, ticket: Ticket, key: M::Key, value: M::Stored) {
         if self.per_shard == 0 {
             return;
         }
@@ -139,14 +234,10 @@ impl<K: Hash + Eq + Clone, V: Clone> Sharded<K, V> {
         if shard.generations[ticket.place.slot] != ticket.generation {
             return;
         }
-        if shard.map.len() >= self.per_shard && !shard.map.contains_key(&key) {
-            // An arbitrary entry (the map's hasher is keyed per process):
-            // random eviction, which keeps what is read often coming back.
-            if let Some(victim) = shard.map.keys().next().cloned() {
-                shard.map.remove(&victim);
-            }
+        if shard.map.count() >= self.per_shard && !shard.map.has(key.borrow()) {
+            shard.map.evict_one();
         }
-        shard.map.insert(key, value);
+        shard.map.put(key, value);
     }
 
     /// Every slot's generation, before fetching a batch to `fill`.
@@ -157,45 +248,44 @@ impl<K: Hash + Eq + Clone, V: Clone> Sharded<K, V> {
     /// Adds an entry fetched after `generations` were taken, unless its slot
     /// moved since or its shard is full (a fill evicts nothing); whether it
     /// was added.
-    fn fill(&self, generations: &[[u64; SLOTS]], key: K, value: V) -> bool {
-        let place = Self::place(&key);
+    fn fill(&self, generations: &[[u64; SLOTS]], key: M::Key, value: M::Stored) -> bool {
+        let place = Self::place(key.borrow());
         let mut shard = self.lock(place.shard);
-        if shard.generations[place.slot] != generations[place.shard][place.slot] || shard.map.len() >= self.per_shard {
+        if shard.generations[place.slot] != generations[place.shard][place.slot] || shard.map.count() >= self.per_shard {
             return false;
         }
-        shard.map.insert(key, value);
+        shard.map.put(key, value);
         true
     }
 
-    fn forget(&self, key: &K) {
+    fn forget(&self, key: &M::Lookup) {
         let place = Self::place(key);
         let mut shard = self.lock(place.shard);
         shard.generations[place.slot] += 1;
-        shard.map.remove(key);
+        shard.map.take_out(key);
     }
 
     fn forget_all(&self) {
         for i in 0..SHARDS {
             let mut shard = self.lock(i);
             shard.generations.iter_mut().for_each(|g| *g += 1);
-            shard.map.clear();
-            shard.map.shrink_to_fit();
+            shard.map.empty();
         }
     }
 
     #[cfg(test)]
     fn len(&self) -> usize {
-        (0..SHARDS).map(|i| self.lock(i).map.len()).sum()
+        (0..SHARDS).map(|i| self.lock(i).map.count()).sum()
     }
 }
 
 pub(crate) struct ReadCache {
-    /// Packed (`packed.rs`): a fifth of the memory of `AgentDetail`s.
-    agents: Sharded<Id, Box<[u8]>>,
-    principals: Sharded<String, Principal>,
-    /// Agents' last names by trigram (`names.rs`); built and kept only where
-    /// the store runs its maintainer.
-    pub(crate) names: NameIndex,
+    /// Packed (`packed.rs`) in byte arenas (`arena.rs`).
+    agents: Sharded<arena::Arena>,
+    principals: Sharded<HashMap<String, Principal>>,
+    /// The agent search index (`search.rs`); built and kept only where the
+    /// store runs its maintainer.
+    pub(crate) search: SearchIndex,
     /// Whether notifications are being received: until they are, nothing is
     /// served from (or kept in) the cache.
     live: AtomicBool,
@@ -226,7 +316,7 @@ impl ReadCache {
         ReadCache {
             agents: Sharded::new(agent_entries),
             principals: Sharded::new(PRINCIPALS),
-            names: NameIndex::new(),
+            search: SearchIndex::new(),
             live: AtomicBool::new(false),
             epoch: AtomicI64::new(i64::MIN),
             epoch_change: Mutex::new(()),
@@ -239,7 +329,7 @@ impl ReadCache {
         if !self.is_live() {
             return Cached::Off;
         }
-        match self.agents.read(&id, |bytes| packed::unpack(bytes)) {
+        match self.agents.read(&id, packed::unpack) {
             Ok(a) => Cached::Hit(a),
             Err(t) => Cached::Miss(t),
         }
@@ -250,14 +340,15 @@ impl ReadCache {
         if !self.is_live() {
             return None;
         }
-        self.agents.read(&id, |bytes| packed::unpack_agent(bytes)).ok()
+        self.agents.read(&id, packed::unpack_agent).ok()
     }
 
     /// Lookups so far, for `/metrics`: (cache, hits, misses).
     pub(crate) fn counts(&self) -> Vec<(&'static str, u64, u64)> {
         let (ah, am) = self.agents.counts();
         let (kh, km) = self.principals.counts();
-        vec![("agents", ah, am), ("api_keys", kh, km)]
+        let (sa, sd) = self.search.counts();
+        vec![("agents", ah, am), ("api_keys", kh, km), ("search", sa, sd)]
     }
 
     pub(crate) fn keep_agent(&self, ticket: Ticket, a: &AgentDetail) {
@@ -312,18 +403,17 @@ impl ReadCache {
     fn forget_everything(&self) {
         self.forget_agents();
         self.forget_principals();
-        self.names.invalidate();
+        self.search.invalidate();
     }
 
     /// Applies one change notification (see the PostgreSQL migration 0005).
     pub(crate) fn apply(&self, payload: &str) {
         match payload.split_once(':') {
-            Some(("a", "*")) => self.forget_agents(),
-            Some(("r", "*")) => {
+            Some(("a" | "r", "*")) => {
                 self.forget_agents();
-                self.names.invalidate();
+                self.search.invalidate();
             }
-            Some((kind @ ("a" | "r"), ids)) => {
+            Some(("a" | "r", ids)) => {
                 let mut rows = Vec::new();
                 for id in ids.split(',') {
                     match id.parse::<Id>() {
@@ -334,14 +424,15 @@ impl ReadCache {
                         Err(_) => {
                             tracing::warn!(payload, "change notification does not decode; forgetting all agents");
                             self.forget_agents();
-                            self.names.invalidate();
+                            self.search.invalidate();
                             return;
                         }
                     }
                 }
-                if kind == "r" {
-                    self.names.mark(rows);
-                }
+                // Either kind may change what a search finds: a row's fields
+                // (`r:` for creations, deletions and last names; `a:` for
+                // every other update) or its assignments (`a:`).
+                self.search.mark(rows);
             }
             Some(("k", _)) => self.forget_principals(),
             _ => {
@@ -404,11 +495,13 @@ impl Drop for Listening {
 
 /// What a write may change, as far as the cache is concerned.
 pub(crate) enum Change {
-    /// An agent's assignments (skills, services, groups) or login state.
+    /// An agent's row or assignments (the search index re-reads it).
     Agent(Id),
-    /// An agent's own row, its name among it (the name index re-reads it).
-    AgentRow(Id),
-    /// Many agents' assignments at once (a deleted skill, group or service).
+    /// Only an agent's login state (failed logins, lock, last login): nothing
+    /// the search index holds.
+    LoginState(Id),
+    /// Many agents' assignments at once (a deleted skill, group or service):
+    /// the search index is built anew.
     Agents,
     /// Many agents' rows at once (an import).
     AgentRows,
@@ -429,15 +522,18 @@ impl Drop for ForgetOnDrop<'_> {
     fn drop(&mut self) {
         if let Some(c) = self.cache {
             match self.change {
-                Change::Agent(id) => c.forget_agent(id),
-                Change::AgentRow(id) => {
+                Change::Agent(id) => {
                     c.forget_agent(id);
-                    c.names.mark([id]);
+                    c.search.mark([id]);
                 }
-                Change::Agents => c.forget_agents(),
+                Change::LoginState(id) => c.forget_agent(id),
+                Change::Agents => {
+                    c.forget_agents();
+                    c.search.invalidate();
+                }
                 Change::AgentRows => {
                     c.forget_agents();
-                    c.names.invalidate();
+                    c.search.invalidate();
                 }
                 Change::Principals => c.forget_principals(),
             }
@@ -451,32 +547,41 @@ mod tests {
 
     #[test]
     fn a_fetch_that_raced_a_forget_is_not_kept() {
-        let s: Sharded<i64, &str> = Sharded::new(100);
-        let t = s.get(&1).unwrap_err();
-        s.forget(&1);
-        s.put(t, 1, "stale");
-        assert!(s.get(&1).is_err());
-        let t = s.get(&1).unwrap_err();
-        s.put(t, 1, "fresh");
-        assert_eq!(s.get(&1).ok(), Some("fresh"));
+        let s: Sharded<HashMap<String, &str>> = Sharded::new(100);
+        let t = s.get("1").unwrap_err();
+        s.forget("1");
+        s.put(t, "1".into(), "stale");
+        assert!(s.get("1").is_err());
+        let t = s.get("1").unwrap_err();
+        s.put(t, "1".into(), "fresh");
+        assert_eq!(s.get("1").ok(), Some("fresh"));
         s.forget_all();
-        assert!(s.get(&1).is_err());
+        assert!(s.get("1").is_err());
+        // The agents' arenas alike.
+        let a: Sharded<arena::Arena> = Sharded::new(100);
+        let t = a.read(&1, |_| Some(())).unwrap_err();
+        a.forget(&1);
+        a.put(t, 1, Box::new(*b"stale"));
+        assert!(a.read(&1, |v| Some(v.to_vec())).is_err());
+        let t = a.read(&1, |_| Some(())).unwrap_err();
+        a.put(t, 1, Box::new(*b"fresh"));
+        assert_eq!(a.read(&1, |v| Some(v.to_vec())).ok(), Some(b"fresh".to_vec()));
     }
 
     #[test]
     fn entries_stay_bounded() {
-        let s: Sharded<i64, i64> = Sharded::new(SHARDS * 2);
+        let s: Sharded<arena::Arena> = Sharded::new(SHARDS * 2);
         for k in 0..10_000 {
-            if let Err(t) = s.get(&k) {
-                s.put(t, k, k);
+            if let Err(t) = s.read(&k, |_| Some(())) {
+                s.put(t, k, Box::new(*b"v"));
             }
         }
         assert_eq!(s.len(), SHARDS * (2 + 4 + 4));
         // A cache sized to what it holds holds all of it.
         for n in [1_000i64, 100_000] {
-            let s: Sharded<i64, i64> = Sharded::new(n as usize);
+            let s: Sharded<arena::Arena> = Sharded::new(n as usize);
             let generations = s.generations();
-            assert!((0..n).all(|k| s.fill(&generations, k, k)), "{n}");
+            assert!((0..n).all(|k| s.fill(&generations, k, Box::new(*b"v"))), "{n}");
         }
     }
 

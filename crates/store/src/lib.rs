@@ -53,8 +53,9 @@ pub struct StoreOptions {
     pub agent_cache_entries: usize,
     /// Fill the agent cache at start (in the background).
     pub agent_cache_preload: bool,
-    /// Keep agents' last names in an in-memory trigram index
-    /// (`cache/names.rs`) that answers last-name searches; needs the cache.
+    /// Keep the in-memory agent search index (`cache/search.rs`: every
+    /// searchable field, the filters, the loginId order) that answers agent
+    /// lists and searches; needs the cache.
     pub name_index: bool,
     /// SQLite: create the database file when it does not exist (`serve`,
     /// `admin migrate`, `admin create-tenant`). Off, a missing file is an

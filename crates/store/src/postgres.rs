@@ -195,7 +195,7 @@ pub(crate) async fn open(url: &str, opts: &crate::StoreOptions) -> Result<SqlSto
             let listener = tokio::spawn(listen::run(base, pool.clone(), listen::channel(&schema), cache.clone())).abort_handle();
             let preload =
                 opts.agent_cache_preload.then(|| tokio::spawn(preload_agents(pool.clone(), cache.clone(), entries)).abort_handle());
-            let names = opts.name_index.then(|| tokio::spawn(maintain_names(pool.clone(), cache.clone())).abort_handle());
+            let names = opts.name_index.then(|| tokio::spawn(maintain_search(pool.clone(), cache.clone())).abort_handle());
             Some(crate::cache::Listening { cache, tasks: [Some(listener), preload, names].into_iter().flatten().collect() })
         }
     };

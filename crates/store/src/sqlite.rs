@@ -319,7 +319,7 @@ pub(crate) async fn open(target: &str, opts: &crate::StoreOptions) -> Result<Sql
             cache.go_live();
             let preload =
                 opts.agent_cache_preload.then(|| tokio::spawn(preload_agents(reader.clone(), cache.clone(), entries)).abort_handle());
-            let names = opts.name_index.then(|| tokio::spawn(maintain_names(reader.clone(), cache.clone())).abort_handle());
+            let names = opts.name_index.then(|| tokio::spawn(maintain_search(reader.clone(), cache.clone())).abort_handle());
             Some(crate::cache::Listening { cache, tasks: [preload, names].into_iter().flatten().collect() })
         }
     };

@@ -37,9 +37,10 @@ pub struct ServeArgs {
     /// read).
     #[arg(long, env = "SWITCHBOARD_NO_AGENT_CACHE_PRELOAD")]
     pub no_agent_cache_preload: bool,
-    /// Do not keep agents' last names in memory (about 40 bytes an agent)
-    /// for last-name searches; the database's text indexes answer them.
-    /// Without the agent cache there is no name index either.
+    /// Do not keep the agent search index in memory (every searchable field,
+    /// the filters and the loginId order: about 60–70 bytes an agent) that
+    /// answers agent lists and searches; the database answers them. Without
+    /// the agent cache there is no search index either.
     #[arg(long, env = "SWITCHBOARD_NO_NAME_INDEX")]
     pub no_name_index: bool,
     /// Vendor sessions (LiveVox, DeepCall) end after this many minutes without use.

@@ -433,7 +433,7 @@ async fn change_agent(c: &mut DbConn, ctx: &WriteCtx, before: &Agent, changes: &
 /// Builds a query whose *shape* varies (which filters apply); every value is
 /// bound as a parameter, never spliced into the text.
 /// The agent list query: tenant, keyset/offset paging and filters.
-fn agent_list_query(tenant: Id, filter: &AgentFilter, page: PageRequest) -> QueryBuilder {
+fn agent_list_query(tenant: Id, filter: &AgentFilter, page: PageRequest, only: &[Id]) -> QueryBuilder {
     use switchboard_domain::AgentSort;
     let text = |s: &Option<String>| s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
     const ALL_TEXT: &[&str] = &["login_id", "first_name", "last_name", "display_name", "email", "phone"];
@@ -477,6 +477,11 @@ fn agent_list_query(tenant: Id, filter: &AgentFilter, page: PageRequest) -> Quer
     if page.after > 0 {
         let p = qb.arg(Arg::Int(page.after));
         qb.push(&format!(" AND a.id > {p}"));
+    }
+    if !only.is_empty() {
+        // Among these agents only (the search index's pending ones).
+        qb.push(" AND a.id IN ");
+        qb.push_ids(only);
     }
     for (columns, t) in texts.iter().filter(|_| by_index.is_none()) {
         let clause = This::agent_contains(&mut qb, columns, t);
@@ -574,7 +579,7 @@ impl SqlStore {
     /// The database's plan for an agent search (benchmarks and tests show
     /// with it that substring search uses an index).
     pub(crate) async fn explain_agent_list(&self, tenant: Id, filter: &AgentFilter) -> Result<String> {
-        let mut qb = agent_list_query(tenant, filter, PageRequest::first(100));
+        let mut qb = agent_list_query(tenant, filter, PageRequest::first(100), &[]);
         qb.sql = format!("{}{}", This::EXPLAIN, qb.sql);
         let mut tx = self.writer.begin().await.map_err(db_err)?;
         This::prepare_explain(&mut tx).await?;
@@ -598,14 +603,10 @@ fn agent_like(qb: &mut QueryBuilder, columns: &[&str], text: &str) -> String {
     format!("({})", ors.join(" OR "))
 }
 
-/// What an agent update changes for the caches: its row for the name index
-/// only if it sets a last name (the index then re-reads it).
-fn agent_change(id: Id, c: &AgentChanges) -> crate::cache::Change {
-    if c.last_name.is_some() {
-        crate::cache::Change::AgentRow(id)
-    } else {
-        crate::cache::Change::Agent(id)
-    }
+/// What an agent update changes for the caches: its row (the search index
+/// re-reads it).
+fn agent_change(id: Id, _: &AgentChanges) -> crate::cache::Change {
+    crate::cache::Change::Agent(id)
 }
 
 /// The id of the tenant's object named `name` (case-insensitive) by `sql`
@@ -704,68 +705,61 @@ async fn preload_agents(pool: DbPool, cache: std::sync::Arc<crate::cache::ReadCa
     tracing::info!(agents = kept, seconds = started.elapsed().as_secs_f64(), "agent cache preloaded");
 }
 
-// ---- the name index (cache/names.rs) ---------------------------------------------------
+// ---- the search index (cache/search.rs) -------------------------------------------------
 
 impl SqlStore {
-    /// The name index's cache, and whether the order is descending, where
-    /// the index can serve `sort` (id order) now.
-    fn index_in_id_order(&self, sort: switchboard_domain::AgentSort) -> Result<Option<(&crate::cache::ReadCache, bool)>> {
-        use switchboard_domain::AgentSort;
-        let descending = match sort {
-            AgentSort::IdAsc => false,
-            AgentSort::IdDesc => true,
-            _ => return Ok(None),
-        };
-        Ok(self.fresh_cache()?.filter(|c| c.is_live()).map(|c| (c, descending)))
-    }
-
-    /// A last-name search in id order, answered by the name index (only the
-    /// page's rows are read, from the agent cache or by id), or None where
-    /// the database's text indexes must answer: other filters, another
-    /// order, a text shorter than a trigram, an index not ready.
-    async fn list_agents_by_name(&self, tenant: Id, filter: &AgentFilter, page: PageRequest) -> Result<Option<Page<Agent>>> {
-        let blank = |s: &Option<String>| s.as_deref().is_none_or(|s| s.trim().is_empty());
-        let Some(text) = filter.last_name_contains.as_deref().map(str::trim).filter(|t| !t.is_empty()) else { return Ok(None) };
-        let only_name =
-            blank(&filter.q) && blank(&filter.login_id_contains) && blank(&filter.phone_contains) && filter.phone_number.is_none();
-        if !only_name || filter.active.is_some() || filter.skill_id.is_some() || filter.service_id.is_some() || filter.group_id.is_some() {
+    /// A list or search answered by the search index (only the page's rows
+    /// are read, from the agent cache or by id; pending agents from the
+    /// database with the whole filter), or None where the database answers:
+    /// the index off or not ready, a last-name order, texts without a
+    /// trigram, too many agents pending, an offset too deep.
+    async fn list_agents_indexed(&self, tenant: Id, filter: &AgentFilter, page: PageRequest) -> Result<Option<Page<Agent>>> {
+        let Some(cache) = self.fresh_cache()?.filter(|c| c.is_live()) else { return Ok(None) };
+        let Some(compiled) = crate::cache::Compiled::of(filter) else { return Ok(None) };
+        // The whole list in id order from its start or after a cursor is one
+        // short walk of the primary key: the database answers it, and so sees
+        // at once what another process just wrote (the index hears of that a
+        // moment later), as a client paging through every agent expects.
+        if compiled.is_unfiltered() && matches!(compiled.order, crate::cache::search::Order::Id { .. }) && page.offset == 0 {
             return Ok(None);
         }
-        let Some((cache, descending)) = self.index_in_id_order(filter.sort)? else { return Ok(None) };
+        let exact = compiled.texts.is_empty();
         let skip = usize::try_from(page.offset).unwrap_or(usize::MAX);
-        let need = skip.saturating_add(page.limit as usize + 1);
-        let mut query = crate::cache::NameQuery {
+        let take = page.limit as usize + 1;
+        let need = skip.saturating_add(take);
+        if !exact && need > 20_000 {
+            return Ok(None);
+        }
+        let mut ask = crate::cache::Ask {
             tenant,
-            text,
-            descending,
+            filter: &compiled,
             after: page.after,
+            skip: if exact { page.offset } else { 0 },
             resume: None,
             known_pending: &[],
-            want: need.min(1_000),
+            want: if exact { take } else { need.min(1_000) },
         };
-        let Some(first) = cache.names.search(&query) else { return Ok(None) };
-        let lower = first.lower.clone();
-        let matches = |a: &Agent| a.tenant_id == tenant && a.id > page.after && crate::cache::contains_lower(&a.last_name, &lower);
-        // Changed since the index last read them: their rows decide, merged
-        // in order with the index's matches below.
-        let pending: Vec<Agent> = if first.pending.is_empty() {
-            Vec::new()
-        } else {
-            self.agents_by_ids(tenant, &first.pending).await?.into_iter().filter(|a| matches(a)).collect()
-        };
+        let Some(first) = cache.search.ask(&ask) else { return Ok(None) };
+        let skipped = first.skipped;
+        // Changed since the index last read them: the database decides with
+        // the whole filter, merged in order with the index's matches below.
+        let pending =
+            if first.pending.is_empty() { Vec::new() } else { self.agents_matching(tenant, filter, page, &first.pending).await? };
         let known_pending = first.pending.clone();
-        query.known_pending = &known_pending;
-        // Candidates in order, each checked against its row (the agent cache's,
-        // or read by id), until `need` match or the candidates run out.
+        ask.known_pending = &known_pending;
         let mut found: Vec<Agent> = Vec::new();
         let mut batch = first;
         loop {
-            found.extend(self.agent_rows(cache, tenant, &batch.ids).await?.into_iter().filter(|a| matches(a)));
-            let (Some(&last), false) = (batch.ids.last(), batch.exhausted || found.len() >= need) else { break };
+            let rows = self.agent_rows(cache, tenant, &batch.ids).await?;
+            // Without texts the index is exact: an agent deleted since leaves
+            // its page one short, as if read a moment earlier.
+            found.extend(rows.into_iter().filter(|a| exact || compiled.matches(a)));
+            let want_more = !exact && !batch.exhausted && found.len() < need;
+            let (Some(resume), true) = (batch.resume.take(), want_more) else { break };
             // Most candidates match: ask for what is missing and a little more.
-            query.resume = Some(last);
-            query.want = (need - found.len()).saturating_add(16).min(1_000);
-            match cache.names.search(&query) {
+            ask.resume = Some(resume);
+            ask.want = (need - found.len()).saturating_add(16).min(1_000);
+            match cache.search.ask(&ask) {
                 Some(next) => batch = next,
                 // Invalidated meanwhile: the database answers the whole page.
                 None => return Ok(None),
@@ -773,29 +767,10 @@ impl SqlStore {
         }
         if !pending.is_empty() {
             found.extend(pending);
-            found.sort_unstable_by_key(|a| a.id);
-            if descending {
-                found.reverse();
-            }
+            compiled.sort(&mut found);
         }
-        let items = found.into_iter().skip(skip).take(page.limit as usize + 1).collect();
+        let items = found.into_iter().skip(if skipped { 0 } else { skip }).take(take).collect();
         Ok(Some(page_of(items, page.limit)))
-    }
-
-    /// A page of the whole list (no filter) at an offset, in id order, by
-    /// rank in the name index's member bitmaps (`NameIndex::page`): a
-    /// database walks past every agent before the offset (at 1M agents,
-    /// LiveVox's random-offset paging ran at 153/s on SQLite, 66/s on
-    /// PostgreSQL). None where the database answers.
-    async fn list_agents_by_rank(&self, tenant: Id, filter: &AgentFilter, page: PageRequest) -> Result<Option<Page<Agent>>> {
-        let unfiltered = AgentFilter { sort: filter.sort, ..AgentFilter::default() };
-        if page.offset == 0 || *filter != unfiltered {
-            return Ok(None);
-        }
-        let Some((cache, descending)) = self.index_in_id_order(filter.sort)? else { return Ok(None) };
-        let Some(ids) = cache.names.page(tenant, descending, page.after, page.offset, page.limit as usize + 1) else { return Ok(None) };
-        // An agent deleted since leaves its page one short: as if read a moment earlier.
-        Ok(Some(page_of(self.agent_rows(cache, tenant, &ids).await?, page.limit)))
     }
 
     /// These agents' rows in the order given, from the agent cache where it
@@ -829,25 +804,76 @@ impl SqlStore {
         let rows = qb.build().fetch_all(&self.reader).await.map_err(db_err)?;
         rows.iter().map(agent_of).collect()
     }
+
+    /// Those of these agents (at most `MAX_PENDING`) that the filter matches
+    /// in the database, as the list query itself decides (keyset bound
+    /// included, no offset).
+    async fn agents_matching(&self, tenant: Id, filter: &AgentFilter, page: PageRequest, ids: &[Id]) -> Result<Vec<Agent>> {
+        let all = PageRequest { after: page.after, offset: 0, limit: 1_000 };
+        let qb = agent_list_query(tenant, filter, all, ids);
+        if let Some(d) = &self.direct {
+            return d.list_agents(qb.sql, &qb.args).await;
+        }
+        let rows = qb.build().fetch_all(&self.reader).await.map_err(db_err)?;
+        rows.iter().map(agent_of).collect()
+    }
 }
 
-const NAME_ROWS_SQL: &str = "SELECT id, tenant_id, last_name FROM agents WHERE id > $1 ORDER BY id LIMIT $2";
+const SEARCH_ROWS_SQL: &str =
+    "SELECT id, tenant_id, login_id, first_name, last_name, display_name, email, phone, active FROM agents WHERE id > $1 ORDER BY id LIMIT $2";
+const SEARCH_ASSIGNMENTS_SQL: [&str; 3] = [
+    "SELECT agent_id, skill_id FROM agent_skills WHERE agent_id > $1 AND agent_id <= $2",
+    "SELECT agent_id, service_id FROM agent_services WHERE agent_id > $1 AND agent_id <= $2",
+    "SELECT agent_id, group_id FROM agent_groups WHERE agent_id > $1 AND agent_id <= $2",
+];
 
-/// Keeps the name index: builds it whenever it is not ready while the cache
-/// is live, and re-reads the rows of pending agents (`cache/names.rs`).
-async fn maintain_names(pool: DbPool, cache: std::sync::Arc<crate::cache::ReadCache>) {
+fn search_row_of(r: &DbRow) -> Result<crate::cache::Row> {
+    Ok(crate::cache::Row {
+        id: col(r, "id")?,
+        tenant: col(r, "tenant_id")?,
+        texts: [
+            Some(col(r, "login_id")?),
+            Some(col(r, "first_name")?),
+            Some(col(r, "last_name")?),
+            col(r, "display_name")?,
+            col(r, "email")?,
+            col(r, "phone")?,
+        ],
+        active: col(r, "active")?,
+        ..Default::default()
+    })
+}
+
+/// Adds each assignment row (agent id, object id) to its agent's row.
+fn add_assignments(rows: &mut std::collections::HashMap<Id, crate::cache::Row>, kind: usize, found: &[DbRow]) -> Result<()> {
+    for r in found {
+        let (agent, object): (Id, Id) = (r.try_get(0).map_err(db_err)?, r.try_get(1).map_err(db_err)?);
+        if let Some(row) = rows.get_mut(&agent) {
+            match kind {
+                0 => row.skills.push(object),
+                1 => row.services.push(object),
+                _ => row.groups.push(object),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Keeps the search index: builds it whenever it is not ready while the
+/// cache is live, and re-reads the rows of pending agents (`cache/search.rs`).
+async fn maintain_search(pool: DbPool, cache: std::sync::Arc<crate::cache::ReadCache>) {
     use std::time::Duration;
-    let names = &cache.names;
+    let search = &cache.search;
     loop {
-        names.wake.notified().await;
+        search.wake.notified().await;
         loop {
-            if !names.is_ready() && cache.is_live() {
-                match build_names(&pool, &cache).await {
+            if !search.is_ready() && cache.is_live() {
+                match build_search(&pool, &cache).await {
                     Ok(true) => {}
                     // Invalidated while building: again.
                     Ok(false) => continue,
                     Err(e) => {
-                        tracing::warn!(error = %e, "name index: build failed; searches read the database meanwhile");
+                        tracing::warn!(error = %e, "search index: build failed; searches read the database meanwhile");
                         tokio::time::sleep(Duration::from_secs(1)).await;
                         continue;
                     }
@@ -855,15 +881,15 @@ async fn maintain_names(pool: DbPool, cache: std::sync::Arc<crate::cache::ReadCa
             }
             // Writes come in bursts: a millisecond gathers them in one read.
             tokio::time::sleep(Duration::from_millis(1)).await;
-            let marks = names.pending_marks();
+            let marks = search.pending_marks();
             if marks.is_empty() {
                 break;
             }
             let ids: Vec<Id> = marks.iter().map(|(id, _)| *id).collect();
-            match name_rows(&pool, &ids).await {
-                Ok(rows) => names.reconcile(&marks, &rows),
+            match search_rows(&pool, &ids).await {
+                Ok(rows) => search.reconcile(&marks, &rows),
                 Err(e) => {
-                    tracing::warn!(error = %e, "name index: cannot re-read changed agents; retrying");
+                    tracing::warn!(error = %e, "search index: cannot re-read changed agents; retrying");
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
             }
@@ -871,50 +897,76 @@ async fn maintain_names(pool: DbPool, cache: std::sync::Arc<crate::cache::ReadCa
     }
 }
 
-/// Reads every agent's name into a new index; false if it was invalidated
+/// Reads every agent into a new index; false if it was invalidated
 /// meanwhile (or cannot serve).
-async fn build_names(pool: &DbPool, cache: &crate::cache::ReadCache) -> Result<bool> {
+async fn build_search(pool: &DbPool, cache: &crate::cache::ReadCache) -> Result<bool> {
     const BATCH: i64 = 20_000;
     let started = std::time::Instant::now();
-    let seen = cache.names.begin_build();
-    let mut built = crate::cache::Names::default();
+    let seen = cache.search.begin_build();
+    let mut built = crate::cache::Search::default();
     let mut after = 0i64;
     loop {
-        let rows = sqlx::query(NAME_ROWS_SQL).bind(after).bind(BATCH).fetch_all(pool).await.map_err(db_err)?;
-        let Some(last) = rows.last() else { break };
-        after = col(last, "id")?;
-        let batch = rows
-            .iter()
-            .map(|r| Ok((col(r, "id")?, col(r, "tenant_id")?, col(r, "last_name")?)))
-            .collect::<Result<Vec<(Id, Id, String)>>>()?;
+        let found = sqlx::query(SEARCH_ROWS_SQL).bind(after).bind(BATCH).fetch_all(pool).await.map_err(db_err)?;
+        let Some(last) = found.last() else { break };
+        let last: Id = col(last, "id")?;
+        let mut rows =
+            found.iter().map(|r| search_row_of(r).map(|row| (row.id, row))).collect::<Result<std::collections::HashMap<_, _>>>()?;
+        for (kind, sql) in SEARCH_ASSIGNMENTS_SQL.iter().enumerate() {
+            let found = sqlx::query(*sql).bind(after).bind(last).fetch_all(pool).await.map_err(db_err)?;
+            add_assignments(&mut rows, kind, &found)?;
+        }
+        after = last;
         // Off the async workers: a batch is ~10 ms of hashing.
         built = tokio::task::spawn_blocking(move || {
-            crate::cache::names_build(batch, &mut built);
+            rows.values().for_each(|r| built.add(r));
             built
         })
         .await
-        .map_err(|e| Error::Storage(format!("name index build: {e}")))?;
+        .map_err(|e| Error::Storage(format!("search index build: {e}")))?;
     }
-    let (agents, bytes) = (built.agents(), built.bytes());
-    let ready = cache.names.finish_build(built, seen);
+    let built = tokio::task::spawn_blocking(move || {
+        built.finish();
+        built
+    })
+    .await
+    .map_err(|e| Error::Storage(format!("search index build: {e}")))?;
+    let (agents, bytes) = (built.agents(), built.bytes().iter().map(|(_, b)| b).sum::<usize>());
+    let ready = cache.search.finish_build(built, seen);
     if ready {
-        tracing::info!(agents, megabytes = bytes >> 20, seconds = started.elapsed().as_secs_f64(), "name index built");
+        tracing::info!(agents, megabytes = bytes >> 20, seconds = started.elapsed().as_secs_f64(), "search index built");
     }
     Ok(ready)
 }
 
-/// Pending agents' rows as they are now: id → (tenant, last name); an id
-/// absent is an agent gone.
-async fn name_rows(pool: &DbPool, ids: &[Id]) -> Result<std::collections::HashMap<Id, (Id, String)>> {
-    let mut found = std::collections::HashMap::new();
+/// Pending agents as they are now; an id absent is an agent gone.
+async fn search_rows(pool: &DbPool, ids: &[Id]) -> Result<std::collections::HashMap<Id, crate::cache::Row>> {
+    let mut out = std::collections::HashMap::new();
     for chunk in ids.chunks(500) {
-        let mut qb = QueryBuilder::new("SELECT id, tenant_id, last_name FROM agents WHERE id IN ");
+        let mut qb = QueryBuilder::new(
+            "SELECT id, tenant_id, login_id, first_name, last_name, display_name, email, phone, active FROM agents WHERE id IN ",
+        );
         qb.push_ids(chunk);
-        for r in qb.build().fetch_all(pool).await.map_err(db_err)? {
-            found.insert(col(&r, "id")?, (col(&r, "tenant_id")?, col(&r, "last_name")?));
+        let mut rows = qb
+            .build()
+            .fetch_all(pool)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(|r| search_row_of(r).map(|row| (row.id, row)))
+            .collect::<Result<std::collections::HashMap<_, _>>>()?;
+        for (kind, table) in [
+            (0, "SELECT agent_id, skill_id FROM agent_skills"),
+            (1, "SELECT agent_id, service_id FROM agent_services"),
+            (2, "SELECT agent_id, group_id FROM agent_groups"),
+        ] {
+            let mut qb = QueryBuilder::new(&format!("{table} WHERE agent_id IN "));
+            qb.push_ids(chunk);
+            let found = qb.build().fetch_all(pool).await.map_err(db_err)?;
+            add_assignments(&mut rows, kind, &found)?;
         }
+        out.extend(rows);
     }
-    Ok(found)
+    Ok(out)
 }
 
 #[async_trait::async_trait]
@@ -941,7 +993,7 @@ impl AgentStore for SqlStore {
         audit_ctx(&mut tx, ctx, Entity::Agent, id, AuditAction::Create, none(), Some(&detail)).await?;
         commit(tx).await?;
         if let Some(c) = self.cache() {
-            c.names.mark([id]);
+            c.search.mark([id]);
         }
         Ok(detail)
     }
@@ -989,13 +1041,14 @@ impl AgentStore for SqlStore {
     }
 
     async fn list_agents(&self, tenant: Id, filter: &AgentFilter, page: PageRequest) -> Result<Page<Agent>> {
-        if let Some(found) = self.list_agents_by_name(tenant, filter, page).await? {
+        let indexed = self.list_agents_indexed(tenant, filter, page).await?;
+        if let Some(c) = self.cache() {
+            c.search.count(indexed.is_some());
+        }
+        if let Some(found) = indexed {
             return Ok(found);
         }
-        if let Some(found) = self.list_agents_by_rank(tenant, filter, page).await? {
-            return Ok(found);
-        }
-        let qb = agent_list_query(tenant, filter, page);
+        let qb = agent_list_query(tenant, filter, page, &[]);
         if let Some(d) = &self.direct {
             return Ok(page_of(d.list_agents(qb.sql, &qb.args).await?, page.limit));
         }
@@ -1042,7 +1095,7 @@ impl AgentStore for SqlStore {
     }
 
     async fn delete_agent(&self, ctx: &WriteCtx, id: Id, expected_version: Option<i64>) -> Result<()> {
-        let _forget = self.forgets(crate::cache::Change::AgentRow(id));
+        let _forget = self.forgets(crate::cache::Change::Agent(id));
         let mut tx = self.write().await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, id).await?;
         check_version(Entity::Agent, id, before.agent.version, expected_version)?;
@@ -1068,7 +1121,7 @@ impl AgentStore for SqlStore {
     }
 
     async fn record_agent_login(&self, tenant: Id, id: Id, success: bool, ip: Option<&str>, lock_after: i64, now: Millis) -> Result<Agent> {
-        let _forget = self.forgets(crate::cache::Change::Agent(id));
+        let _forget = self.forgets(crate::cache::Change::LoginState(id));
         let mut tx = self.write_locking(Entity::Agent, id).await?;
         let before = agent_or_404(&mut tx, tenant, id).await?;
         if success && before.locked {
@@ -1288,7 +1341,7 @@ impl AgentStore for SqlStore {
         sets: &switchboard_domain::AssignmentSets,
         expected_version: Option<i64>,
     ) -> Result<AgentDetail> {
-        let _forget = self.forgets(crate::cache::Change::AgentRow(id));
+        let _forget = self.forgets(crate::cache::Change::Agent(id));
         let mut tx = self.write().await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, id).await?;
         check_version(Entity::Agent, id, before.agent.version, expected_version)?;

@@ -312,7 +312,7 @@ impl Store for SqlStore {
     }
 
     fn name_index_ready(&self) -> bool {
-        self.cache().is_some_and(|c| c.is_live() && c.names.is_ready())
+        self.cache().is_some_and(|c| c.is_live() && c.search.is_ready())
     }
 
     async fn tenant_of(&self, entity: Entity, id: Id) -> Result<Option<Id>> {
