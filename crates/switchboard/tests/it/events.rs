@@ -156,6 +156,36 @@ async fn every_write_records_one_event_in_commit_order() {
     c.patch(&format!("/api/v1/campaigns/{camp}"), json!({"dynamicDids": ["+16505550100"]})).await.expect(200);
     let phone = c.post("/api/v1/phones", json!({"number": "+16503517454", "name": "Desk 12"})).await.expect(201).id();
     c.delete(&format!("/api/v1/phones/{phone}")).await.expect(204);
+    // Other surfaces write through the same store: LiveVox, SCIM.
+    let http = reqwest::Client::new();
+    let login = http
+        .post(s.url("/session/login"))
+        .header("LV-Access", &t.key)
+        .json(&json!({"clientName": "Acme", "userName": "admin", "password": t.admin_password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let sid = login.json::<Value>().await.unwrap()["sessionId"].as_str().unwrap().to_string();
+    let r = http
+        .put(s.url(&format!("/configuration/agents/{agent}")))
+        .header("LV-Session", &sid)
+        .json(&json!({"firstName": "Lv"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{:?}", r.text().await);
+    let scim_key =
+        s.dir.issue_api_key_as_operator(t.id, t.admin_user_id, "okta", switchboard_domain::KeyScope::Scim).await.unwrap().api_key.unwrap();
+    let r = http
+        .post(s.url("/scim/v2/Users"))
+        .bearer_auth(&scim_key)
+        .header("content-type", "application/scim+json")
+        .body(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "scim.user", "name": {"givenName": "S", "familyName": "U"}}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{:?}", r.text().await);
     // A refused write records nothing.
     c.post("/api/v1/skills", json!({"name": "Spanish"})).await.problem(409, "duplicate");
     c.delete(&format!("/api/v1/agents/{agent}")).await.expect(204);
@@ -198,6 +228,12 @@ async fn every_write_records_one_event_in_commit_order() {
     let text = serde_json::to_string(&events).unwrap();
     assert!(!text.contains("secret123") && !text.contains("secret456") && !text.contains("argon2"), "{text}");
     assert_eq!(mine.iter().find(|e| e["type"] == "agent.created").unwrap()["actor"]["label"], "user:admin");
+    assert!(
+        mine.iter().any(|e| e["type"] == "agent.updated" && e["object"]["firstName"] == "Lv" && e["changed"] == json!(["firstName"])),
+        "LiveVox"
+    );
+    assert!(mine.iter().any(|e| e["type"] == "agent.created" && e["actor"]["label"] == "scim:okta"), "SCIM");
+    assert!(mine.iter().any(|e| e["type"] == "api_key.created"), "the SCIM key's creation");
     // Other tenants see only their own.
     let theirs = all_events(&s.client(&other.key), 0).await;
     assert!(theirs.iter().all(|e| e["tenantId"] == json!(other.id)));
