@@ -33,9 +33,9 @@ async fn memberships(s: &AppState, p: &Principal) -> ScimResult<BTreeMap<Id, Vec
 fn to_scim(g: &Named, external_id: Option<&str>, members: Option<&[Id]>, base: &str) -> Value {
     let mut v = json!({
         "schemas": [GROUP_SCHEMA],
-        "id": g.id.to_string(),
+        "id": scim_group_id(g.id),
         "displayName": g.name,
-        "meta": meta("Group", format!("{base}/Groups/{}", g.id), g.created_at, g.updated_at, g.version),
+        "meta": meta("Group", format!("{base}/Groups/{}", scim_group_id(g.id)), g.created_at, g.updated_at, g.version),
     });
     if let Some(x) = external_id {
         v["externalId"] = json!(x);
@@ -66,8 +66,17 @@ fn wants_members(attributes: Option<&str>, excluded: Option<&str>) -> bool {
     }
 }
 
+/// A group's SCIM id: `g<id>`. RFC 7643 §3.1 wants an id unique across all
+/// of a service provider's resources, and agents and groups are numbered
+/// apart (a User and a Group could both be `12`). Users keep the agent's id.
+/// (The Switchboard extension's `groups` hold the native group ids, as its
+/// skills and services hold theirs.)
+pub(super) fn scim_group_id(id: Id) -> String {
+    format!("g{id}")
+}
+
 fn group_id(id: &str) -> ScimResult<Id> {
-    parse_id(id).ok_or_else(|| ScimError::not_found(format!("Group {id} not found")))
+    id.strip_prefix('g').and_then(parse_id).ok_or_else(|| ScimError::not_found(format!("Group {id} not found")))
 }
 
 fn member_ids(v: &Value) -> ScimResult<Vec<Id>> {

@@ -118,7 +118,10 @@ pub fn to_scim(d: &AgentDetail, names: &Names, base: &str) -> Value {
             json!([kept.cloned().unwrap_or_else(|| json!({ "value": a.phone, "type": "work", "primary": true }))]),
         );
     }
-    let group = |g: &GroupMembership| json!({ "value": g.group_id.to_string(), "display": names.groups.get(&g.group_id), "$ref": format!("{base}/Groups/{}", g.group_id) });
+    let group = |g: &GroupMembership| {
+        let id = super::groups::scim_group_id(g.group_id);
+        json!({ "value": id, "display": names.groups.get(&g.group_id), "$ref": format!("{base}/Groups/{id}") })
+    };
     if !d.groups.is_empty() {
         o.insert("groups".into(), Value::Array(d.groups.iter().map(group).collect()));
     }

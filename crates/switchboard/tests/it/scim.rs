@@ -162,6 +162,8 @@ async fn entra_provisioning_sequence_and_groups() {
     let g = scim.post("/scim/v2/Groups", json!({"displayName": "Tier 1", "members": [{"value": id}]})).await;
     assert_eq!(g.status, 201, "{}", g.body);
     let gid = g.body["id"].as_str().unwrap().to_string();
+    // Group ids are apart from user ids (RFC 7643 §3.1): `g<native id>`.
+    let native_gid = gid.strip_prefix('g').expect("a group id is g<id>").to_string();
     assert_eq!(g.body["members"].as_array().unwrap().len(), 1);
     let gpath = format!("/scim/v2/Groups/{gid}");
     let r = scim.patch(&gpath, ops(json!([{"op": "Add", "path": "members", "value": [{"value": bob}]}]))).await;
@@ -176,10 +178,12 @@ async fn entra_provisioning_sequence_and_groups() {
     // Membership is the agent's: seen in the native API and the user's groups.
     scim.patch(&gpath, ops(json!([{"op": "add", "value": {"members": [{"value": bob}]}}]))).await;
     let n = native.get(&format!("/api/v1/agents/{bob}")).await.expect(200);
-    assert_eq!(n.body["groups"][0]["groupId"].to_string(), gid);
+    assert_eq!(n.body["groups"][0]["groupId"].to_string(), native_gid);
     let u = scim.get(&format!("/scim/v2/Users/{bob}")).await;
     assert_eq!(u.body["groups"][0]["display"], "Tier One");
-    assert_eq!(u.body[AGENT]["groups"][0]["value"], json!(gid));
+    assert_eq!(u.body["groups"][0]["value"], json!(gid));
+    // The Switchboard extension names the native group, as it names skills and services.
+    assert_eq!(u.body[AGENT]["groups"][0]["value"], json!(native_gid));
     let r = scim.get("/scim/v2/Groups?filter=displayName%20eq%20%22tier%20one%22&excludedAttributes=members").await;
     assert_eq!(r.body["totalResults"], 1);
     assert!(r.body["Resources"][0].get("members").is_none());
@@ -364,6 +368,8 @@ async fn scim_group_external_id_and_search() {
     assert_eq!(g.status, 201, "{}", g.body);
     assert_eq!(g.body["externalId"], "aad-77");
     let gid = g.body["id"].as_str().unwrap().to_string();
+    // Group ids are apart from user ids (RFC 7643 §3.1): `g<native id>`.
+    let native_gid = gid.strip_prefix('g').expect("a group id is g<id>").to_string();
     let gpath = format!("/scim/v2/Groups/{gid}");
     let r = scim.get(&format!("/scim/v2/Groups?filter={}", urlencode("externalId eq \"aad-77\""))).await;
     assert_eq!(r.body["totalResults"], 1, "{}", r.body);
@@ -372,7 +378,7 @@ async fn scim_group_external_id_and_search() {
     let r = scim.patch(&gpath, ops(json!([{"op": "replace", "path": "externalId", "value": "aad-78"}]))).await;
     assert_eq!((r.status.as_u16(), r.body["externalId"].clone()), (200, json!("aad-78")), "{}", r.body);
     assert_eq!(r.header("etag").unwrap(), "\"v2\"");
-    let audit = native.get(&format!("/api/v1/audit?entity=group&entityId={gid}")).await.expect(200);
+    let audit = native.get(&format!("/api/v1/audit?entity=group&entityId={native_gid}")).await.expect(200);
     assert!(audit.body["items"].as_array().unwrap().iter().any(|e| e["after"]["externalId"] == "aad-78"), "{}", audit.body);
     let r = scim.put(&gpath, json!({"displayName": "Night shift", "members": [{"value": uid}]})).await;
     assert!(r.body.get("externalId").is_none(), "PUT without it clears it: {}", r.body);
