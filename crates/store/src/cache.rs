@@ -500,6 +500,9 @@ pub(crate) enum Change {
     /// Only an agent's login state (failed logins, lock, last login): nothing
     /// the search index holds.
     LoginState(Id),
+    /// Some agents' rows or assignments (a group's members changed through
+    /// SCIM): each is re-read, as for `Agent`.
+    AgentList(Vec<Id>),
     /// Many agents' assignments at once (a deleted skill, group or service):
     /// the search index is built anew.
     Agents,
@@ -525,6 +528,10 @@ impl Drop for ForgetOnDrop<'_> {
                 Change::Agent(id) => {
                     c.forget_agent(id);
                     c.search.mark([id]);
+                }
+                Change::AgentList(ref ids) => {
+                    ids.iter().for_each(|id| c.forget_agent(*id));
+                    c.search.mark(ids.iter().copied());
                 }
                 Change::LoginState(id) => c.forget_agent(id),
                 Change::Agents => {

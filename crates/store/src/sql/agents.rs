@@ -632,7 +632,8 @@ async fn group_external_id(c: &mut DbConn, group: Id) -> Result<Option<String>> 
 
 /// A group's members changed as `c` says (add, then remove; or set whole),
 /// each agent whose membership changes versioned and audited (SCIM Groups).
-async fn set_group_members(tx: &mut DbConn, ctx: &WriteCtx, group: Id, c: &switchboard_domain::GroupChange) -> Result<()> {
+/// Sets a group's members; returns the agents added or removed.
+async fn set_group_members(tx: &mut DbConn, ctx: &WriteCtx, group: Id, c: &switchboard_domain::GroupChange) -> Result<Vec<Id>> {
     let current: Vec<Id> = sqlx::query_scalar("SELECT agent_id FROM agent_groups WHERE group_id = $1 ORDER BY agent_id")
         .bind(group)
         .fetch_all(&mut *tx)
@@ -665,7 +666,7 @@ async fn set_group_members(tx: &mut DbConn, ctx: &WriteCtx, group: Id, c: &switc
             .map_err(db_err)?;
         finish_agent_change(&mut *tx, ctx, &before_a).await?;
     }
-    Ok(())
+    Ok(target.symmetric_difference(&current).copied().collect())
 }
 
 const AGENT_PRELOAD_SQL: &str = concat!(agent_detail_select!(), " WHERE id > $1 ORDER BY id LIMIT $2");
@@ -1418,7 +1419,9 @@ impl AgentStore for SqlStore {
         c: &switchboard_domain::GroupChange,
         expected_version: Option<i64>,
     ) -> Result<Named> {
-        let _forget = self.forgets(crate::cache::Change::Agents);
+        // Only the members added or removed change (the index holds groups
+        // by id, not by name): known once read, marked after the COMMIT.
+        let mut forget = self.forgets(crate::cache::Change::AgentList(vec![]));
         let kind = Entity::Group;
         let sql = named_sql(kind)?;
         let mut tx = self.write_locking(kind, group).await?;
@@ -1449,13 +1452,13 @@ impl AgentStore for SqlStore {
             );
             audit_ctx(&mut tx, ctx, kind, group, AuditAction::Update, Some(&b), Some(&a)).await?;
         }
-        set_group_members(&mut tx, ctx, group, c).await?;
+        forget.change = crate::cache::Change::AgentList(set_group_members(&mut tx, ctx, group, c).await?);
         commit(tx).await?;
         Ok(after)
     }
 
     async fn create_group(&self, ctx: &WriteCtx, name: String, external_id: Option<String>, members: &[Id]) -> Result<Named> {
-        let _forget = self.forgets(crate::cache::Change::Agents);
+        let mut forget = self.forgets(crate::cache::Change::AgentList(vec![]));
         let kind = Entity::Group;
         let sql = named_sql(kind)?;
         let mut tx = self.write().await?;
@@ -1473,7 +1476,7 @@ impl AgentStore for SqlStore {
         let audited = GroupAudit { named: &n, external_id: external_id.as_deref() };
         audit_ctx(&mut tx, ctx, kind, id, AuditAction::Create, none(), Some(&audited)).await?;
         let c = switchboard_domain::GroupChange { add_members: members.to_vec(), ..Default::default() };
-        set_group_members(&mut tx, ctx, id, &c).await?;
+        forget.change = crate::cache::Change::AgentList(set_group_members(&mut tx, ctx, id, &c).await?);
         commit(tx).await?;
         Ok(n)
     }

@@ -179,6 +179,12 @@ async fn entra_provisioning_sequence_and_groups() {
     scim.patch(&gpath, ops(json!([{"op": "add", "value": {"members": [{"value": bob}]}}]))).await;
     let n = native.get(&format!("/api/v1/agents/{bob}")).await.expect(200);
     assert_eq!(n.body["groups"][0]["groupId"].to_string(), native_gid);
+    // The search index follows membership changes at once (the members are re-read).
+    let members_of = |r: Resp| r.body["items"].as_array().unwrap().iter().map(|a| a["id"].to_string()).collect::<Vec<_>>();
+    assert_eq!(members_of(native.get(&format!("/api/v1/agents?groupId={native_gid}")).await.expect(200)), [bob.to_string()]);
+    scim.patch(&gpath, ops(json!([{"op": "remove", "path": format!("members[value eq \"{bob}\"]")}]))).await.expect(200);
+    assert!(members_of(native.get(&format!("/api/v1/agents?groupId={native_gid}")).await.expect(200)).is_empty());
+    scim.patch(&gpath, ops(json!([{"op": "add", "value": {"members": [{"value": bob}]}}]))).await.expect(200);
     let u = scim.get(&format!("/scim/v2/Users/{bob}")).await;
     assert_eq!(u.body["groups"][0]["display"], "Tier One");
     assert_eq!(u.body["groups"][0]["value"], json!(gid));
