@@ -241,6 +241,7 @@ impl AccountStore for SqlStore {
     }
 
     async fn find_tenant_by_name(&self, name: &str) -> Result<Tenant> {
+        refuse_nul(Entity::Tenant, name)?;
         let row = sqlx::query(concat!("SELECT ", tenant_cols!(), " FROM tenants WHERE lower(name) = lower($1)"))
             .bind(name)
             .fetch_optional(&self.reader)
@@ -309,6 +310,7 @@ impl AccountStore for SqlStore {
     }
 
     async fn find_user_by_name(&self, tenant: Id, username: &str) -> Result<(User, String)> {
+        refuse_nul(Entity::User, username)?;
         let row = sqlx::query(concat!(
             "SELECT ",
             user_cols!(),

@@ -1028,6 +1028,7 @@ impl AgentStore for SqlStore {
     }
 
     async fn find_agent_by_login_id(&self, tenant: Id, login_id: &str) -> Result<AgentDetail> {
+        refuse_nul(Entity::Agent, login_id)?;
         let mut tx = self.read().await?;
         let row = sqlx::query(concat!("SELECT ", agent_cols!(), " FROM agents WHERE tenant_id = $1 AND lower(login_id) = lower($2)"))
             .bind(tenant)

@@ -291,6 +291,16 @@ impl SqlStore {
     }
 }
 
+/// A lookup by a name or number holding a NUL finds nothing: no stored one
+/// holds it (names refuse control characters), and PostgreSQL refuses it in a
+/// text parameter (which answered 500 to a login with one in the tenant).
+fn refuse_nul(entity: Entity, text: &str) -> Result<()> {
+    if text.contains('\0') {
+        return Err(Error::not_found(entity, text.escape_default()));
+    }
+    Ok(())
+}
+
 async fn commit(mut tx: DbTx) -> Result<()> {
     This::before_commit(&mut tx).await?;
     tx.commit().await.map_err(db_err)

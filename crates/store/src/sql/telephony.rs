@@ -227,6 +227,7 @@ impl TelephonyStore for SqlStore {
     }
 
     async fn find_phone_by_number(&self, tenant: Id, number: &str) -> Result<Phone> {
+        refuse_nul(Entity::Phone, number)?;
         let mut tx = self.read().await?;
         let row = sqlx::query(concat!("SELECT ", phone_cols!(), " FROM phones WHERE tenant_id = $1 AND lower(number) = lower($2)"))
             .bind(tenant)
@@ -436,6 +437,7 @@ impl TelephonyStore for SqlStore {
     }
 
     async fn find_campaign_by_name(&self, tenant: Id, name: &str) -> Result<Campaign> {
+        refuse_nul(Entity::Campaign, name)?;
         let mut tx = self.read().await?;
         let row = sqlx::query(concat!("SELECT ", campaign_cols!(), " FROM campaigns WHERE tenant_id = $1 AND lower(name) = lower($2)"))
             .bind(tenant)

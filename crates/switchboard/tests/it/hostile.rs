@@ -296,3 +296,25 @@ async fn memory_stays_bounded_under_hostile_load() {
     assert_eq!(c.get("/healthz").await.status, 200);
     p.terminate();
 }
+
+/// A NUL in a login's tenant or user name is a failed login (401), not a
+/// 500: PostgreSQL refuses NUL in a text parameter, and no stored name holds
+/// one (found by the contract fuzzing's stateful phase on PostgreSQL).
+#[tokio::test]
+async fn a_nul_in_a_login_name_is_a_failed_login() {
+    let srv = Server::start().await;
+    srv.tenant("acme").await;
+    let anon = srv.anonymous();
+    for (tenant, user) in [("ac\u{0}me", "admin"), ("acme", "ad\u{0}min"), ("\u{0}", "\u{0}")] {
+        anon.post("/api/v1/sessions", json!({"tenant": tenant, "username": user, "password": "Secret123"}))
+            .await
+            .problem(401, "unauthenticated");
+    }
+    // Free-form attributes may hold one: stored and read back as sent.
+    let t = srv.tenant("beta").await;
+    let c = srv.client(&t.key);
+    let r =
+        c.post("/api/v1/agents", json!({"loginId": "nul", "firstName": "N", "lastName": "Ul", "attributes": {"k\u{0}": "v\u{0}"}})).await;
+    assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+    assert_eq!(r.body["attributes"]["k\u{0}"], "v\u{0}");
+}
