@@ -26,23 +26,32 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 
 /// Resolves `Authorization: Bearer <api key>` to a principal.
 pub async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
-    let key = req
-        .headers()
+    let principal = match s.dir.authenticate_key(bearer_key(req.headers())).await {
+        Ok(p) => p,
+        Err(e) => return Problem::from(e).into_response(),
+    };
+    admit(&s, principal, &mut req);
+    next.run(req).await
+}
+
+/// The key of `Authorization: Bearer <key>`, or "" (which no key matches).
+pub(crate) fn bearer_key(headers: &HeaderMap) -> &str {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim)
-        .unwrap_or("");
-    let principal = match s.dir.authenticate_key(key).await {
-        Ok(p) => p,
-        Err(e) => return Problem::from(e).into_response(),
-    };
+        .unwrap_or("")
+}
+
+/// Lets an authenticated request in (native API, SCIM): its tenant on the
+/// request's span, its key's use stamped, its principal for the handlers.
+pub(crate) fn admit(s: &AppState, principal: Principal, req: &mut Request) {
     crate::telemetry::note_tenant(principal.tenant_id);
     if let Some(key_id) = principal.api_key_id {
-        touch_key(&s, key_id);
+        touch_key(s, key_id);
     }
     req.extensions_mut().insert(principal);
-    next.run(req).await
 }
 
 /// Stamps a key's `lastUsedAt`, at most once a minute per key and process,

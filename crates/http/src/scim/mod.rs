@@ -199,22 +199,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
 }
 
 async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
-    let key = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim)
-        .unwrap_or("");
-    let principal = match s.dir.authenticate_scim_key(key).await {
+    let principal = match s.dir.authenticate_scim_key(crate::native::extract::bearer_key(req.headers())).await {
         Ok(p) => p,
         Err(e) => return ScimError::from(e).into_response(),
     };
-    crate::telemetry::note_tenant(principal.tenant_id);
-    if let Some(key_id) = principal.api_key_id {
-        crate::native::extract::touch_key(&s, key_id);
-    }
-    req.extensions_mut().insert(principal);
+    crate::native::extract::admit(&s, principal, &mut req);
     next.run(req).await
 }
 

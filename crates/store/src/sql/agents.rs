@@ -202,6 +202,12 @@ async fn touch_agent(c: &mut DbConn, id: Id, read_version: i64, now: Millis) -> 
 /// Finishes an assignment change: version bump, list mark, audit; returns the new detail.
 async fn finish_agent_change(c: &mut DbConn, ctx: &WriteCtx, before: &AgentDetail) -> Result<AgentDetail> {
     touch_agent(c, before.agent.id, before.agent.version, ctx.now).await?;
+    record_agent_change(c, ctx, before).await
+}
+
+/// The end of every agent update whose row was already written (its version
+/// moved): the list mark, the agent as it is now, its audit event.
+async fn record_agent_change(c: &mut DbConn, ctx: &WriteCtx, before: &AgentDetail) -> Result<AgentDetail> {
     mark_list(c, ctx.tenant_id, Entity::Agent, before.agent.id, ctx.now).await?;
     let after = agent_detail_or_404(c, ctx.tenant_id, before.agent.id).await?;
     audit_ctx(c, ctx, Entity::Agent, after.agent.id, AuditAction::Update, Some(before), Some(&after)).await?;
@@ -1089,9 +1095,7 @@ impl AgentStore for SqlStore {
         check_version(Entity::Agent, id, before.agent.version, expected_version)?;
         c.check_unchanged(&before)?;
         change_agent(&mut tx, ctx, &before.agent, &c).await?;
-        mark_list(&mut tx, ctx.tenant_id, Entity::Agent, id, ctx.now).await?;
-        let after = agent_detail_or_404(&mut tx, ctx.tenant_id, id).await?;
-        audit_ctx(&mut tx, ctx, Entity::Agent, id, AuditAction::Update, Some(&before), Some(&after)).await?;
+        let after = record_agent_change(&mut tx, ctx, &before).await?;
         commit(tx).await?;
         Ok(after)
     }
@@ -1328,9 +1332,7 @@ impl AgentStore for SqlStore {
             .await
             .map_err(db_err)?;
         }
-        mark_list(&mut tx, ctx.tenant_id, Entity::Agent, id, ctx.now).await?;
-        let after = agent_detail_or_404(&mut tx, ctx.tenant_id, id).await?;
-        audit_ctx(&mut tx, ctx, Entity::Agent, id, AuditAction::Update, Some(&before), Some(&after)).await?;
+        let after = record_agent_change(&mut tx, ctx, &before).await?;
         commit(tx).await?;
         Ok(after)
     }
@@ -1406,9 +1408,7 @@ impl AgentStore for SqlStore {
             sqlx::query("DELETE FROM agent_groups WHERE agent_id = $1").bind(id).execute(&mut *tx).await.map_err(db_err)?;
             upsert_agent_groups(&mut tx, id, groups).await?;
         }
-        mark_list(&mut tx, ctx.tenant_id, Entity::Agent, id, ctx.now).await?;
-        let after = agent_detail_or_404(&mut tx, ctx.tenant_id, id).await?;
-        audit_ctx(&mut tx, ctx, Entity::Agent, id, AuditAction::Update, Some(&before), Some(&after)).await?;
+        let after = record_agent_change(&mut tx, ctx, &before).await?;
         commit(tx).await?;
         Ok(after)
     }
