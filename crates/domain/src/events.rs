@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::error::{Entity, Result};
 use crate::model::{Actor, AuditAction, Id, Millis, Page};
+use crate::store::WriteCtx;
 
 /// Fields every change moves, which say nothing about what changed.
 const NOT_CHANGES: [&str; 2] = ["version", "updatedAt"];
@@ -132,6 +133,9 @@ pub struct Webhook {
     pub disabled_reason: Option<String>,
     /// The last sequence number handed to its delivery log.
     pub cursor: i64,
+    /// Until when deliveries are also signed with the secret before the
+    /// last rotation (a receiver switching over accepts either).
+    pub previous_secret_expires_at: Option<Millis>,
     pub created_at: Millis,
     pub updated_at: Millis,
     pub version: i64,
@@ -172,6 +176,8 @@ pub struct Claim {
     pub webhook: Webhook,
     pub tenant_id: Id,
     pub secret: String,
+    /// The secret before the last rotation, while it is still honoured.
+    pub previous_secret: Option<String>,
     pub owner: String,
 }
 
@@ -193,12 +199,14 @@ pub struct Attempt {
 pub trait EventStore: Send + Sync {
     /// Events of a tenant with sequence numbers above `after`, in order.
     async fn list_events(&self, tenant: Id, after: i64, limit: u32) -> Result<Vec<ChangeEvent>>;
-    async fn create_webhook(&self, tenant: Id, url: &str, events: Option<Vec<String>>, secret: &str, now: Millis) -> Result<Webhook>;
+    /// Subscription writes are audited (and so announced) like every other.
+    async fn create_webhook(&self, ctx: &WriteCtx, url: &str, events: Option<Vec<String>>, secret: &str) -> Result<Webhook>;
     async fn list_webhooks(&self, tenant: Id, after: Id, limit: u32) -> Result<Page<Webhook>>;
     async fn get_webhook(&self, tenant: Id, id: Id) -> Result<Webhook>;
-    async fn update_webhook(&self, tenant: Id, id: Id, c: WebhookChanges, expected: Option<i64>, now: Millis) -> Result<Webhook>;
-    async fn delete_webhook(&self, tenant: Id, id: Id, expected: Option<i64>) -> Result<()>;
-    async fn rotate_webhook_secret(&self, tenant: Id, id: Id, secret: &str, now: Millis) -> Result<Webhook>;
+    async fn update_webhook(&self, ctx: &WriteCtx, id: Id, c: WebhookChanges, expected: Option<i64>) -> Result<Webhook>;
+    async fn delete_webhook(&self, ctx: &WriteCtx, id: Id, expected: Option<i64>) -> Result<()>;
+    /// A new secret; the old one still signs until `previous_until`.
+    async fn rotate_webhook_secret(&self, ctx: &WriteCtx, id: Id, secret: &str, previous_until: Millis) -> Result<Webhook>;
     /// Newest first; `after` (when > 0) is the last id of the previous page.
     async fn list_deliveries(&self, tenant: Id, webhook: Id, after: Id, limit: u32) -> Result<Page<Delivery>>;
     /// Queues a delivery again (manual redelivery), due now.
@@ -209,12 +217,17 @@ pub trait EventStore: Send + Sync {
     /// no other worker claims it meanwhile (PostgreSQL: `FOR UPDATE SKIP
     /// LOCKED`). Its new events are first added to its delivery log.
     async fn claim_webhook(&self, owner: &str, now: Millis, lease_until: Millis) -> Result<Option<Claim>>;
-    /// The claimed subscription's oldest pending delivery with its event's
-    /// body, if it is due at `now`.
-    async fn next_delivery(&self, claim: &Claim, now: Millis) -> Result<Option<(Delivery, String)>>;
-    /// Records an attempt (only while the lease is held; `false` if lost).
-    async fn record_attempt(&self, claim: &Claim, a: Attempt) -> Result<bool>;
+    /// The claimed subscription's oldest pending deliveries (at most
+    /// `limit`, in order, as long as each is due at `now`) with their
+    /// events' bodies (`None`: the event was pruned before delivery).
+    async fn next_deliveries(&self, claim: &Claim, now: Millis, limit: u32) -> Result<Vec<(Delivery, Option<String>)>>;
+    /// Records attempts, in one transaction (only while the lease is held;
+    /// `false` if lost).
+    async fn record_attempts(&self, claim: &Claim, attempts: &[Attempt]) -> Result<bool>;
     /// Gives the subscription back, due again at its oldest pending
     /// delivery's time; `disable` disables it with that reason.
     async fn release_webhook(&self, claim: &Claim, disable: Option<String>) -> Result<()>;
+    /// Deletes up to about `batch` events, and delivery log entries, older
+    /// than `before` (retention); how many rows went. Call until 0.
+    async fn prune_events(&self, before: Millis, batch: u32) -> Result<u64>;
 }

@@ -8,6 +8,10 @@ use crate::events::{ChangeEvent, Delivery, Webhook, WebhookChanges};
 use crate::model::*;
 use crate::Directory;
 
+/// How long a rotated-out secret still signs deliveries (beside the new
+/// one), so receivers can switch over without refusing any: a day, as Svix.
+pub const PREVIOUS_SECRET_GRACE_MS: Millis = 24 * 60 * 60 * 1000;
+
 /// Longest webhook URL.
 pub const WEBHOOK_URL_MAX: usize = 2048;
 /// Most event-type patterns in one subscription.
@@ -65,7 +69,7 @@ impl Directory {
         if let Some(e) = &events {
             check_event_patterns(e)?;
         }
-        self.store().create_webhook(p.tenant_id, url, events, secret, self.now()).await
+        self.store().create_webhook(&self.ctx(p), url, events, secret).await
     }
 
     pub async fn list_webhooks(&self, p: &Principal, page: PageRequest) -> Result<Page<Webhook>> {
@@ -89,17 +93,19 @@ impl Directory {
         if c.url.is_none() && c.events.is_none() && c.enabled.is_none() {
             return Err(Error::invalid("body", Rule::NothingToUpdate));
         }
-        self.store().update_webhook(p.tenant_id, id, c, expected, self.now()).await
+        self.store().update_webhook(&self.ctx(p), id, c, expected).await
     }
 
     pub async fn delete_webhook(&self, p: &Principal, id: Id, expected: Option<i64>) -> Result<()> {
         p.require_sysadmin()?;
-        self.store().delete_webhook(p.tenant_id, id, expected).await
+        self.store().delete_webhook(&self.ctx(p), id, expected).await
     }
 
     pub async fn rotate_webhook_secret(&self, p: &Principal, id: Id, secret: &str) -> Result<Webhook> {
         p.require_sysadmin()?;
-        self.store().rotate_webhook_secret(p.tenant_id, id, secret, self.now()).await
+        let ctx = self.ctx(p);
+        let previous_until = ctx.now + PREVIOUS_SECRET_GRACE_MS;
+        self.store().rotate_webhook_secret(&ctx, id, secret, previous_until).await
     }
 
     pub async fn list_deliveries(&self, p: &Principal, webhook: Id, page: PageRequest) -> Result<Page<Delivery>> {

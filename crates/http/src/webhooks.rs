@@ -32,6 +32,10 @@ pub struct WebhookConfig {
     pub max_response_bytes: usize,
     /// Concurrent delivery workers of this instance.
     pub workers: usize,
+    /// How long events and delivery log entries are kept (`None`: forever).
+    pub event_retention: Option<Duration>,
+    /// Whom `https://` receivers must prove to be (`tls_roots`).
+    pub tls: std::sync::Arc<rustls::ClientConfig>,
 }
 
 impl Default for WebhookConfig {
@@ -43,8 +47,49 @@ impl Default for WebhookConfig {
             timeout: Duration::from_secs(10),
             max_response_bytes: 64 * 1024,
             workers: 4,
+            event_retention: Some(Duration::from_secs(30 * 24 * 60 * 60)),
+            tls: system_tls(),
         }
     }
+}
+
+/// `tls_roots(None)`, loaded once per process.
+fn system_tls() -> std::sync::Arc<rustls::ClientConfig> {
+    static SYSTEM: std::sync::OnceLock<std::sync::Arc<rustls::ClientConfig>> = std::sync::OnceLock::new();
+    SYSTEM.get_or_init(|| tls_roots(None).expect("ring supports the default protocol versions")).clone()
+}
+
+/// The TLS client configuration of deliveries to `https://` URLs: the
+/// system's trusted CAs (Mozilla's, from webpki-roots, where the system has
+/// none), plus the PEM certificates of `ca_file` (`--webhook-ca-file`: a
+/// private CA for receivers on allowed internal networks). HTTP/1.1.
+pub fn tls_roots(ca_file: Option<&std::path::Path>) -> Result<std::sync::Arc<rustls::ClientConfig>, String> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    let system = rustls_native_certs::load_native_certs();
+    let (added, _) = roots.add_parsable_certificates(system.certs);
+    if added == 0 {
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    }
+    if let Some(path) = ca_file {
+        let mut n = 0;
+        for cert in rustls::pki_types::CertificateDer::pem_file_iter(path).map_err(|e| format!("{}: {e}", path.display()))? {
+            let cert = cert.map_err(|e| format!("{}: {e}", path.display()))?;
+            roots.add(cert).map_err(|e| format!("{}: {e}", path.display()))?;
+            n += 1;
+        }
+        if n == 0 {
+            return Err(format!("{}: no PEM certificate in it", path.display()));
+        }
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(std::sync::Arc::new(config))
 }
 
 impl WebhookConfig {
@@ -72,16 +117,17 @@ pub fn parse_schedule(s: &str) -> Result<Vec<Duration>, String> {
     Ok(v)
 }
 
-/// `100ms`, `5s`, `2m`, `1h`, `24h`.
+/// `100ms`, `5s`, `2m`, `1h`, `24h`, `30d`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num.parse().map_err(|_| format!("{s:?} is not a duration like 500ms, 5s, 2m or 1h"))?;
+    let n: u64 = num.parse().map_err(|_| format!("{s:?} is not a duration like 500ms, 5s, 2m, 1h or 30d"))?;
     Ok(match unit {
         "ms" => Duration::from_millis(n),
         "s" | "" => Duration::from_secs(n),
         "m" => Duration::from_secs(n * 60),
         "h" => Duration::from_secs(n * 3600),
-        _ => return Err(format!("{s:?} is not a duration like 500ms, 5s, 2m or 1h")),
+        "d" => Duration::from_secs(n * 86400),
+        _ => return Err(format!("{s:?} is not a duration like 500ms, 5s, 2m, 1h or 30d")),
     })
 }
 
@@ -217,6 +263,43 @@ pub fn spawn_dispatcher(state: crate::AppState) {
     }
 }
 
+/// Deletes events and delivery log entries older than the retention, a
+/// minute after the start and then hourly, in small transactions (every
+/// instance does; the deletions do not conflict).
+pub fn spawn_pruner(state: crate::AppState) {
+    let Some(retention) = state.config.webhooks.event_retention else { return };
+    let retention = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        loop {
+            prune(&state, retention).await;
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
+    });
+}
+
+/// One pruning pass: batches until nothing is older than the retention.
+pub async fn prune(state: &crate::AppState, retention: i64) -> u64 {
+    let before = state.dir.now().saturating_sub(retention);
+    let mut total = 0;
+    loop {
+        match state.dir.store().prune_events(before, 1000).await {
+            Ok(0) => break,
+            Ok(n) => total += n,
+            Err(e) => {
+                tracing::warn!(error = %e, "pruning old events failed");
+                break;
+            }
+        }
+        // Room for the writes waiting on the writer between batches.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    if total > 0 {
+        tracing::info!(rows = total, "pruned events and delivery log entries past their retention");
+    }
+    total
+}
+
 async fn worker(state: crate::AppState, owner: String) {
     let config = &state.config.webhooks;
     let lease = i64::try_from(config.lease().as_millis()).unwrap_or(i64::MAX);
@@ -234,6 +317,13 @@ async fn worker(state: crate::AppState, owner: String) {
     }
 }
 
+/// Deliveries read from the log at a time.
+const BATCH: u32 = 100;
+
+/// Attempts are recorded together, in one write transaction, at the end of
+/// a batch or once the oldest unrecorded one is this old.
+const RECORD_EVERY: Duration = Duration::from_millis(250);
+
 /// Delivers a claimed subscription's due log in order, while the lease
 /// leaves room for one more attempt.
 async fn work(store: &dyn Store, clock: &switchboard_domain::Directory, config: &WebhookConfig, claim: Claim) {
@@ -244,41 +334,80 @@ async fn work(store: &dyn Store, clock: &switchboard_domain::Directory, config: 
     // elsewhere than when the URL was set), and pinned: the client connects
     // to the address checked, for this claim's attempts (kept alive).
     let client = client_for(config, &claim.webhook.url).await;
-    while Instant::now() < until {
-        let now = clock.now();
-        let next = match store.next_delivery(&claim, now).await {
-            Ok(Some(n)) => n,
-            Ok(None) => break,
+    let mut done: Vec<Attempt> = Vec::new();
+    let mut oldest = Instant::now();
+    'log: while Instant::now() < until {
+        let batch = match store.next_deliveries(&claim, clock.now(), BATCH).await {
+            Ok(b) if b.is_empty() => break,
+            Ok(b) => b,
             Err(e) => {
                 tracing::warn!(error = %e, "webhook dispatcher: reading the log failed");
                 break;
             }
         };
-        let (d, body) = next;
-        let attempt = attempt(config, &client, &claim, &d, &body, clock).await;
-        let failed = !attempt.delivered;
-        if failed && attempt.retry_at.is_none() && attempt.status_code.is_none_or(|c| c >= 500 || c == 408 || c == 429) {
-            disable = Some(format!(
-                "disabled at {} after deliveries failed for {} s (last error: {})",
-                attempt.at,
-                config.give_up_after.as_secs(),
-                attempt.error.clone().unwrap_or_default()
-            ));
-        }
-        match store.record_attempt(&claim, attempt).await {
-            Ok(true) => {}
-            Ok(false) => return, // the lease was lost: another worker has it
-            Err(e) => {
-                tracing::warn!(error = %e, "webhook dispatcher: recording an attempt failed");
-                break;
+        for (d, body) in batch {
+            if Instant::now() >= until {
+                break 'log;
+            }
+            let Some(body) = body else {
+                // Pruned (--event-retention) before it could be delivered.
+                done.push(Attempt {
+                    delivery: d.id,
+                    at: clock.now(),
+                    status_code: None,
+                    latency_ms: 0,
+                    error: Some("the event expired (--event-retention) before it was delivered".into()),
+                    delivered: false,
+                    retry_at: None,
+                });
+                continue;
+            };
+            if done.is_empty() {
+                oldest = Instant::now();
+            }
+            let attempt = attempt(config, &client, &claim, &d, &body, clock).await;
+            let failed = !attempt.delivered;
+            if failed && attempt.retry_at.is_none() && attempt.status_code.is_none_or(|c| c >= 500 || c == 408 || c == 429) {
+                disable = Some(format!(
+                    "disabled at {} after deliveries failed for {} s (last error: {})",
+                    attempt.at,
+                    config.give_up_after.as_secs(),
+                    attempt.error.clone().unwrap_or_default()
+                ));
+            }
+            done.push(attempt);
+            if disable.is_some() || failed {
+                break 'log; // a failed head waits for its retry: the log stays in order
+            }
+            if oldest.elapsed() >= RECORD_EVERY && !record(store, &claim, &mut done).await {
+                return;
             }
         }
-        if disable.is_some() || failed {
-            break; // a failed head waits for its retry: the log stays in order
+        if !record(store, &claim, &mut done).await {
+            return;
         }
+    }
+    if !record(store, &claim, &mut done).await {
+        return;
     }
     if let Err(e) = store.release_webhook(&claim, disable).await {
         tracing::warn!(error = %e, "webhook dispatcher: release failed");
+    }
+}
+
+/// Records the attempts made since the last call; `false` when the lease
+/// was lost (another worker has the subscription: stop at once). A
+/// recording that fails leaves them unrecorded: they are made again, with
+/// the same `webhook-id`s (at least once).
+async fn record(store: &dyn Store, claim: &Claim, done: &mut Vec<Attempt>) -> bool {
+    let result = store.record_attempts(claim, done).await;
+    done.clear();
+    match result {
+        Ok(held) => held,
+        Err(e) => {
+            tracing::warn!(error = %e, "webhook dispatcher: recording attempts failed");
+            true
+        }
     }
 }
 
@@ -322,6 +451,7 @@ async fn client_for(config: &WebhookConfig, url: &str) -> Result<reqwest::Client
         .connect_timeout(config.timeout)
         .redirect(reqwest::redirect::Policy::none())
         .resolve(&host, addr)
+        .tls_backend_preconfigured((*config.tls).clone())
         .build()
         .map_err(|e| e.to_string())
 }
@@ -336,7 +466,13 @@ async fn post(
 ) -> Result<u16, String> {
     let client = client.as_ref().map_err(Clone::clone)?;
     let ts = at / 1000;
-    let sig = sign(&claim.secret, &d.event_id, ts, body);
+    // During a rotation's grace period, signed with both secrets (Standard
+    // Webhooks: space-separated signatures; a receiver accepts any match).
+    let mut sig = sign(&claim.secret, &d.event_id, ts, body);
+    if let Some(previous) = &claim.previous_secret {
+        sig.push(' ');
+        sig.push_str(&sign(previous, &d.event_id, ts, body));
+    }
     let mut resp = client
         .post(&claim.webhook.url)
         .header("content-type", "application/json")

@@ -87,6 +87,14 @@ pub struct ServeArgs {
     /// Concurrent webhook delivery workers of this instance (0: deliver none).
     #[arg(long, env = "SWITCHBOARD_WEBHOOK_WORKERS", default_value_t = 4)]
     pub webhook_workers: usize,
+    /// How long change events and webhook delivery logs are kept (e.g.
+    /// 30d, 72h; 0: forever). Older ones are deleted hourly.
+    #[arg(long, env = "SWITCHBOARD_EVENT_RETENTION", default_value = "30d")]
+    pub event_retention: String,
+    /// CA certificate(s) (PEM) trusted for https:// webhook receivers, in
+    /// addition to the system's (a private CA on an allowed network).
+    #[arg(long, env = "SWITCHBOARD_WEBHOOK_CA_FILE")]
+    pub webhook_ca_file: Option<PathBuf>,
 }
 
 pub async fn serve(args: ServeArgs) -> Result<()> {
@@ -121,6 +129,14 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         timeout: switchboard_http::webhooks::parse_duration(&args.webhook_timeout)
             .map_err(|e| anyhow::anyhow!("--webhook-timeout: {e}"))?,
         workers: args.webhook_workers,
+        event_retention: match switchboard_http::webhooks::parse_duration(&args.event_retention)
+            .map_err(|e| anyhow::anyhow!("--event-retention: {e}"))?
+        {
+            d if d.is_zero() => None,
+            d => Some(d),
+        },
+        tls: switchboard_http::webhooks::tls_roots(args.webhook_ca_file.as_deref())
+            .map_err(|e| anyhow::anyhow!("--webhook-ca-file: {e}"))?,
         ..Default::default()
     };
     let config = switchboard_http::HttpConfig {
@@ -145,6 +161,7 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
             switchboard_http::AppState::with_config(dir, config)
         }
     };
+    switchboard_http::webhooks::spawn_pruner(state.clone());
     if state.config.webhooks.workers > 0 {
         switchboard_http::webhooks::spawn_dispatcher(state.clone());
     }

@@ -53,7 +53,8 @@ async fn record_event(
 
 macro_rules! webhook_cols {
     () => {
-        "id, tenant_id, url, events, secret, enabled, disabled_reason, event_cursor, created_at, updated_at, version"
+        "id, tenant_id, url, events, secret, enabled, disabled_reason, event_cursor, previous_secret, previous_secret_until, \
+         created_at, updated_at, version"
     };
 }
 
@@ -73,6 +74,7 @@ fn webhook_of(r: &DbRow) -> Result<switchboard_domain::events::Webhook> {
         enabled: col(r, "enabled")?,
         disabled_reason: col(r, "disabled_reason")?,
         cursor: col(r, "event_cursor")?,
+        previous_secret_expires_at: col(r, "previous_secret_until")?,
         created_at: col(r, "created_at")?,
         updated_at: col(r, "updated_at")?,
         version: col(r, "version")?,
@@ -105,9 +107,23 @@ const PICK_WEBHOOK_SQL: &str = "SELECT w.id FROM webhooks w WHERE w.enabled AND 
      AND (w.due_at <= $1 OR w.event_cursor < COALESCE((SELECT s.seq FROM event_seqs s WHERE s.tenant_id = w.tenant_id), 0)) \
      ORDER BY COALESCE(w.lease_until, 0) LIMIT 1";
 
-/// The head of a subscription's log: its oldest pending delivery.
-const HEAD_DELIVERY_SQL: &str =
-    concat!("SELECT ", delivery_cols!(), " FROM webhook_deliveries WHERE webhook_id = $1 AND status = 'pending' ORDER BY id LIMIT 1");
+/// The head of a subscription's log: its oldest pending deliveries, with
+/// their events' bodies (NULL where retention removed the event).
+const NEXT_DELIVERIES_SQL: &str = concat!(
+    "SELECT ",
+    delivery_cols!(),
+    ", (SELECT e.body FROM events e WHERE e.tenant_id = webhook_deliveries.tenant_id AND e.seq = webhook_deliveries.seq) AS body \
+     FROM webhook_deliveries WHERE webhook_id = $1 AND status = 'pending' ORDER BY id LIMIT $2"
+);
+
+const RECORD_ATTEMPT_SQL: &str = "UPDATE webhook_deliveries SET attempts = attempts + 1, status = $1, last_status_code = $2, \
+     last_latency_ms = $3, last_error = $4, next_attempt_at = $5, first_attempt_at = COALESCE(first_attempt_at, $6), \
+     delivered_at = CASE WHEN $7 THEN $6 ELSE delivered_at END WHERE id = $8";
+
+/// Retention: events and delivery log entries older than a time, a bounded
+/// range of keys from the oldest at a time.
+const PRUNE_EVENTS_SQL: &str = "DELETE FROM events WHERE tenant_id = $1 AND seq < $2 AND occurred_at < $3";
+const PRUNE_DELIVERIES_SQL: &str = "DELETE FROM webhook_deliveries WHERE id < $1 AND created_at < $2";
 
 async fn webhook_in(c: &mut DbConn, tenant: Id, id: Id) -> Result<switchboard_domain::events::Webhook> {
     let row = sqlx::query(concat!("SELECT ", webhook_cols!(), " FROM webhooks WHERE tenant_id = $1 AND id = $2"))
@@ -143,16 +159,17 @@ impl switchboard_domain::events::EventStore for SqlStore {
 
     async fn create_webhook(
         &self,
-        tenant: Id,
+        ctx: &WriteCtx,
         url: &str,
         events: Option<Vec<String>>,
         secret: &str,
-        now: Millis,
     ) -> Result<switchboard_domain::events::Webhook> {
         let mut tx = self.write().await?;
-        // Events from now on: the subscription starts after the last one.
-        let cursor: Option<i64> = sqlx::query_scalar("SELECT seq FROM event_seqs WHERE tenant_id = $1")
-            .bind(tenant)
+        // Events from now on: the subscription starts after its own
+        // creation's event, the next one (which the tenant's other
+        // subscriptions get).
+        let last: Option<i64> = sqlx::query_scalar("SELECT seq FROM event_seqs WHERE tenant_id = $1")
+            .bind(ctx.tenant_id)
             .fetch_optional(&mut *tx)
             .await
             .map_err(db_err)?;
@@ -161,17 +178,18 @@ impl switchboard_domain::events::EventStore for SqlStore {
             "INSERT INTO webhooks (tenant_id, url, events, secret, enabled, event_cursor, created_at, updated_at, version) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1) RETURNING id",
         )
-        .bind(tenant)
+        .bind(ctx.tenant_id)
         .bind(url)
         .bind(events)
         .bind(secret)
         .bind(true)
-        .bind(cursor.unwrap_or(0))
-        .bind(now)
+        .bind(last.unwrap_or(0) + 1)
+        .bind(ctx.now)
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
-        let w = webhook_in(&mut tx, tenant, id).await?;
+        let w = webhook_in(&mut tx, ctx.tenant_id, id).await?;
+        audit_ctx(&mut tx, ctx, Entity::Webhook, id, AuditAction::Create, none(), Some(&w)).await?;
         commit(tx).await?;
         Ok(w)
     }
@@ -194,14 +212,15 @@ impl switchboard_domain::events::EventStore for SqlStore {
 
     async fn update_webhook(
         &self,
-        tenant: Id,
+        ctx: &WriteCtx,
         id: Id,
         ch: switchboard_domain::events::WebhookChanges,
         expected: Option<i64>,
-        now: Millis,
     ) -> Result<switchboard_domain::events::Webhook> {
+        let (tenant, now) = (ctx.tenant_id, ctx.now);
         let mut tx = self.write_locking(Entity::Webhook, id).await?;
-        let mut w = webhook_in(&mut tx, tenant, id).await?;
+        let before = webhook_in(&mut tx, tenant, id).await?;
+        let mut w = before.clone();
         check_version(Entity::Webhook, id, w.version, expected)?;
         if let Some(url) = ch.url {
             w.url = url;
@@ -234,30 +253,45 @@ impl switchboard_domain::events::EventStore for SqlStore {
         .map_err(db_err)?;
         expect_one(done.rows_affected(), Entity::Webhook, id, w.version)?;
         let w = webhook_in(&mut tx, tenant, id).await?;
+        audit_ctx(&mut tx, ctx, Entity::Webhook, id, AuditAction::Update, Some(&before), Some(&w)).await?;
         commit(tx).await?;
         Ok(w)
     }
 
-    async fn delete_webhook(&self, tenant: Id, id: Id, expected: Option<i64>) -> Result<()> {
+    async fn delete_webhook(&self, ctx: &WriteCtx, id: Id, expected: Option<i64>) -> Result<()> {
         let mut tx = self.write_locking(Entity::Webhook, id).await?;
-        let w = webhook_in(&mut tx, tenant, id).await?;
+        let w = webhook_in(&mut tx, ctx.tenant_id, id).await?;
         check_version(Entity::Webhook, id, w.version, expected)?;
         sqlx::query("DELETE FROM webhook_deliveries WHERE webhook_id = $1").bind(id).execute(&mut *tx).await.map_err(db_err)?;
         sqlx::query("DELETE FROM webhooks WHERE id = $1").bind(id).execute(&mut *tx).await.map_err(db_err)?;
+        audit_ctx(&mut tx, ctx, Entity::Webhook, id, AuditAction::Delete, Some(&w), none()).await?;
         commit(tx).await
     }
 
-    async fn rotate_webhook_secret(&self, tenant: Id, id: Id, secret: &str, now: Millis) -> Result<switchboard_domain::events::Webhook> {
+    async fn rotate_webhook_secret(
+        &self,
+        ctx: &WriteCtx,
+        id: Id,
+        secret: &str,
+        previous_until: Millis,
+    ) -> Result<switchboard_domain::events::Webhook> {
         let mut tx = self.write_locking(Entity::Webhook, id).await?;
-        webhook_in(&mut tx, tenant, id).await?;
-        sqlx::query("UPDATE webhooks SET secret = $1, updated_at = $2, version = version + 1 WHERE id = $3")
-            .bind(secret)
-            .bind(now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        let w = webhook_in(&mut tx, tenant, id).await?;
+        let before = webhook_in(&mut tx, ctx.tenant_id, id).await?;
+        // The secret being replaced keeps signing until `previous_until`
+        // (a second rotation within that time drops the oldest).
+        sqlx::query(
+            "UPDATE webhooks SET previous_secret = secret, previous_secret_until = $1, secret = $2, updated_at = $3, \
+             version = version + 1 WHERE id = $4",
+        )
+        .bind(previous_until)
+        .bind(secret)
+        .bind(ctx.now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let w = webhook_in(&mut tx, ctx.tenant_id, id).await?;
+        audit_ctx(&mut tx, ctx, Entity::Webhook, id, AuditAction::Update, Some(&before), Some(&w)).await?;
         commit(tx).await?;
         Ok(w)
     }
@@ -326,6 +360,9 @@ impl switchboard_domain::events::EventStore for SqlStore {
         let mut webhook = webhook_of(&row)?;
         let tenant_id: Id = col(&row, "tenant_id")?;
         let secret: String = col(&row, "secret")?;
+        // The rotated-out secret, while it still signs.
+        let previous_secret: Option<String> =
+            if webhook.previous_secret_expires_at.is_some_and(|t| t > now) { col(&row, "previous_secret")? } else { None };
         // Its new events join its delivery log, in order.
         let news = sqlx::query("SELECT seq, type FROM events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT 1000")
             .bind(tenant_id)
@@ -335,23 +372,25 @@ impl switchboard_domain::events::EventStore for SqlStore {
             .map_err(db_err)?;
         if let Some(last) = news.last() {
             let last: i64 = col(last, "seq")?;
+            let mut taken = Vec::with_capacity(news.len());
             for r in &news {
-                let seq: i64 = col(r, "seq")?;
                 let ty: String = col(r, "type")?;
                 if switchboard_domain::events::filter_takes(webhook.events.as_deref(), &ty) {
-                    sqlx::query(
-                        "INSERT INTO webhook_deliveries (webhook_id, tenant_id, seq, event_type, status, attempts, next_attempt_at, created_at) \
-                         VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) ON CONFLICT (webhook_id, seq) DO NOTHING",
-                    )
-                    .bind(id)
-                    .bind(tenant_id)
-                    .bind(seq)
-                    .bind(ty)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
+                    taken.push((col::<i64>(r, "seq")?, ty));
                 }
+            }
+            // A statement per 100 deliveries rather than one each.
+            for chunk in taken.chunks(100) {
+                let mut qb = QueryBuilder::new(
+                    "INSERT INTO webhook_deliveries (webhook_id, tenant_id, seq, event_type, status, attempts, next_attempt_at, created_at) VALUES ",
+                );
+                let (w, t, at) = (qb.arg(Arg::Int(id)), qb.arg(Arg::Int(tenant_id)), qb.arg(Arg::Int(now)));
+                for (i, (seq, ty)) in chunk.iter().enumerate() {
+                    let (q, y) = (qb.arg(Arg::Int(*seq)), qb.arg(Arg::Text(ty.clone())));
+                    qb.push(&format!("{}({w}, {t}, {q}, {y}, 'pending', 0, {at}, {at})", if i == 0 { "" } else { ", " }));
+                }
+                qb.push(" ON CONFLICT (webhook_id, seq) DO NOTHING");
+                qb.build().execute(&mut *tx).await.map_err(db_err)?;
             }
             sqlx::query("UPDATE webhooks SET event_cursor = $1 WHERE id = $2")
                 .bind(last)
@@ -362,36 +401,37 @@ impl switchboard_domain::events::EventStore for SqlStore {
             webhook.cursor = last;
         }
         tx.commit().await.map_err(db_err)?;
-        Ok(Some(switchboard_domain::events::Claim { webhook, tenant_id, secret, owner: owner.to_string() }))
+        Ok(Some(switchboard_domain::events::Claim { webhook, tenant_id, secret, previous_secret, owner: owner.to_string() }))
     }
 
-    async fn next_delivery(
+    async fn next_deliveries(
         &self,
         claim: &switchboard_domain::events::Claim,
         now: Millis,
-    ) -> Result<Option<(switchboard_domain::events::Delivery, String)>> {
-        let row = sqlx::query(HEAD_DELIVERY_SQL).bind(claim.webhook.id).fetch_optional(&self.writer).await.map_err(db_err)?;
-        let Some(d) = row.as_ref().map(delivery_of).transpose()? else { return Ok(None) };
-        if d.next_attempt_at.is_some_and(|t| t > now) {
-            return Ok(None);
+        limit: u32,
+    ) -> Result<Vec<(switchboard_domain::events::Delivery, Option<String>)>> {
+        let rows =
+            sqlx::query(NEXT_DELIVERIES_SQL).bind(claim.webhook.id).bind(i64::from(limit)).fetch_all(&self.reader).await.map_err(db_err)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let d = delivery_of(r)?;
+            // In order: the first one not due yet holds back the rest.
+            if d.next_attempt_at.is_some_and(|t| t > now) {
+                break;
+            }
+            out.push((d, col(r, "body")?));
         }
-        let body: Option<String> = sqlx::query_scalar("SELECT body FROM events WHERE tenant_id = $1 AND seq = $2")
-            .bind(claim.tenant_id)
-            .bind(d.sequence)
-            .fetch_optional(&self.writer)
-            .await
-            .map_err(db_err)?;
-        Ok(body.map(|b| (d, b)))
+        Ok(out)
     }
 
-    async fn record_attempt(&self, claim: &switchboard_domain::events::Claim, a: switchboard_domain::events::Attempt) -> Result<bool> {
-        let status = if a.delivered {
-            "delivered"
-        } else if a.retry_at.is_some() {
-            "pending"
-        } else {
-            "failed"
-        };
+    async fn record_attempts(
+        &self,
+        claim: &switchboard_domain::events::Claim,
+        attempts: &[switchboard_domain::events::Attempt],
+    ) -> Result<bool> {
+        if attempts.is_empty() {
+            return Ok(true);
+        }
         let mut tx = This::begin_write(&self.writer).await?;
         let held: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT id FROM webhooks WHERE id = $1 AND lease_owner = $2{}",
@@ -405,22 +445,27 @@ impl switchboard_domain::events::EventStore for SqlStore {
         if held.is_none() {
             return Ok(false);
         }
-        sqlx::query(
-            "UPDATE webhook_deliveries SET attempts = attempts + 1, status = $1, last_status_code = $2, last_latency_ms = $3, \
-             last_error = $4, next_attempt_at = $5, first_attempt_at = COALESCE(first_attempt_at, $6), \
-             delivered_at = CASE WHEN $7 THEN $6 ELSE delivered_at END WHERE id = $8",
-        )
-        .bind(status)
-        .bind(a.status_code)
-        .bind(a.latency_ms)
-        .bind(a.error)
-        .bind(a.retry_at)
-        .bind(a.at)
-        .bind(a.delivered)
-        .bind(a.delivery)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        for a in attempts {
+            let status = if a.delivered {
+                "delivered"
+            } else if a.retry_at.is_some() {
+                "pending"
+            } else {
+                "failed"
+            };
+            sqlx::query(RECORD_ATTEMPT_SQL)
+                .bind(status)
+                .bind(a.status_code)
+                .bind(a.latency_ms)
+                .bind(a.error.as_deref())
+                .bind(a.retry_at)
+                .bind(a.at)
+                .bind(a.delivered)
+                .bind(a.delivery)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
         tx.commit().await.map_err(db_err)?;
         Ok(true)
     }
@@ -448,5 +493,42 @@ impl switchboard_domain::events::EventStore for SqlStore {
         .await
         .map_err(db_err)?;
         Ok(())
+    }
+
+    async fn prune_events(&self, before: Millis, batch: u32) -> Result<u64> {
+        let batch = i64::from(batch.max(1));
+        let mut gone = 0;
+        // Each tenant's events from its oldest, `batch` sequence numbers at
+        // a time (the primary key's order; occurred_at grows with seq), in
+        // short transactions that leave the writer to the writes between.
+        let tenants: Vec<Id> = sqlx::query_scalar("SELECT id FROM tenants").fetch_all(&self.reader).await.map_err(db_err)?;
+        for tenant in tenants {
+            let head: Option<i64> = sqlx::query_scalar("SELECT MIN(seq) FROM events WHERE tenant_id = $1")
+                .bind(tenant)
+                .fetch_one(&self.reader)
+                .await
+                .map_err(db_err)?;
+            let Some(head) = head else { continue };
+            let mut tx = This::begin_write(&self.writer).await?;
+            let done = sqlx::query(PRUNE_EVENTS_SQL)
+                .bind(tenant)
+                .bind(head.saturating_add(batch))
+                .bind(before)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            tx.commit().await.map_err(db_err)?;
+            gone += done.rows_affected();
+        }
+        let head: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(id) FROM webhook_deliveries").fetch_one(&self.reader).await.map_err(db_err)?;
+        if let Some(head) = head {
+            let mut tx = This::begin_write(&self.writer).await?;
+            let done =
+                sqlx::query(PRUNE_DELIVERIES_SQL).bind(head.saturating_add(batch)).bind(before).execute(&mut *tx).await.map_err(db_err)?;
+            tx.commit().await.map_err(db_err)?;
+            gone += done.rows_affected();
+        }
+        Ok(gone)
     }
 }

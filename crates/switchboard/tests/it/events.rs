@@ -31,6 +31,48 @@ struct Receiver {
 
 impl Receiver {
     async fn start(answer: impl Fn(usize) -> (u16, Duration) + Send + Sync + 'static) -> Receiver {
+        let (got, app) = Receiver::app(answer);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Receiver { url, got }
+    }
+
+    /// The same over TLS with the certificate chain and key given (PEM), at
+    /// `https://localhost:<port>/hook`.
+    async fn start_tls(cert_pem: &str, key_pem: &str, answer: impl Fn(usize) -> (u16, Duration) + Send + Sync + 'static) -> Receiver {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let (got, app) = Receiver::app(answer);
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem.as_bytes()).map(Result::unwrap).collect();
+        let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("https://localhost:{}/hook", listener.local_addr().unwrap().port());
+        tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else { return };
+                let (acceptor, app) = (acceptor.clone(), app.clone());
+                tokio::spawn(async move {
+                    // A handshake the client gives up on is just a closed connection.
+                    let Ok(tls) = acceptor.accept(tcp).await else { return };
+                    let service = hyper_util::service::TowerToHyperService::new(app);
+                    let _ = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                        .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                        .await;
+                });
+            }
+        });
+        Receiver { url, got }
+    }
+
+    fn app(answer: impl Fn(usize) -> (u16, Duration) + Send + Sync + 'static) -> (Arc<Mutex<Vec<Got>>>, axum::Router) {
         let got: Arc<Mutex<Vec<Got>>> = Arc::default();
         let answer = Arc::new(answer);
         let g = got.clone();
@@ -57,10 +99,7 @@ impl Receiver {
                 }
             }),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Receiver { url, got }
+        (got, app)
     }
 
     fn got(&self) -> Vec<Got> {
@@ -296,7 +335,19 @@ async fn webhooks_are_signed_retried_in_order_and_logged() {
     assert_ne!(secret2, secret);
     c.post("/api/v1/skills", json!({"name": "German"})).await.expect(201);
     let got = receiver.wait_for("a delivery after rotation", |g| g.len() >= 7, 10).await;
-    assert!(verify(&secret2, &got[6]));
+    // For a day, signed with both: receivers still holding the old secret
+    // accept it while they switch over.
+    assert!(verify(&secret2, &got[6]) && verify(&secret, &got[6]), "{:?}", got[6]);
+    assert_eq!(got[6].signature.split(' ').count(), 2, "{:?}", got[6]);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let grace = rotated["previousSecretExpiresAt"].as_i64().unwrap() - now;
+    assert!((23 * 3600 * 1000..=24 * 3600 * 1000).contains(&grace), "{rotated}");
+    // A second rotation replaces the oldest: the first secret signs no more.
+    let rotated = c.post(&format!("/api/v1/webhooks/{hook}/rotate-secret"), json!({})).await.expect(200).body;
+    let secret3 = rotated["secret"].as_str().unwrap().to_string();
+    c.post("/api/v1/skills", json!({"name": "Dutch"})).await.expect(201);
+    let got = receiver.wait_for("a delivery after the second rotation", |g| g.len() >= 8, 10).await;
+    assert!(verify(&secret3, &got[7]) && verify(&secret2, &got[7]) && !verify(&secret, &got[7]), "{:?}", got[7]);
     // PATCH and DELETE.
     let patched = c.patch(&format!("/api/v1/webhooks/{hook}"), json!({"enabled": false, "events": null})).await.expect(200).body;
     assert_eq!(patched["enabled"], false);
@@ -421,7 +472,7 @@ async fn two_instances_never_deliver_the_same_attempt_twice() {
     let c = s.client(&t.key);
     // Several subscriptions, so that both instances' workers have work.
     for _ in 0..4 {
-        c.post("/api/v1/webhooks", json!({"url": receiver.url})).await.expect(201);
+        c.post("/api/v1/webhooks", json!({"url": receiver.url, "events": ["skill.*"]})).await.expect(201);
     }
     for i in 0..30 {
         c.post("/api/v1/skills", json!({"name": format!("S{i}")})).await.expect(201);
@@ -465,4 +516,139 @@ async fn a_killed_server_loses_no_delivery() {
     assert_eq!(got[1].id, got[0].id, "the same webhook-id after the kill");
     let b: Value = serde_json::from_str(&got[2].body).unwrap();
     assert_eq!(b["object"]["name"], "French");
+}
+
+/// A throwaway CA and a certificate for `localhost` it signed: (CA PEM,
+/// chain PEM, key PEM).
+fn localhost_certs() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "Webhook test CA");
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let mut p = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    p.distinguished_name.push(DnType::CommonName, "localhost");
+    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let cert = p.signed_by(&key, &issuer).unwrap();
+    (ca_cert.pem(), cert.pem() + &ca_cert.pem(), key.serialize_pem())
+}
+
+#[tokio::test]
+async fn https_receivers_are_verified_against_the_trusted_cas() {
+    let cwd = tempfile::tempdir().unwrap();
+    let db = TestDb::new();
+    let (ca, chain, key_pem) = localhost_certs();
+    let ca_file = cwd.path().join("webhook-ca.pem");
+    std::fs::write(&ca_file, &ca).unwrap();
+    let trusted = Receiver::start_tls(&chain, &key_pem, |_| (200, Duration::ZERO)).await;
+    // Another CA's certificate: the same name, signed by nobody trusted.
+    let (_, other_chain, other_key) = localhost_certs();
+    let untrusted = Receiver::start_tls(&other_chain, &other_key, |_| (200, Duration::ZERO)).await;
+    let ca_arg = ca_file.to_str().unwrap();
+    let flags = ["--webhook-allow-networks", "127.0.0.0/8", "--webhook-ca-file", ca_arg, "--webhook-retry-schedule", "1h"];
+    let p = Process::serve(cwd.path(), &db, &flags);
+    let key = admin_cli(&db, &["admin", "create-tenant", "--name", "Acme"])["apiKey"].as_str().unwrap().to_string();
+    let c = p.client(&key);
+    let good = c.post("/api/v1/webhooks", json!({"url": trusted.url, "events": ["skill.*"]})).await.expect(201).body;
+    let bad = c.post("/api/v1/webhooks", json!({"url": untrusted.url})).await.expect(201).body;
+    c.post("/api/v1/skills", json!({"name": "Spanish"})).await.expect(201);
+    let got = trusted.wait_for("the delivery over TLS", |g| !g.is_empty(), 20).await;
+    assert!(verify(good["secret"].as_str().unwrap(), &got[0]), "{got:?}");
+    let b: Value = serde_json::from_str(&got[0].body).unwrap();
+    assert_eq!(b["type"], "skill.created");
+    // The untrusted receiver is never sent the event: the handshake fails,
+    // the attempt is logged with why, and retried later.
+    let log = format!("/api/v1/webhooks/{}/deliveries", bad["id"]);
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    let d = loop {
+        let items = c.get(&log).await.expect(200).body["items"].clone();
+        if items[0]["attempts"].as_i64().unwrap_or(0) >= 1 {
+            break items[0].clone();
+        }
+        assert!(std::time::Instant::now() < until, "no attempt logged: {items}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(d["status"], "pending", "{d}");
+    let error = d["lastError"].as_str().unwrap();
+    assert!(error.contains("connection failed"), "{error}");
+    assert!(untrusted.got().is_empty());
+
+    // A CA file that holds no certificate is refused at start.
+    let empty = cwd.path().join("empty.pem");
+    std::fs::write(&empty, "").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .arg("serve")
+        .args(db.cli_args())
+        .args(["--listen", "127.0.0.1:0", "--webhook-ca-file", empty.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--webhook-ca-file") && stderr.contains("no PEM certificate"), "{stderr}");
+}
+
+#[tokio::test]
+async fn webhook_changes_are_audited_and_announced() {
+    let db = Arc::new(TestDb::new());
+    let receiver = Receiver::start(|_| (200, Duration::ZERO)).await;
+    let (s, _d) = delivering(db, fast_retries()).await;
+    let t = s.tenant("Acme").await;
+    let c = s.client(&t.key);
+    let watcher = c.post("/api/v1/webhooks", json!({"url": receiver.url, "events": ["webhook.*"]})).await.expect(201).id();
+    // A subscription starts after its own creation: the watcher is not told of itself.
+    let other = c.post("/api/v1/webhooks", json!({"url": receiver.url, "events": ["agent.*"]})).await.expect(201);
+    let other_id = other.id();
+    c.patch(&format!("/api/v1/webhooks/{other_id}"), json!({"events": ["skill.*"]})).await.expect(200);
+    c.post(&format!("/api/v1/webhooks/{other_id}/rotate-secret"), json!({})).await.expect(200);
+    c.delete(&format!("/api/v1/webhooks/{other_id}")).await.expect(204);
+    let got = receiver.wait_for("four webhook events", |g| g.len() >= 4, 20).await;
+    let bodies: Vec<Value> = got.iter().map(|g| serde_json::from_str(&g.body).unwrap()).collect();
+    let types: Vec<&str> = bodies.iter().map(|b| b["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["webhook.created", "webhook.updated", "webhook.updated", "webhook.deleted"], "{bodies:?}");
+    assert!(bodies.iter().all(|b| b["objectId"] == json!(other_id)), "{bodies:?}");
+    assert_eq!(bodies[1]["changed"], json!(["events"]));
+    assert_eq!(bodies[2]["changed"], json!(["previousSecretExpiresAt"]));
+    // Never a secret in an event.
+    assert!(got.iter().all(|g| !g.body.contains("whsec_")), "{got:?}");
+    let audit = c.get("/api/v1/audit?entity=webhook&limit=100").await.expect(200).body;
+    let ids: Vec<i64> = audit["items"].as_array().unwrap().iter().map(|e| e["entityId"].as_i64().unwrap()).collect();
+    assert_eq!(ids.iter().filter(|&&i| i == other_id).count(), 4, "{audit}");
+    assert!(ids.contains(&watcher), "{audit}");
+}
+
+#[tokio::test]
+async fn events_past_their_retention_are_pruned() {
+    let db = Arc::new(TestDb::new());
+    // A receiver that is down: the subscription's deliveries wait.
+    let receiver = Receiver::start(|_| (503, Duration::ZERO)).await;
+    let config = WebhookConfig { retry_schedule: switchboard_http::webhooks::parse_schedule("1h").unwrap(), ..fast_retries() };
+    let (s, d) = delivering(db, config).await;
+    let t = s.tenant("Acme").await;
+    let c = s.client(&t.key);
+    let hook = c.post("/api/v1/webhooks", json!({"url": receiver.url})).await.expect(201).id();
+    for name in ["Spanish", "French", "German"] {
+        c.post("/api/v1/skills", json!({"name": name})).await.expect(201);
+    }
+    receiver.wait_for("the first attempt", |g| !g.is_empty(), 20).await;
+    let before = all_events(&c, 0).await;
+    let types: Vec<&str> = before.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types[types.len() - 4..], ["webhook.created", "skill.created", "skill.created", "skill.created"]);
+    // Everything older than now goes: events and the delivery log.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let gone = switchboard_http::webhooks::prune(&d, 0).await;
+    assert!(gone >= 7, "{gone}");
+    assert!(all_events(&c, 0).await.is_empty());
+    let log = c.get(&format!("/api/v1/webhooks/{hook}/deliveries")).await.expect(200).body;
+    assert_eq!(log["items"], json!([]), "{log}");
+    // Numbering goes on after the pruned ones; nothing newer is touched.
+    c.post("/api/v1/skills", json!({"name": "Dutch"})).await.expect(201);
+    let after = all_events(&c, 0).await;
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0]["sequence"], before.last().unwrap()["sequence"].as_i64().unwrap() + 1);
+    assert_eq!(switchboard_http::webhooks::prune(&d, 60_000).await, 0);
+    assert_eq!(all_events(&c, 0).await.len(), 1);
 }
