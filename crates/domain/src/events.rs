@@ -67,31 +67,59 @@ fn changed_fields(before: Option<&Value>, after: Option<&Value>) -> Vec<String> 
     out
 }
 
-/// The JSON body of an event, as stored in the outbox and delivered.
-#[allow(clippy::too_many_arguments)]
-pub fn event_body(
-    tenant: Id,
-    seq: i64,
-    ty: &str,
-    at: Millis,
-    actor: &Actor,
-    entity: Entity,
-    object_id: Id,
-    object: Option<Value>,
-    changed: Vec<String>,
-) -> Value {
-    serde_json::json!({
-        "id": event_id(tenant, seq),
-        "sequence": seq,
-        "type": ty,
-        "occurredAt": at,
-        "tenantId": tenant,
-        "actor": {"label": actor.label, "userId": actor.user_id, "apiKeyId": actor.api_key_id},
-        "entity": entity.as_str(),
-        "objectId": object_id,
-        "object": object,
-        "changed": changed,
-    })
+/// The JSON body of an event, as stored in the outbox and delivered:
+/// serialised from borrowed parts (the object is the audit's own value,
+/// not a copy of it).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventBody<'a> {
+    pub id: String,
+    pub sequence: i64,
+    #[serde(rename = "type")]
+    pub event_type: &'a str,
+    pub occurred_at: Millis,
+    pub tenant_id: Id,
+    pub actor: EventActor<'a>,
+    pub entity: &'static str,
+    pub object_id: Id,
+    pub object: Option<&'a Value>,
+    pub changed: &'a [String],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventActor<'a> {
+    pub label: &'a str,
+    pub user_id: Option<Id>,
+    pub api_key_id: Option<Id>,
+}
+
+impl<'a> EventBody<'a> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        tenant: Id,
+        seq: i64,
+        event_type: &'a str,
+        at: Millis,
+        actor: &'a Actor,
+        entity: Entity,
+        object_id: Id,
+        object: Option<&'a Value>,
+        changed: &'a [String],
+    ) -> Self {
+        EventBody {
+            id: event_id(tenant, seq),
+            sequence: seq,
+            event_type,
+            occurred_at: at,
+            tenant_id: tenant,
+            actor: EventActor { label: &actor.label, user_id: actor.user_id, api_key_id: actor.api_key_id },
+            entity: entity.as_str(),
+            object_id,
+            object,
+            changed,
+        }
+    }
 }
 
 /// An event's id: also the `webhook-id` of every delivery of it.

@@ -238,6 +238,10 @@ fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| Error::Storage(format!("cannot encode JSON: {e}")))
 }
 
+fn to_value<T: serde::Serialize + ?Sized>(v: &T) -> Result<serde_json::Value> {
+    serde_json::to_value(v).map_err(|e| Error::Storage(format!("cannot encode JSON: {e}")))
+}
+
 fn from_json<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T> {
     serde_json::from_str(s).map_err(|e| {
         tracing::error!(error = %e, column = what, "stored JSON does not decode");

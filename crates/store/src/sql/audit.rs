@@ -32,7 +32,9 @@ const AUDIT_SQL: &str =
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 
 /// Appends one audit event inside the caller's transaction, and its change
-/// event to the outbox (`sql/events.rs`): every audited write announces itself.
+/// event to the outbox (`sql/events.rs`): every audited write announces
+/// itself. The states come as JSON values, encoded once for the audit row
+/// and read as they are by the event.
 #[allow(clippy::too_many_arguments)]
 async fn audit(
     c: &mut DbConn,
@@ -42,9 +44,11 @@ async fn audit(
     entity: Entity,
     entity_id: Id,
     action: AuditAction,
-    before: Option<String>,
-    after: Option<String>,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
 ) -> Result<()> {
+    let before_json = before.as_ref().map(to_json).transpose()?;
+    let after_json = after.as_ref().map(to_json).transpose()?;
     sqlx::query(AUDIT_SQL)
         .bind(tenant)
         .bind(now)
@@ -54,16 +58,16 @@ async fn audit(
         .bind(entity.as_str())
         .bind(entity_id)
         .bind(action.as_str())
-        .bind(before.as_deref())
-        .bind(after.as_deref())
+        .bind(before_json)
+        .bind(after_json)
         .execute(&mut *c)
         .await
         .map_err(db_err)?;
     // The change event, from the same states, in the same transaction.
-    record_event(c, tenant, actor, now, entity, entity_id, action, before.as_deref(), after.as_deref()).await
+    record_event(c, tenant, actor, now, entity, entity_id, action, before.as_ref(), after.as_ref()).await
 }
 
-/// `audit` for the common case of a `WriteCtx`, with JSON-encoded states.
+/// `audit` for the common case of a `WriteCtx`.
 async fn audit_ctx<B: serde::Serialize, A: serde::Serialize>(
     c: &mut DbConn,
     ctx: &WriteCtx,
@@ -73,8 +77,8 @@ async fn audit_ctx<B: serde::Serialize, A: serde::Serialize>(
     before: Option<&B>,
     after: Option<&A>,
 ) -> Result<()> {
-    let before = before.map(|b| to_json(b)).transpose()?;
-    let after = after.map(|a| to_json(a)).transpose()?;
+    let before = before.map(|b| to_value(b)).transpose()?;
+    let after = after.map(|a| to_value(a)).transpose()?;
     audit(c, ctx.tenant_id, &ctx.actor, ctx.now, entity, entity_id, action, before, after).await
 }
 

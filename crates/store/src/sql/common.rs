@@ -21,7 +21,7 @@ use switchboard_domain::{
 };
 
 #[allow(unused_imports)]
-use crate::{contains_pattern, db_err, fetch_limit, from_json, offset_of, page_of, to_json, unique_err, Unique};
+use crate::{contains_pattern, db_err, fetch_limit, from_json, offset_of, page_of, to_json, to_value, unique_err, Unique};
 
 use crate::cache::Cached;
 use switchboard_domain::store::traits::*;

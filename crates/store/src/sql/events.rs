@@ -11,7 +11,8 @@ const NEXT_EVENT_SEQ_SQL: &str = "INSERT INTO event_seqs (tenant_id, seq) VALUES
 
 const INSERT_EVENT_SQL: &str = "INSERT INTO events (tenant_id, seq, type, occurred_at, body) VALUES ($1, $2, $3, $4, $5)";
 
-/// The outbox row of an audited change: its type and body (`events::event_body`).
+/// The outbox row of an audited change: its type and body
+/// (`events::EventBody`), from the audit's own before/after values.
 #[allow(clippy::too_many_arguments)]
 fn outbox_row(
     tenant: Id,
@@ -21,15 +22,14 @@ fn outbox_row(
     entity: Entity,
     entity_id: Id,
     action: AuditAction,
-    before: Option<&str>,
-    after: Option<&str>,
+    before: Option<&serde_json::Value>,
+    after: Option<&serde_json::Value>,
 ) -> Result<(String, String)> {
-    let before: Option<serde_json::Value> = before.map(|s| from_json(s, "event before")).transpose()?;
-    let after: Option<serde_json::Value> = after.map(|s| from_json(s, "event after")).transpose()?;
-    let (ty, changed) = switchboard_domain::events::event_type(entity, action, before.as_ref(), after.as_ref());
+    let (ty, changed) = switchboard_domain::events::event_type(entity, action, before, after);
     let object = after.or(before);
-    let body = switchboard_domain::events::event_body(tenant, seq, &ty, now, actor, entity, entity_id, object, changed);
-    Ok((ty, to_json(&body)?))
+    let body = switchboard_domain::events::EventBody::new(tenant, seq, &ty, now, actor, entity, entity_id, object, &changed);
+    let body = to_json(&body)?;
+    Ok((ty, body))
 }
 
 /// Adds the event of an audited change to the outbox, in the caller's transaction.
@@ -42,8 +42,8 @@ async fn record_event(
     entity: Entity,
     entity_id: Id,
     action: AuditAction,
-    before: Option<&str>,
-    after: Option<&str>,
+    before: Option<&serde_json::Value>,
+    after: Option<&serde_json::Value>,
 ) -> Result<()> {
     let seq: i64 = sqlx::query_scalar(NEXT_EVENT_SEQ_SQL).bind(tenant).fetch_one(&mut *c).await.map_err(db_err)?;
     let (ty, body) = outbox_row(tenant, seq, actor, now, entity, entity_id, action, before, after)?;

@@ -21,7 +21,7 @@ use switchboard_domain::{Agent, AgentChanges, AgentDetail, AuditAction, Entity, 
 
 use super::{
     agent_detail_from, check_version, expect_one, first_unknown_group, from_json, key_principal, known_groups_query, list_mark_shard,
-    outbox_row, scim_key_of, to_json, Arg, Unique, ADD_PASSWORD_HISTORY_SQL, API_KEY_LAST_USED_SQL, API_KEY_PRINCIPAL_SQL,
+    outbox_row, scim_key_of, to_json, to_value, Arg, Unique, ADD_PASSWORD_HISTORY_SQL, API_KEY_LAST_USED_SQL, API_KEY_PRINCIPAL_SQL,
     APPLY_SEARCH_QUEUE_SQL, AUDIT_SQL, BUMP_CACHE_EPOCH_SQL, CACHE_EPOCH_SQL, DELETE_AGENT_SKILL_SQL, INSERT_EVENT_SQL, MARK_LIST_SQL,
     NEXT_EVENT_SEQ_SQL, SEARCH_QUEUED_SQL, SET_PASSWORD_SQL, SKILL_EXISTS_SQL, TOUCH_AGENT_SQL, UPSERT_AGENT_GROUP_SQL,
     UPSERT_AGENT_SKILL_SQL, WRITE_AGENT_SQL,
@@ -668,7 +668,8 @@ fn mark_agents(c: &Connection, ctx: &WriteCtx, agent: Id) -> Result<()> {
 }
 
 fn audit(c: &Connection, ctx: &WriteCtx, id: Id, before: &AgentDetail, after: &AgentDetail) -> Result<()> {
-    let (before, after) = (to_json(before)?, to_json(after)?);
+    let (before, after) = (to_value(before)?, to_value(after)?);
+    let (before_json, after_json) = (to_json(&before)?, to_json(&after)?);
     run(
         c,
         AUDIT_SQL,
@@ -681,8 +682,8 @@ fn audit(c: &Connection, ctx: &WriteCtx, id: Id, before: &AgentDetail, after: &A
             &Entity::Agent.as_str(),
             &id,
             &AuditAction::Update.as_str(),
-            &before,
-            &after,
+            &before_json,
+            &after_json,
         ],
     )?;
     // The change event, as the shared SQL's `audit` records it (`sql/events.rs`).
