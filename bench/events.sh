@@ -4,7 +4,10 @@
 # against a release build without the outbox, --base-bin) and the rate at
 # which one webhook subscription's deliveries follow those writes.
 #
-#   bench/events.sh [--agents 100000] [--duration 10] [--base-bin PATH] [--bin PATH --gen PATH]
+#   bench/events.sh [--agents 100000] [--duration 10] [--rounds 3] [--base-bin PATH] [--bin PATH --gen PATH]
+#
+# With --base-bin, the base and the outbox runs alternate --rounds times (each
+# on a fresh copy of the data), so that a drift of the machine shows in both.
 #
 # --base-bin: `switchboard` built (release) from the commit before issue 28,
 # e.g. git archive 44d454e | tar -x -C /tmp/base && (cd /tmp/base &&
@@ -16,6 +19,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 AGENTS=100000
 DURATION=10
 CONNS=64
+ROUNDS=3
 BASE_BIN=
 SB=
 GEN=
@@ -23,10 +27,11 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --agents) AGENTS=$2; shift ;;
     --duration) DURATION=$2; shift ;;
+    --rounds) ROUNDS=$2; shift ;;
     --base-bin) BASE_BIN=$2; shift ;;
     --bin) SB=$2; shift ;;
     --gen) GEN=$2; shift ;;
-    *) echo "usage: $0 [--agents N] [--duration S] [--base-bin PATH] [--bin PATH --gen PATH]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--agents N] [--duration S] [--rounds N] [--base-bin PATH] [--bin PATH --gen PATH]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -74,13 +79,13 @@ run() {
   rm -f "$WORK/run.db-wal" "$WORK/run.db-shm"
   if [ "$label" = base ]; then
     # The build before issue 28 does not know migration 0011: take it out.
-    python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.executescript('DROP TABLE webhook_deliveries; DROP TABLE webhooks; DROP TABLE events; DROP TABLE event_seqs; DELETE FROM _sqlx_migrations WHERE version = 11;'); c.commit()" "$WORK/run.db"
+    python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.executescript('DROP TABLE webhook_deliveries; DROP TABLE webhooks; DROP TABLE events; DROP TABLE event_seqs; DELETE FROM _sqlx_migrations WHERE version >= 11;'); c.commit()" "$WORK/run.db"
   fi
   "$bin" serve --listen "127.0.0.1:$PORT" --database-url "$WORK/run.db" --rate-limit-override 1000000000 \
     --log-level info,switchboard::access=warn "$@" 2> "$WORK/server-$label.log" &
   SERVER_PID=$!
   until curl -fs -o /dev/null "$BASE/healthz"; do kill -0 "$SERVER_PID" || exit 1; sleep 0.1; done
-  until grep -Eq "agent cache (preloaded|: )" "$WORK/server-$label.log"; do sleep 0.2; done
+  until grep -Eq "agent cache (preloaded|: )" "$WORK/server-$label.log"; do kill -0 "$SERVER_PID" || exit 1; sleep 0.2; done
   local sid
   sid=$(curl -fs -H "LV-Access: $key" -H 'Content-Type: application/json' \
     -d "{\"clientName\":\"$(json "$WORK/gen.json" "d['tenants'][0]['name']")\",\"userName\":\"admin\",\"password\":\"$(json "$WORK/gen.json" "d['tenants'][0]['password']")\"}" \
@@ -97,8 +102,10 @@ run() {
 }
 
 echo "# label scenario req/s non-2xx p99_us"
-[ -n "$BASE_BIN" ] && run base "$BASE_BIN"
-run outbox "$SB" --webhook-workers 0
+for _ in $(seq "$ROUNDS"); do
+  [ -n "$BASE_BIN" ] && run base "$BASE_BIN"
+  run outbox "$SB" --webhook-workers 0
+done
 python3 "$ROOT/bench/receiver.py" "$HOOK_PORT" & RECV_PID=$!
 count() { curl -fs "http://127.0.0.1:$HOOK_PORT/" | python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])'; }
 t0=$(date +%s.%N)

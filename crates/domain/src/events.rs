@@ -67,9 +67,9 @@ fn changed_fields(before: Option<&Value>, after: Option<&Value>) -> Vec<String> 
     out
 }
 
-/// The JSON body of an event, as stored in the outbox and delivered:
-/// serialised from borrowed parts (the object is the audit's own value,
-/// not a copy of it).
+/// The JSON body of an event, as listed and delivered: put together when
+/// read from the outbox row and its audit event (the object is the audit's
+/// stored JSON, inserted as it is).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventBody<'a> {
@@ -82,7 +82,7 @@ pub struct EventBody<'a> {
     pub actor: EventActor<'a>,
     pub entity: &'static str,
     pub object_id: Id,
-    pub object: Option<&'a Value>,
+    pub object: Option<&'a serde_json::value::RawValue>,
     pub changed: &'a [String],
 }
 
@@ -104,7 +104,7 @@ impl<'a> EventBody<'a> {
         actor: &'a Actor,
         entity: Entity,
         object_id: Id,
-        object: Option<&'a Value>,
+        object: Option<&'a serde_json::value::RawValue>,
         changed: &'a [String],
     ) -> Self {
         EventBody {
@@ -132,7 +132,8 @@ pub fn event_id(tenant: Id, seq: i64) -> String {
 pub struct ChangeEvent {
     pub seq: i64,
     pub event_type: String,
-    pub body: Value,
+    /// The body's JSON text (`EventBody`).
+    pub body: String,
 }
 
 /// Whether a subscription's filter takes an event type: an exact type, or
@@ -249,9 +250,11 @@ pub trait EventStore: Send + Sync {
     /// `limit`, in order, as long as each is due at `now`) with their
     /// events' bodies (`None`: the event was pruned before delivery).
     async fn next_deliveries(&self, claim: &Claim, now: Millis, limit: u32) -> Result<Vec<(Delivery, Option<String>)>>;
-    /// Records attempts, in one transaction (only while the lease is held;
-    /// `false` if lost).
-    async fn record_attempts(&self, claim: &Claim, attempts: &[Attempt]) -> Result<bool>;
+    /// Records attempts, adds the events written since to the log and
+    /// extends the lease to `lease_until`, in one transaction (only while
+    /// the lease is held: `None` if it was lost); how many deliveries were
+    /// added.
+    async fn record_attempts(&self, claim: &mut Claim, attempts: &[Attempt], now: Millis, lease_until: Millis) -> Result<Option<usize>>;
     /// Gives the subscription back, due again at its oldest pending
     /// delivery's time; `disable` disables it with that reason.
     async fn release_webhook(&self, claim: &Claim, disable: Option<String>) -> Result<()>;

@@ -318,17 +318,23 @@ async fn worker(state: crate::AppState, owner: String) {
 }
 
 /// Deliveries read from the log at a time.
-const BATCH: u32 = 100;
+const BATCH: u32 = 500;
 
-/// Attempts are recorded together, in one write transaction, at the end of
-/// a batch or once the oldest unrecorded one is this old.
-const RECORD_EVERY: Duration = Duration::from_millis(250);
+/// Attempts are recorded together, in one write transaction with the
+/// log's refill and the lease's extension: at the end of a batch, or once
+/// the oldest unrecorded one is this old.
+const RECORD_EVERY: Duration = Duration::from_secs(1);
 
-/// Delivers a claimed subscription's due log in order, while the lease
-/// leaves room for one more attempt.
-async fn work(store: &dyn Store, clock: &switchboard_domain::Directory, config: &WebhookConfig, claim: Claim) {
-    let room = config.lease().saturating_sub(config.timeout + Duration::from_secs(2));
-    let until = Instant::now() + room;
+/// How long a worker keeps one subscription while it has work, before
+/// giving the others their turn.
+const HOLD: Duration = Duration::from_secs(30);
+
+/// Delivers a claimed subscription's due log in order. The lease is
+/// extended at each recording; an attempt starts only when it can end
+/// within the lease.
+async fn work(store: &dyn Store, clock: &switchboard_domain::Directory, config: &WebhookConfig, mut claim: Claim) {
+    let started = Instant::now();
+    let mut leased = Instant::now();
     let mut disable = None;
     // Resolved and checked now, at delivery time (the name may resolve
     // elsewhere than when the URL was set), and pinned: the client connects
@@ -336,18 +342,30 @@ async fn work(store: &dyn Store, clock: &switchboard_domain::Directory, config: 
     let client = client_for(config, &claim.webhook.url).await;
     let mut done: Vec<Attempt> = Vec::new();
     let mut oldest = Instant::now();
-    'log: while Instant::now() < until {
+    'log: while started.elapsed() < HOLD {
         let batch = match store.next_deliveries(&claim, clock.now(), BATCH).await {
-            Ok(b) if b.is_empty() => break,
             Ok(b) => b,
             Err(e) => {
                 tracing::warn!(error = %e, "webhook dispatcher: reading the log failed");
                 break;
             }
         };
+        if batch.is_empty() {
+            // Caught up: unless the events written meanwhile add to the log.
+            match record(store, clock, config, &mut claim, &mut done).await {
+                Some(0) | None => break,
+                Some(_) => {
+                    leased = Instant::now();
+                    continue;
+                }
+            }
+        }
         for (d, body) in batch {
-            if Instant::now() >= until {
-                break 'log;
+            if leased.elapsed() + config.timeout + Duration::from_secs(2) >= config.lease() {
+                if record(store, clock, config, &mut claim, &mut done).await.is_none() {
+                    return;
+                }
+                leased = Instant::now();
             }
             let Some(body) = body else {
                 // Pruned (--event-retention) before it could be delivered.
@@ -379,15 +397,19 @@ async fn work(store: &dyn Store, clock: &switchboard_domain::Directory, config: 
             if disable.is_some() || failed {
                 break 'log; // a failed head waits for its retry: the log stays in order
             }
-            if oldest.elapsed() >= RECORD_EVERY && !record(store, &claim, &mut done).await {
-                return;
+            if oldest.elapsed() >= RECORD_EVERY {
+                if record(store, clock, config, &mut claim, &mut done).await.is_none() {
+                    return;
+                }
+                leased = Instant::now();
             }
         }
-        if !record(store, &claim, &mut done).await {
+        if record(store, clock, config, &mut claim, &mut done).await.is_none() {
             return;
         }
+        leased = Instant::now();
     }
-    if !record(store, &claim, &mut done).await {
+    if !done.is_empty() && record(store, clock, config, &mut claim, &mut done).await.is_none() {
         return;
     }
     if let Err(e) = store.release_webhook(&claim, disable).await {
@@ -395,18 +417,27 @@ async fn work(store: &dyn Store, clock: &switchboard_domain::Directory, config: 
     }
 }
 
-/// Records the attempts made since the last call; `false` when the lease
-/// was lost (another worker has the subscription: stop at once). A
-/// recording that fails leaves them unrecorded: they are made again, with
-/// the same `webhook-id`s (at least once).
-async fn record(store: &dyn Store, claim: &Claim, done: &mut Vec<Attempt>) -> bool {
-    let result = store.record_attempts(claim, done).await;
+/// Records the attempts made since the last call, refills the log and
+/// extends the lease; how many deliveries joined the log, `None` when the
+/// lease was lost (another worker has the subscription: stop at once) or
+/// the recording failed (stop too: the lease runs out, and the attempts not
+/// recorded are made again, with the same `webhook-id`s: at least once).
+async fn record(
+    store: &dyn Store,
+    clock: &switchboard_domain::Directory,
+    config: &WebhookConfig,
+    claim: &mut Claim,
+    done: &mut Vec<Attempt>,
+) -> Option<usize> {
+    let now = clock.now();
+    let lease_until = now.saturating_add(i64::try_from(config.lease().as_millis()).unwrap_or(i64::MAX));
+    let result = store.record_attempts(claim, done, now, lease_until).await;
     done.clear();
     match result {
-        Ok(held) => held,
+        Ok(added) => added,
         Err(e) => {
             tracing::warn!(error = %e, "webhook dispatcher: recording attempts failed");
-            true
+            None
         }
     }
 }

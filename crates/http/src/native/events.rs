@@ -53,7 +53,7 @@ pub struct EventsQuery {
 pub struct EventPage {
     /// Events in sequence order (`docs/events.md`).
     #[schema(value_type = Vec<Object>)]
-    pub items: Vec<serde_json::Value>,
+    pub items: Vec<Box<serde_json::value::RawValue>>,
     /// Pass as `after` for the next page: the last sequence number seen.
     pub next_after: i64,
 }
@@ -76,7 +76,9 @@ async fn list_events(State(s): State<AppState>, Caller(p): Caller, Params(q): Pa
     }
     let items = s.dir.list_events(&p, after, limit).await?;
     let next_after = items.last().map_or(after, |e| e.seq);
-    Ok(json(StatusCode::OK, &EventPage { items: items.into_iter().map(|e| e.body).collect(), next_after }))
+    let items = items.into_iter().map(|e| serde_json::value::RawValue::from_string(e.body)).collect::<Result<Vec<_>, _>>();
+    let items = items.map_err(|e| Problem::from(switchboard_domain::Error::Storage(format!("an event body does not decode: {e}"))))?;
+    Ok(json(StatusCode::OK, &EventPage { items, next_after }))
 }
 
 async fn stream(s: AppState, p: Principal, after: i64) -> Result<Response, Problem> {
@@ -87,7 +89,7 @@ async fn stream(s: AppState, p: Principal, after: i64) -> Result<Response, Probl
             if let Some(e) = buf.next() {
                 let e: switchboard_domain::events::ChangeEvent = e;
                 after = e.seq;
-                let ev = SseEvent::default().id(e.seq.to_string()).event(e.event_type).data(e.body.to_string());
+                let ev = SseEvent::default().id(e.seq.to_string()).event(e.event_type).data(e.body);
                 return Some((Ok::<_, std::convert::Infallible>(ev), (s, p, after, buf)));
             }
             match s.dir.list_events(&p, after, 500).await {

@@ -29,7 +29,7 @@ fn audit_of(r: &DbRow) -> Result<switchboard_domain::AuditEvent> {
 
 const AUDIT_SQL: &str =
     "INSERT INTO audit_events (tenant_id, at, actor_user_id, actor_api_key_id, actor, entity, entity_id, action, before_json, after_json) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id";
 
 /// Appends one audit event inside the caller's transaction, and its change
 /// event to the outbox (`sql/events.rs`): every audited write announces
@@ -49,7 +49,7 @@ async fn audit(
 ) -> Result<()> {
     let before_json = before.as_ref().map(to_json).transpose()?;
     let after_json = after.as_ref().map(to_json).transpose()?;
-    sqlx::query(AUDIT_SQL)
+    let audit_id: Id = sqlx::query_scalar(AUDIT_SQL)
         .bind(tenant)
         .bind(now)
         .bind(actor.user_id)
@@ -60,11 +60,11 @@ async fn audit(
         .bind(action.as_str())
         .bind(before_json)
         .bind(after_json)
-        .execute(&mut *c)
+        .fetch_one(&mut *c)
         .await
         .map_err(db_err)?;
     // The change event, from the same states, in the same transaction.
-    record_event(c, tenant, actor, now, entity, entity_id, action, before.as_ref(), after.as_ref()).await
+    record_event(c, tenant, now, entity, action, audit_id, before.as_ref(), after.as_ref()).await
 }
 
 /// `audit` for the common case of a `WriteCtx`.

@@ -9,46 +9,97 @@
 const NEXT_EVENT_SEQ_SQL: &str = "INSERT INTO event_seqs (tenant_id, seq) VALUES ($1, 1) \
      ON CONFLICT (tenant_id) DO UPDATE SET seq = event_seqs.seq + 1 RETURNING seq";
 
-const INSERT_EVENT_SQL: &str = "INSERT INTO events (tenant_id, seq, type, occurred_at, body) VALUES ($1, $2, $3, $4, $5)";
+const INSERT_EVENT_SQL: &str = "INSERT INTO events (tenant_id, seq, type, occurred_at, audit_id, changed) VALUES ($1, $2, $3, $4, $5, $6)";
 
-/// The outbox row of an audited change: its type and body
-/// (`events::EventBody`), from the audit's own before/after values.
-#[allow(clippy::too_many_arguments)]
+/// The outbox row of an audited change: its type and the JSON of the
+/// changed field names. The rest of the event is its audit event's.
 fn outbox_row(
-    tenant: Id,
-    seq: i64,
-    actor: &Actor,
-    now: Millis,
     entity: Entity,
-    entity_id: Id,
     action: AuditAction,
     before: Option<&serde_json::Value>,
     after: Option<&serde_json::Value>,
 ) -> Result<(String, String)> {
     let (ty, changed) = switchboard_domain::events::event_type(entity, action, before, after);
-    let object = after.or(before);
-    let body = switchboard_domain::events::EventBody::new(tenant, seq, &ty, now, actor, entity, entity_id, object, &changed);
-    let body = to_json(&body)?;
-    Ok((ty, body))
+    Ok((ty, to_json(&changed)?))
 }
 
-/// Adds the event of an audited change to the outbox, in the caller's transaction.
+/// Adds the event of an audited change (audit event `audit_id`) to the
+/// outbox, in the caller's transaction.
 #[allow(clippy::too_many_arguments)]
 async fn record_event(
     c: &mut DbConn,
     tenant: Id,
-    actor: &Actor,
     now: Millis,
     entity: Entity,
-    entity_id: Id,
     action: AuditAction,
+    audit_id: Id,
     before: Option<&serde_json::Value>,
     after: Option<&serde_json::Value>,
 ) -> Result<()> {
     let seq: i64 = sqlx::query_scalar(NEXT_EVENT_SEQ_SQL).bind(tenant).fetch_one(&mut *c).await.map_err(db_err)?;
-    let (ty, body) = outbox_row(tenant, seq, actor, now, entity, entity_id, action, before, after)?;
-    sqlx::query(INSERT_EVENT_SQL).bind(tenant).bind(seq).bind(ty).bind(now).bind(body).execute(&mut *c).await.map_err(db_err)?;
+    let (ty, changed) = outbox_row(entity, action, before, after)?;
+    sqlx::query(INSERT_EVENT_SQL)
+        .bind(tenant)
+        .bind(seq)
+        .bind(ty)
+        .bind(now)
+        .bind(audit_id)
+        .bind(changed)
+        .execute(&mut *c)
+        .await
+        .map_err(db_err)?;
     Ok(())
+}
+
+/// An event with what its body is made of: the outbox row and its audit
+/// event (`body`: the whole text, for events recorded before migration 13).
+macro_rules! event_source {
+    () => {
+        "SELECT e.seq, e.type, e.occurred_at, e.changed, e.body, a.actor, a.actor_user_id, a.actor_api_key_id, \
+         a.entity, a.entity_id, a.before_json, a.after_json FROM events e LEFT JOIN audit_events a ON a.id = e.audit_id \
+         WHERE e.tenant_id = "
+    };
+}
+
+/// A row of `event_source!` as the event consumers see it.
+fn event_of(tenant: Id, r: &DbRow) -> Result<switchboard_domain::events::ChangeEvent> {
+    let seq: i64 = col(r, "seq")?;
+    let event_type: String = col(r, "type")?;
+    if let Some(body) = col::<Option<String>>(r, "body")? {
+        return Ok(switchboard_domain::events::ChangeEvent { seq, event_type, body });
+    }
+    let missing = || Error::Storage(format!("event {seq} of tenant {tenant} has no audit event"));
+    let entity: String = col::<Option<String>>(r, "entity")?.ok_or_else(missing)?;
+    let entity = Entity::parse(&entity).ok_or_else(|| Error::Storage(format!("unknown audited entity {entity:?}")))?;
+    let actor = Actor {
+        label: col::<Option<String>>(r, "actor")?.ok_or_else(missing)?,
+        user_id: col(r, "actor_user_id")?,
+        api_key_id: col(r, "actor_api_key_id")?,
+    };
+    let changed: Option<String> = col(r, "changed")?;
+    let changed: Vec<String> = changed.as_deref().map(|c| from_json(c, "event changed")).transpose()?.unwrap_or_default();
+    let after: Option<String> = col(r, "after_json")?;
+    let object = match after {
+        Some(a) => Some(a),
+        None => col(r, "before_json")?,
+    };
+    let object: Option<&serde_json::value::RawValue> = object
+        .as_deref()
+        .map(|o| serde_json::from_str(o).map_err(|e| Error::Storage(format!("stored audit state does not decode: {e}"))))
+        .transpose()?;
+    let body = switchboard_domain::events::EventBody::new(
+        tenant,
+        seq,
+        &event_type,
+        col(r, "occurred_at")?,
+        &actor,
+        entity,
+        col::<Option<Id>>(r, "entity_id")?.ok_or_else(missing)?,
+        object,
+        &changed,
+    );
+    let body = to_json(&body)?;
+    Ok(switchboard_domain::events::ChangeEvent { seq, event_type, body })
 }
 
 macro_rules! webhook_cols {
@@ -107,14 +158,9 @@ const PICK_WEBHOOK_SQL: &str = "SELECT w.id FROM webhooks w WHERE w.enabled AND 
      AND (w.due_at <= $1 OR w.event_cursor < COALESCE((SELECT s.seq FROM event_seqs s WHERE s.tenant_id = w.tenant_id), 0)) \
      ORDER BY COALESCE(w.lease_until, 0) LIMIT 1";
 
-/// The head of a subscription's log: its oldest pending deliveries, with
-/// their events' bodies (NULL where retention removed the event).
-const NEXT_DELIVERIES_SQL: &str = concat!(
-    "SELECT ",
-    delivery_cols!(),
-    ", (SELECT e.body FROM events e WHERE e.tenant_id = webhook_deliveries.tenant_id AND e.seq = webhook_deliveries.seq) AS body \
-     FROM webhook_deliveries WHERE webhook_id = $1 AND status = 'pending' ORDER BY id LIMIT $2"
-);
+/// The head of a subscription's log: its oldest pending deliveries.
+const NEXT_DELIVERIES_SQL: &str =
+    concat!("SELECT ", delivery_cols!(), " FROM webhook_deliveries WHERE webhook_id = $1 AND status = 'pending' ORDER BY id LIMIT $2");
 
 const RECORD_ATTEMPT_SQL: &str = "UPDATE webhook_deliveries SET attempts = attempts + 1, status = $1, last_status_code = $2, \
      last_latency_ms = $3, last_error = $4, next_attempt_at = $5, first_attempt_at = COALESCE(first_attempt_at, $6), \
@@ -135,26 +181,58 @@ async fn webhook_in(c: &mut DbConn, tenant: Id, id: Id) -> Result<switchboard_do
     row.as_ref().map(webhook_of).transpose()?.ok_or_else(|| Error::not_found(Entity::Webhook, id))
 }
 
+/// Adds a subscription's events after its cursor (up to 1,000 of them,
+/// those its filter takes) to its delivery log, in the caller's
+/// transaction; its new cursor and how many deliveries were added.
+async fn append_new_events(c: &mut DbConn, webhook: &switchboard_domain::events::Webhook, tenant: Id, now: Millis) -> Result<(i64, usize)> {
+    let news = sqlx::query("SELECT seq, type FROM events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT 1000")
+        .bind(tenant)
+        .bind(webhook.cursor)
+        .fetch_all(&mut *c)
+        .await
+        .map_err(db_err)?;
+    let Some(last) = news.last() else { return Ok((webhook.cursor, 0)) };
+    let last: i64 = col(last, "seq")?;
+    let mut taken = Vec::with_capacity(news.len());
+    for r in &news {
+        let ty: String = col(r, "type")?;
+        if switchboard_domain::events::filter_takes(webhook.events.as_deref(), &ty) {
+            taken.push((col::<i64>(r, "seq")?, ty));
+        }
+    }
+    // A statement per 100 deliveries rather than one each.
+    for chunk in taken.chunks(100) {
+        let mut qb = QueryBuilder::new(
+            "INSERT INTO webhook_deliveries (webhook_id, tenant_id, seq, event_type, status, attempts, next_attempt_at, created_at) VALUES ",
+        );
+        let (w, t, at) = (qb.arg(Arg::Int(webhook.id)), qb.arg(Arg::Int(tenant)), qb.arg(Arg::Int(now)));
+        for (i, (seq, ty)) in chunk.iter().enumerate() {
+            let (q, y) = (qb.arg(Arg::Int(*seq)), qb.arg(Arg::Text(ty.clone())));
+            qb.push(&format!("{}({w}, {t}, {q}, {y}, 'pending', 0, {at}, {at})", if i == 0 { "" } else { ", " }));
+        }
+        qb.push(" ON CONFLICT (webhook_id, seq) DO NOTHING");
+        qb.build().execute(&mut *c).await.map_err(db_err)?;
+    }
+    sqlx::query("UPDATE webhooks SET event_cursor = $1 WHERE id = $2")
+        .bind(last)
+        .bind(webhook.id)
+        .execute(&mut *c)
+        .await
+        .map_err(db_err)?;
+    Ok((last, taken.len()))
+}
+
 #[async_trait::async_trait]
 impl switchboard_domain::events::EventStore for SqlStore {
     async fn list_events(&self, tenant: Id, after: i64, limit: u32) -> Result<Vec<switchboard_domain::events::ChangeEvent>> {
-        let rows = sqlx::query("SELECT seq, type, body FROM events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3")
+        let rows = sqlx::query(concat!(event_source!(), "$1 AND e.seq > $2 ORDER BY e.seq LIMIT $3"))
             .bind(tenant)
             .bind(after)
             .bind(i64::from(limit))
             .fetch_all(&self.reader)
             .await
             .map_err(db_err)?;
-        rows.iter()
-            .map(|r| {
-                let body: String = col(r, "body")?;
-                Ok(switchboard_domain::events::ChangeEvent {
-                    seq: col(r, "seq")?,
-                    event_type: col(r, "type")?,
-                    body: from_json(&body, "event body")?,
-                })
-            })
-            .collect()
+        rows.iter().map(|r| event_of(tenant, r)).collect()
     }
 
     async fn create_webhook(
@@ -364,42 +442,7 @@ impl switchboard_domain::events::EventStore for SqlStore {
         let previous_secret: Option<String> =
             if webhook.previous_secret_expires_at.is_some_and(|t| t > now) { col(&row, "previous_secret")? } else { None };
         // Its new events join its delivery log, in order.
-        let news = sqlx::query("SELECT seq, type FROM events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT 1000")
-            .bind(tenant_id)
-            .bind(webhook.cursor)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        if let Some(last) = news.last() {
-            let last: i64 = col(last, "seq")?;
-            let mut taken = Vec::with_capacity(news.len());
-            for r in &news {
-                let ty: String = col(r, "type")?;
-                if switchboard_domain::events::filter_takes(webhook.events.as_deref(), &ty) {
-                    taken.push((col::<i64>(r, "seq")?, ty));
-                }
-            }
-            // A statement per 100 deliveries rather than one each.
-            for chunk in taken.chunks(100) {
-                let mut qb = QueryBuilder::new(
-                    "INSERT INTO webhook_deliveries (webhook_id, tenant_id, seq, event_type, status, attempts, next_attempt_at, created_at) VALUES ",
-                );
-                let (w, t, at) = (qb.arg(Arg::Int(id)), qb.arg(Arg::Int(tenant_id)), qb.arg(Arg::Int(now)));
-                for (i, (seq, ty)) in chunk.iter().enumerate() {
-                    let (q, y) = (qb.arg(Arg::Int(*seq)), qb.arg(Arg::Text(ty.clone())));
-                    qb.push(&format!("{}({w}, {t}, {q}, {y}, 'pending', 0, {at}, {at})", if i == 0 { "" } else { ", " }));
-                }
-                qb.push(" ON CONFLICT (webhook_id, seq) DO NOTHING");
-                qb.build().execute(&mut *tx).await.map_err(db_err)?;
-            }
-            sqlx::query("UPDATE webhooks SET event_cursor = $1 WHERE id = $2")
-                .bind(last)
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            webhook.cursor = last;
-        }
+        webhook.cursor = append_new_events(&mut tx, &webhook, tenant_id, now).await?.0;
         tx.commit().await.map_err(db_err)?;
         Ok(Some(switchboard_domain::events::Claim { webhook, tenant_id, secret, previous_secret, owner: owner.to_string() }))
     }
@@ -412,26 +455,45 @@ impl switchboard_domain::events::EventStore for SqlStore {
     ) -> Result<Vec<(switchboard_domain::events::Delivery, Option<String>)>> {
         let rows =
             sqlx::query(NEXT_DELIVERIES_SQL).bind(claim.webhook.id).bind(i64::from(limit)).fetch_all(&self.reader).await.map_err(db_err)?;
-        let mut out = Vec::with_capacity(rows.len());
+        let mut due = Vec::with_capacity(rows.len());
         for r in &rows {
             let d = delivery_of(r)?;
             // In order: the first one not due yet holds back the rest.
             if d.next_attempt_at.is_some_and(|t| t > now) {
                 break;
             }
-            out.push((d, col(r, "body")?));
+            due.push(d);
         }
-        Ok(out)
+        if due.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Their events' bodies, in one read (none for a pruned event).
+        let seqs: Vec<i64> = due.iter().map(|d| d.sequence).collect();
+        let mut qb = QueryBuilder::for_tenant(event_source!(), claim.tenant_id);
+        qb.push(" AND e.seq IN ");
+        qb.push_ids(&seqs);
+        let rows = qb.build().fetch_all(&self.reader).await.map_err(db_err)?;
+        let mut bodies = std::collections::HashMap::with_capacity(rows.len());
+        for r in &rows {
+            let e = event_of(claim.tenant_id, r)?;
+            bodies.insert(e.seq, e.body);
+        }
+        Ok(due
+            .into_iter()
+            .map(|d| {
+                let body = bodies.remove(&d.sequence);
+                (d, body)
+            })
+            .collect())
     }
 
     async fn record_attempts(
         &self,
-        claim: &switchboard_domain::events::Claim,
+        claim: &mut switchboard_domain::events::Claim,
         attempts: &[switchboard_domain::events::Attempt],
-    ) -> Result<bool> {
-        if attempts.is_empty() {
-            return Ok(true);
-        }
+        now: Millis,
+        lease_until: Millis,
+    ) -> Result<Option<usize>> {
         let mut tx = This::begin_write(&self.writer).await?;
         let held: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT id FROM webhooks WHERE id = $1 AND lease_owner = $2{}",
@@ -443,7 +505,7 @@ impl switchboard_domain::events::EventStore for SqlStore {
         .await
         .map_err(db_err)?;
         if held.is_none() {
-            return Ok(false);
+            return Ok(None);
         }
         for a in attempts {
             let status = if a.delivered {
@@ -466,8 +528,17 @@ impl switchboard_domain::events::EventStore for SqlStore {
                 .await
                 .map_err(db_err)?;
         }
+        // The events written meanwhile join the log, and the lease goes on.
+        let (cursor, added) = append_new_events(&mut tx, &claim.webhook, claim.tenant_id, now).await?;
+        sqlx::query("UPDATE webhooks SET lease_until = $1 WHERE id = $2")
+            .bind(lease_until)
+            .bind(claim.webhook.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
-        Ok(true)
+        claim.webhook.cursor = cursor;
+        Ok(Some(added))
     }
 
     async fn release_webhook(&self, claim: &switchboard_domain::events::Claim, disable: Option<String>) -> Result<()> {

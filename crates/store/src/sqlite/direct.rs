@@ -670,27 +670,27 @@ fn mark_agents(c: &Connection, ctx: &WriteCtx, agent: Id) -> Result<()> {
 fn audit(c: &Connection, ctx: &WriteCtx, id: Id, before: &AgentDetail, after: &AgentDetail) -> Result<()> {
     let (before, after) = (to_value(before)?, to_value(after)?);
     let (before_json, after_json) = (to_json(&before)?, to_json(&after)?);
-    run(
-        c,
-        AUDIT_SQL,
-        &[
-            &ctx.tenant_id,
-            &ctx.now,
-            &ctx.actor.user_id,
-            &ctx.actor.api_key_id,
-            &ctx.actor.label.as_str(),
-            &Entity::Agent.as_str(),
-            &id,
-            &AuditAction::Update.as_str(),
-            &before_json,
-            &after_json,
-        ],
-    )?;
+    let audit_id: Id = prepare(c, AUDIT_SQL)?
+        .query_row(
+            rusqlite::params![
+                &ctx.tenant_id,
+                &ctx.now,
+                &ctx.actor.user_id,
+                &ctx.actor.api_key_id,
+                &ctx.actor.label.as_str(),
+                &Entity::Agent.as_str(),
+                &id,
+                &AuditAction::Update.as_str(),
+                &before_json,
+                &after_json,
+            ],
+            |r| r.get(0),
+        )
+        .map_err(err)?;
     // The change event, as the shared SQL's `audit` records it (`sql/events.rs`).
     let seq: i64 = prepare(c, NEXT_EVENT_SEQ_SQL)?.query_row([ctx.tenant_id], |r| r.get(0)).map_err(err)?;
-    let (ty, body) =
-        outbox_row(ctx.tenant_id, seq, &ctx.actor, ctx.now, Entity::Agent, id, AuditAction::Update, Some(&before), Some(&after))?;
-    run(c, INSERT_EVENT_SQL, &[&ctx.tenant_id, &seq, &ty, &ctx.now, &body])?;
+    let (ty, changed) = outbox_row(Entity::Agent, AuditAction::Update, Some(&before), Some(&after))?;
+    run(c, INSERT_EVENT_SQL, &[&ctx.tenant_id, &seq, &ty, &ctx.now, &audit_id, &changed])?;
     Ok(())
 }
 
