@@ -696,10 +696,18 @@ async fn preload_agents(pool: DbPool, cache: std::sync::Arc<crate::cache::ReadCa
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+    // One connection throughout (see `build_search`).
+    let mut conn = match pool.acquire().await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "agent cache: preload stopped");
+            return;
+        }
+    };
     let (mut after, mut kept, mut seen) = (0i64, 0usize, 0usize);
     while seen < entries {
         let generations = cache.agent_generations();
-        let rows = match sqlx::query(AGENT_PRELOAD_SQL).bind(after).bind(BATCH).fetch_all(&pool).await {
+        let rows = match sqlx::query(AGENT_PRELOAD_SQL).bind(after).bind(BATCH).fetch_all(&mut *conn).await {
             Ok(rows) => rows,
             Err(e) => {
                 tracing::warn!(error = %e, kept, "agent cache: preload stopped");
@@ -962,14 +970,18 @@ async fn build_search(pool: &DbPool, cache: &crate::cache::ReadCache) -> Result<
         })
         .map_err(|e| Error::Storage(format!("search index build: cannot start its thread: {e}")))?;
     let stopped = || Error::Storage("search index build: its thread stopped".into());
+    // One connection for the whole build: each of the pool's SQLite
+    // connections has a worker thread of its own, hence an arena of its own
+    // in the C library's allocator, each keeping a batch's worth.
+    let mut conn = pool.acquire().await.map_err(db_err)?;
     let mut after = 0i64;
     loop {
-        let found = sqlx::query(SEARCH_ROWS_SQL).bind(after).bind(BATCH).fetch_all(pool).await.map_err(db_err)?;
+        let found = sqlx::query(SEARCH_ROWS_SQL).bind(after).bind(BATCH).fetch_all(&mut *conn).await.map_err(db_err)?;
         let Some(last) = found.last() else { break };
         let last: Id = col(last, "id")?;
         let mut batch: [Vec<DbRow>; 4] = [found, Vec::new(), Vec::new(), Vec::new()];
         for (kind, sql) in SEARCH_ASSIGNMENTS_SQL.iter().enumerate() {
-            batch[kind + 1] = sqlx::query(*sql).bind(after).bind(last).fetch_all(pool).await.map_err(db_err)?;
+            batch[kind + 1] = sqlx::query(*sql).bind(after).bind(last).fetch_all(&mut *conn).await.map_err(db_err)?;
         }
         after = last;
         rows_tx.send(batch).await.map_err(|_| stopped())?;
