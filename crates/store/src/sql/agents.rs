@@ -937,10 +937,8 @@ async fn build_search(pool: &DbPool, cache: &crate::cache::ReadCache) -> Result<
         .spawn(move || {
             let mut built = crate::cache::Search::default();
             let mut add = |[found, skills, services, groups]: [Vec<DbRow>; 4]| -> Result<()> {
-                let mut rows = found
-                    .iter()
-                    .map(|r| search_row_of(r).map(|row| (row.id, row)))
-                    .collect::<Result<std::collections::HashMap<_, _>>>()?;
+                let mut rows =
+                    found.iter().map(|r| search_row_of(r).map(|row| (row.id, row))).collect::<Result<std::collections::HashMap<_, _>>>()?;
                 drop(found);
                 for (kind, found) in [skills, services, groups].iter().enumerate() {
                     add_assignments(&mut rows, kind, found)?;
