@@ -115,6 +115,7 @@ impl Backend for This {
 
     /// Text compared byte by byte: SQLite's default (BINARY) collation already is.
     const BYTE_ORDER: &'static str = "";
+    const BULK_READS_ON_ONE_CONNECTION: bool = true;
 
     async fn prepare_explain(_tx: &mut DbTx) -> Result<()> {
         Ok(())

@@ -677,6 +677,40 @@ async fn set_group_members(tx: &mut DbConn, ctx: &WriteCtx, group: Id, c: &switc
 
 const AGENT_PRELOAD_SQL: &str = concat!(agent_detail_select!(), " WHERE id > $1 ORDER BY id LIMIT $2");
 
+/// Where the preload and the index build read their batches from: one
+/// connection held throughout on SQLite (`Backend::BULK_READS_ON_ONE_CONNECTION`):
+/// sqlx's SQLite rows copy their values with SQLite's allocator (glibc's
+/// `malloc`) on the connection's worker thread, glibc keeps an arena per
+/// thread at its high-water mark, and the pool hands its connections out in
+/// turn, so batches read through all of them left one batch's worth in each
+/// of eight arenas. Elsewhere the pool, a connection per batch.
+enum BulkReads {
+    One(sqlx::pool::PoolConnection<Db>),
+    Pool(DbPool),
+}
+
+impl BulkReads {
+    async fn open(pool: &DbPool) -> Result<BulkReads> {
+        // Not with a pool of one or two (`--db-max-readers`): holding one
+        // for the whole preload would leave the other reads waiting.
+        Ok(if This::BULK_READS_ON_ONE_CONNECTION && pool.options().get_max_connections() > 2 {
+            BulkReads::One(pool.acquire().await.map_err(db_err)?)
+        } else {
+            BulkReads::Pool(pool.clone())
+        })
+    }
+
+    /// The rows of `sql` with its two parameters.
+    async fn fetch(&mut self, sql: &'static str, a: i64, b: i64) -> Result<Vec<DbRow>> {
+        let q = sqlx::query(sql).bind(a).bind(b);
+        match self {
+            BulkReads::One(c) => q.fetch_all(&mut **c).await,
+            BulkReads::Pool(p) => q.fetch_all(&*p).await,
+        }
+        .map_err(db_err)
+    }
+}
+
 /// Fills the agent cache at start, in id order, in batches, while the server
 /// already serves (reads that miss go to the database meanwhile): a cache
 /// that fills only as agents are read leaves most reads of a large directory
@@ -696,9 +730,8 @@ async fn preload_agents(pool: DbPool, cache: std::sync::Arc<crate::cache::ReadCa
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    // One connection throughout (see `build_search`).
-    let mut conn = match pool.acquire().await {
-        Ok(c) => c,
+    let mut reads = match BulkReads::open(&pool).await {
+        Ok(r) => r,
         Err(e) => {
             tracing::warn!(error = %e, "agent cache: preload stopped");
             return;
@@ -707,7 +740,7 @@ async fn preload_agents(pool: DbPool, cache: std::sync::Arc<crate::cache::ReadCa
     let (mut after, mut kept, mut seen) = (0i64, 0usize, 0usize);
     while seen < entries {
         let generations = cache.agent_generations();
-        let rows = match sqlx::query(AGENT_PRELOAD_SQL).bind(after).bind(BATCH).fetch_all(&mut *conn).await {
+        let rows = match reads.fetch(AGENT_PRELOAD_SQL, after, BATCH).await {
             Ok(rows) => rows,
             Err(e) => {
                 tracing::warn!(error = %e, kept, "agent cache: preload stopped");
@@ -968,18 +1001,15 @@ async fn build_search(pool: &DbPool, cache: &crate::cache::ReadCache) -> Result<
         })
         .map_err(|e| Error::Storage(format!("search index build: cannot start its thread: {e}")))?;
     let stopped = || Error::Storage("search index build: its thread stopped".into());
-    // One connection for the whole build: each of the pool's SQLite
-    // connections has a worker thread of its own, hence an arena of its own
-    // in the C library's allocator, each keeping a batch's worth.
-    let mut conn = pool.acquire().await.map_err(db_err)?;
+    let mut reads = BulkReads::open(pool).await?;
     let mut after = 0i64;
     loop {
-        let found = sqlx::query(SEARCH_ROWS_SQL).bind(after).bind(BATCH).fetch_all(&mut *conn).await.map_err(db_err)?;
+        let found = reads.fetch(SEARCH_ROWS_SQL, after, BATCH).await?;
         let Some(last) = found.last() else { break };
         let last: Id = col(last, "id")?;
         let mut batch: [Vec<DbRow>; 4] = [found, Vec::new(), Vec::new(), Vec::new()];
         for (kind, sql) in SEARCH_ASSIGNMENTS_SQL.iter().enumerate() {
-            batch[kind + 1] = sqlx::query(*sql).bind(after).bind(last).fetch_all(&mut *conn).await.map_err(db_err)?;
+            batch[kind + 1] = reads.fetch(sql, after, last).await?;
         }
         after = last;
         rows_tx.send(batch).await.map_err(|_| stopped())?;
