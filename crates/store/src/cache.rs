@@ -355,6 +355,11 @@ impl ReadCache {
         self.agents.put(ticket, a.agent.id, packed::pack(a));
     }
 
+    /// Bytes the cached agents take (arenas as written, and slots).
+    pub(crate) fn agent_bytes(&self) -> usize {
+        (0..SHARDS).map(|i| self.agents.lock(i).map.used()).sum()
+    }
+
     /// Before fetching a batch to `preload_agents`.
     pub(crate) fn agent_generations(&self) -> Vec<[u64; SLOTS]> {
         self.agents.generations()

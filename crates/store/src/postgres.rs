@@ -111,6 +111,7 @@ impl Backend for This {
     /// Text compared byte by byte, whatever the database's collation (UTF-8
     /// bytes and code points sort alike); ix_agents_tenant_login_order has it.
     const BYTE_ORDER: &'static str = " COLLATE \"C\"";
+    const BULK_READS_ON_ONE_CONNECTION: bool = false;
 
     async fn prepare_explain(_tx: &mut DbTx) -> Result<()> {
         Ok(())

@@ -115,6 +115,7 @@ impl Backend for This {
 
     /// Text compared byte by byte: SQLite's default (BINARY) collation already is.
     const BYTE_ORDER: &'static str = "";
+    const BULK_READS_ON_ONE_CONNECTION: bool = true;
 
     async fn prepare_explain(_tx: &mut DbTx) -> Result<()> {
         Ok(())
@@ -294,11 +295,14 @@ pub(crate) async fn open(target: &str, opts: &crate::StoreOptions) -> Result<Sql
     if in_memory {
         return Ok(SqlStore { reader: writer.clone(), writer, direct: None, cache: None });
     }
-    // Readers only read, enforced with query_only.
+    // Readers only read, enforced with query_only; memory-mapped as the
+    // direct readers are: the agent cache's preload and the search index's
+    // build read every agent through them, which filled each one's page
+    // cache (2 MB of the C library's heap, eight readers).
     let reader = SqlitePoolOptions::new()
         .test_before_acquire(false)
         .max_connections(opts.max_readers.max(1))
-        .connect_with(base.clone().pragma("query_only", "ON"))
+        .connect_with(base.clone().pragma("query_only", "ON").pragma("mmap_size", direct::MMAP_BYTES.to_string()))
         .await
         .map_err(crate::open_err)?;
     if !opts.sqlite_fast_path {

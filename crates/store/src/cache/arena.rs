@@ -183,6 +183,12 @@ impl Arena {
         self.holes = 0;
     }
 
+    /// Bytes written (entries, holes included, and slots): what is
+    /// resident of the arena, whose reserved room is not until used.
+    pub(super) fn used(&self) -> usize {
+        self.bytes.len() + self.slots.len() * 4 + self.far.len() * 9
+    }
+
     /// Bytes held (arena capacity and slots).
     #[cfg(test)]
     pub(super) fn footprint(&self) -> usize {

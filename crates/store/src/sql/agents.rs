@@ -677,12 +677,49 @@ async fn set_group_members(tx: &mut DbConn, ctx: &WriteCtx, group: Id, c: &switc
 
 const AGENT_PRELOAD_SQL: &str = concat!(agent_detail_select!(), " WHERE id > $1 ORDER BY id LIMIT $2");
 
+/// Where the preload and the index build read their batches from: one
+/// connection held throughout on SQLite (`Backend::BULK_READS_ON_ONE_CONNECTION`):
+/// sqlx's SQLite rows copy their values with SQLite's allocator (glibc's
+/// `malloc`) on the connection's worker thread, glibc keeps an arena per
+/// thread at its high-water mark, and the pool hands its connections out in
+/// turn, so batches read through all of them left one batch's worth in each
+/// of eight arenas. Elsewhere the pool, a connection per batch.
+enum BulkReads {
+    One(sqlx::pool::PoolConnection<Db>),
+    Pool(DbPool),
+}
+
+impl BulkReads {
+    async fn open(pool: &DbPool) -> Result<BulkReads> {
+        // Not with a pool of one or two (`--db-max-readers`): holding one
+        // for the whole preload would leave the other reads waiting.
+        Ok(if This::BULK_READS_ON_ONE_CONNECTION && pool.options().get_max_connections() > 2 {
+            BulkReads::One(pool.acquire().await.map_err(db_err)?)
+        } else {
+            BulkReads::Pool(pool.clone())
+        })
+    }
+
+    /// The rows of `sql` with its two parameters.
+    async fn fetch(&mut self, sql: &'static str, a: i64, b: i64) -> Result<Vec<DbRow>> {
+        let q = sqlx::query(sql).bind(a).bind(b);
+        match self {
+            BulkReads::One(c) => q.fetch_all(&mut **c).await,
+            BulkReads::Pool(p) => q.fetch_all(&*p).await,
+        }
+        .map_err(db_err)
+    }
+}
+
 /// Fills the agent cache at start, in id order, in batches, while the server
 /// already serves (reads that miss go to the database meanwhile): a cache
 /// that fills only as agents are read leaves most reads of a large directory
 /// to the database for a long time.
 async fn preload_agents(pool: DbPool, cache: std::sync::Arc<crate::cache::ReadCache>, entries: usize) {
-    const BATCH: i64 = 5_000;
+    // Small batches: sqlx's SQLite rows copy their values with the C
+    // library's allocator, whose arenas keep their high-water mark (see
+    // `build_search`).
+    const BATCH: i64 = 1_000;
     let started = std::time::Instant::now();
     // The cache serves, and keeps, nothing until it is live (PostgreSQL:
     // once its listener hears its own heartbeat).
@@ -693,10 +730,17 @@ async fn preload_agents(pool: DbPool, cache: std::sync::Arc<crate::cache::ReadCa
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+    let mut reads = match BulkReads::open(&pool).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e, "agent cache: preload stopped");
+            return;
+        }
+    };
     let (mut after, mut kept, mut seen) = (0i64, 0usize, 0usize);
     while seen < entries {
         let generations = cache.agent_generations();
-        let rows = match sqlx::query(AGENT_PRELOAD_SQL).bind(after).bind(BATCH).fetch_all(&pool).await {
+        let rows = match reads.fetch(AGENT_PRELOAD_SQL, after, BATCH).await {
             Ok(rows) => rows,
             Err(e) => {
                 tracing::warn!(error = %e, kept, "agent cache: preload stopped");
@@ -709,7 +753,8 @@ async fn preload_agents(pool: DbPool, cache: std::sync::Arc<crate::cache::ReadCa
         let batch: Vec<AgentDetail> = rows.iter().filter_map(|r| agent_detail_of(r).ok()).collect();
         kept += cache.preload_agents(&generations, &batch);
     }
-    tracing::info!(agents = kept, seconds = started.elapsed().as_secs_f64(), "agent cache preloaded");
+    let megabytes = cache.agent_bytes() as f64 / 1048576.0;
+    tracing::info!(agents = kept, megabytes, seconds = started.elapsed().as_secs_f64(), "agent cache preloaded");
 }
 
 // ---- the search index (cache/search.rs) -------------------------------------------------
@@ -907,40 +952,76 @@ async fn maintain_search(pool: DbPool, cache: std::sync::Arc<crate::cache::ReadC
 /// Reads every agent into a new index; false if it was invalidated
 /// meanwhile (or cannot serve).
 async fn build_search(pool: &DbPool, cache: &crate::cache::ReadCache) -> Result<bool> {
-    const BATCH: i64 = 20_000;
+    // Batches of 2,000: sqlx's SQLite rows hold copies of their values made
+    // by SQLite's allocator (the C library's, one arena per sqlx worker
+    // thread), which keeps its high-water mark resident: 20,000-row batches
+    // left ~20 MB in each reader's arena.
+    const BATCH: i64 = 2_000;
     let started = std::time::Instant::now();
     let seen = cache.search.begin_build();
-    let mut built = crate::cache::Search::default();
+    // One thread of its own turns the rows into the index: its allocator
+    // heap (mimalloc's are per thread) then holds the build alone, freed
+    // there (`Search::relocate`), instead of among the agent cache's or the
+    // requests' blocks on the async workers.
+    let (rows_tx, mut rows_rx) = tokio::sync::mpsc::channel::<[Vec<DbRow>; 4]>(2);
+    let (built_tx, built_rx) = tokio::sync::oneshot::channel::<Result<crate::cache::Search>>();
+    std::thread::Builder::new()
+        .name("search-build".into())
+        .spawn(move || {
+            let mut built = crate::cache::Search::default();
+            let mut add = |[found, skills, services, groups]: [Vec<DbRow>; 4]| -> Result<()> {
+                let mut rows =
+                    found.iter().map(|r| search_row_of(r).map(|row| (row.id, row))).collect::<Result<std::collections::HashMap<_, _>>>()?;
+                drop(found);
+                for (kind, found) in [skills, services, groups].iter().enumerate() {
+                    add_assignments(&mut rows, kind, found)?;
+                }
+                rows.values().for_each(|r| built.add(r));
+                Ok(())
+            };
+            let mut outcome = Ok(());
+            while let Some(batch) = rows_rx.blocking_recv() {
+                if outcome.is_ok() {
+                    outcome = add(batch);
+                }
+            }
+            // Finished only if the reads were (else the receiver is gone).
+            if built_tx.is_closed() {
+                return;
+            }
+            let _ = built_tx.send(outcome.map(|()| {
+                built.finish();
+                built
+            }));
+            // What the build freed is given back to the system when this
+            // thread ends, if mimalloc's purge delays (10 ms for pages,
+            // 100 ms for the buffer of `relocate`) have run out by then:
+            // an idle thread never purges otherwise.
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        })
+        .map_err(|e| Error::Storage(format!("search index build: cannot start its thread: {e}")))?;
+    let stopped = || Error::Storage("search index build: its thread stopped".into());
+    let mut reads = BulkReads::open(pool).await?;
     let mut after = 0i64;
     loop {
-        let found = sqlx::query(SEARCH_ROWS_SQL).bind(after).bind(BATCH).fetch_all(pool).await.map_err(db_err)?;
+        let found = reads.fetch(SEARCH_ROWS_SQL, after, BATCH).await?;
         let Some(last) = found.last() else { break };
         let last: Id = col(last, "id")?;
-        let mut rows =
-            found.iter().map(|r| search_row_of(r).map(|row| (row.id, row))).collect::<Result<std::collections::HashMap<_, _>>>()?;
+        let mut batch: [Vec<DbRow>; 4] = [found, Vec::new(), Vec::new(), Vec::new()];
         for (kind, sql) in SEARCH_ASSIGNMENTS_SQL.iter().enumerate() {
-            let found = sqlx::query(*sql).bind(after).bind(last).fetch_all(pool).await.map_err(db_err)?;
-            add_assignments(&mut rows, kind, &found)?;
+            batch[kind + 1] = reads.fetch(sql, after, last).await?;
         }
         after = last;
-        // Off the async workers: a batch is ~10 ms of hashing.
-        built = tokio::task::spawn_blocking(move || {
-            rows.values().for_each(|r| built.add(r));
-            built
-        })
-        .await
-        .map_err(|e| Error::Storage(format!("search index build: {e}")))?;
+        rows_tx.send(batch).await.map_err(|_| stopped())?;
     }
-    let built = tokio::task::spawn_blocking(move || {
-        built.finish();
-        built
-    })
-    .await
-    .map_err(|e| Error::Storage(format!("search index build: {e}")))?;
-    let (agents, bytes) = (built.agents(), built.bytes().iter().map(|(_, b)| b).sum::<usize>());
+    drop(rows_tx);
+    let built = built_rx.await.map_err(|_| stopped())??;
+    let parts = built.bytes();
+    let (agents, bytes) = (built.agents(), parts.iter().map(|(_, b)| b).sum::<usize>());
     let ready = cache.search.finish_build(built, seen);
     if ready {
-        tracing::info!(agents, megabytes = bytes >> 20, seconds = started.elapsed().as_secs_f64(), "search index built");
+        let memory = parts.iter().map(|(what, b)| format!("{what} {:.1} MB", *b as f64 / 1048576.0)).collect::<Vec<_>>().join(", ");
+        tracing::info!(agents, megabytes = bytes >> 20, memory, seconds = started.elapsed().as_secs_f64(), "search index built");
     }
     Ok(ready)
 }

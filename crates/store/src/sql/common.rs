@@ -66,6 +66,12 @@ trait Backend {
     /// The collation clause that compares text byte by byte (LiveVox's
     /// List Agents order), whatever the database's default.
     const BYTE_ORDER: &'static str;
+    /// Whether the agent cache's preload and the search index's build read
+    /// through one connection held throughout (`BulkReads`): SQLite, where
+    /// each pooled connection's rows are allocated in a C heap arena of its
+    /// own that keeps its high-water mark. PostgreSQL's rows are Rust's, and
+    /// its pool serves requests: it lends a connection per batch.
+    const BULK_READS_ON_ONE_CONNECTION: bool;
     /// Starts a write transaction (SQLite: `BEGIN IMMEDIATE`, taking the
     /// database's write lock).
     fn begin_write(pool: &DbPool) -> impl std::future::Future<Output = Result<DbTx>> + Send;

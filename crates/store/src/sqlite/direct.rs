@@ -29,8 +29,10 @@ use super::{
 use crate::duplicate_of;
 
 /// Memory-mapped bytes of the file per connection: reads of mapped pages
-/// take no system call (the default reads every page through `read(2)`).
-const MMAP_BYTES: i64 = 1 << 30;
+/// take no system call (the default reads every page through `read(2)`),
+/// and are not copied into the connection's page cache (the C library's
+/// heap: anonymous memory).
+pub(super) const MMAP_BYTES: i64 = 1 << 30;
 
 /// The least time the writer waits for another connection's write lock.
 const WRITER_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
