@@ -12,6 +12,9 @@
 # --base-bin: `switchboard` built (release) from the commit before issue 28,
 # e.g. git archive 44d454e | tar -x -C /tmp/base && (cd /tmp/base &&
 # CARGO_TARGET_DIR=$PWD/target cargo build --release -p switchboard).
+# BASE_SAME_SCHEMA=1: the base binary knows this schema (an A/B of one
+# commit, e.g. a build with the outbox's statements taken out), so its copy
+# keeps every table.
 # Environment: CARGO_TARGET_DIR, BENCH_WORK (default /tmp/switchboard-bench-events),
 # BENCH_PORT (default 18571; the receiver takes the next port).
 set -euo pipefail
@@ -77,7 +80,7 @@ run() {
   local label=$1 bin=$2; shift 2
   cp "$WORK/gen.db" "$WORK/run.db"
   rm -f "$WORK/run.db-wal" "$WORK/run.db-shm"
-  if [ "$label" = base ]; then
+  if [ "$label" = base ] && [ "${BASE_SAME_SCHEMA:-0}" != 1 ]; then
     # The build before issue 28 does not know migration 0011: take it out.
     python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.executescript('DROP TABLE webhook_deliveries; DROP TABLE webhooks; DROP TABLE events; DROP TABLE event_seqs; DELETE FROM _sqlx_migrations WHERE version >= 11;'); c.commit()" "$WORK/run.db"
   fi
