@@ -4,8 +4,9 @@ scripts/webhook-check.sh against a live server:
   webhook-check.py <base URL> <API key>
 A receiver on 127.0.0.1 answers 500 to the first delivery and 200 after;
 the script subscribes it, makes two writes, and checks that every delivery
-verifies with the library, that the retry kept its webhook-id, and that a
-tampered body or another secret does not verify.
+verifies with the library, that the retry kept its webhook-id, that a
+tampered body or another secret does not verify, and that after a secret
+rotation the next delivery verifies with the new secret and the old one.
 """
 import http.server
 import json
@@ -69,4 +70,18 @@ for bad in [(got[0][0], got[0][1] + b" "), None]:
     except WebhookVerificationError:
         continue
     raise AssertionError("a tampered body or another secret verified")
-print(f"webhook-check: {len(got)} deliveries verified with standardwebhooks (PyPI); retry kept its id; order kept")
+
+# A rotation: for a day the delivery carries both signatures, and a receiver
+# holding either secret verifies it with the library.
+hook_id = call("GET", "/api/v1/webhooks")["items"][0]["id"]
+new_secret = call("POST", f"/api/v1/webhooks/{hook_id}/rotate-secret", {})["secret"]
+call("POST", "/api/v1/skills", {"name": "German"})
+until = time.time() + 30
+while len(got) < 4 and time.time() < until:
+    time.sleep(0.05)
+assert len(got) == 4, f"expected a 4th delivery after the rotation, got {len(got)}"
+headers, body = got[3]
+for s in (new_secret, secret):
+    assert Webhook(s).verify(body, headers)["object"]["name"] == "German"
+print(f"webhook-check: {len(got)} deliveries verified with standardwebhooks (PyPI); retry kept its id; order kept; "
+      "both secrets verify during a rotation")

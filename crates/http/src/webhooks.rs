@@ -339,10 +339,20 @@ async fn work(store: &dyn Store, clock: &switchboard_domain::Directory, config: 
     // Resolved and checked now, at delivery time (the name may resolve
     // elsewhere than when the URL was set), and pinned: the client connects
     // to the address checked, for this claim's attempts (kept alive).
-    let client = client_for(config, &claim.webhook.url).await;
+    let mut client = client_for(config, &claim.webhook.url).await;
+    let mut client_url = claim.webhook.url.clone();
     let mut done: Vec<Attempt> = Vec::new();
     let mut oldest = Instant::now();
     'log: while started.elapsed() < HOLD {
+        // Changed since the claim (each recording reads it anew): disabled
+        // stops here; a new URL is resolved and checked again.
+        if !claim.webhook.enabled {
+            break;
+        }
+        if claim.webhook.url != client_url {
+            client = client_for(config, &claim.webhook.url).await;
+            client_url = claim.webhook.url.clone();
+        }
         let batch = match store.next_deliveries(&claim, clock.now(), BATCH).await {
             Ok(b) => b,
             Err(e) => {

@@ -495,8 +495,8 @@ impl switchboard_domain::events::EventStore for SqlStore {
         lease_until: Millis,
     ) -> Result<Option<usize>> {
         let mut tx = This::begin_write(&self.writer).await?;
-        let held: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT id FROM webhooks WHERE id = $1 AND lease_owner = $2{}",
+        let held = sqlx::query(sqlx::AssertSqlSafe(format!(
+            concat!("SELECT ", webhook_cols!(), " FROM webhooks WHERE id = $1 AND lease_owner = $2{}"),
             This::FOR_UPDATE
         )))
         .bind(claim.webhook.id)
@@ -504,9 +504,15 @@ impl switchboard_domain::events::EventStore for SqlStore {
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_err)?;
-        if held.is_none() {
-            return Ok(None);
-        }
+        let Some(held) = held else { return Ok(None) };
+        // The subscription as it is now: a rotated secret, a new URL or
+        // filter, or a disabling apply from here on, not at the next claim.
+        let cursor = claim.webhook.cursor;
+        claim.webhook = webhook_of(&held)?;
+        claim.webhook.cursor = cursor;
+        claim.secret = col(&held, "secret")?;
+        claim.previous_secret =
+            if claim.webhook.previous_secret_expires_at.is_some_and(|t| t > now) { col(&held, "previous_secret")? } else { None };
         for a in attempts {
             let status = if a.delivered {
                 "delivered"
