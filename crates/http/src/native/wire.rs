@@ -76,4 +76,14 @@ mod tests {
         integral_numbers(&mut v);
         assert_eq!(v, json!({"a": 1650, "b": [2, 2.5, -3], "c": {"d": 1e300}, "e": 7, "f": 0}));
     }
+
+    #[test]
+    fn large_integral_floats_are_read_exactly() {
+        // Found by the contract fuzzing: without serde_json's correctly
+        // rounded float parsing (`float_roundtrip`), this read as
+        // 2248742062633928.8 and a valid id list was refused.
+        let mut v: Value = serde_json::from_str("[2248742062633929.0, 9007199254740991.0]").unwrap();
+        integral_numbers(&mut v);
+        assert_eq!(v, json!([2248742062633929_i64, 9007199254740991_i64]));
+    }
 }
