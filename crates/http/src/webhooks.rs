@@ -362,20 +362,16 @@ async fn work(store: &dyn Store, clock: &switchboard_domain::Directory, config: 
         };
         if batch.is_empty() {
             // Caught up: unless the events written meanwhile add to the log.
-            match record(store, clock, config, &mut claim, &mut done).await {
+            match record(store, clock, config, &mut claim, &mut done, &mut leased).await {
                 Some(0) | None => break,
-                Some(_) => {
-                    leased = Instant::now();
-                    continue;
-                }
+                Some(_) => continue,
             }
         }
         for (d, body) in batch {
-            if leased.elapsed() + config.timeout + Duration::from_secs(2) >= config.lease() {
-                if record(store, clock, config, &mut claim, &mut done).await.is_none() {
-                    return;
-                }
-                leased = Instant::now();
+            if leased.elapsed() + config.timeout + Duration::from_secs(2) >= config.lease()
+                && record(store, clock, config, &mut claim, &mut done, &mut leased).await.is_none()
+            {
+                return;
             }
             let Some(body) = body else {
                 // Pruned (--event-retention) before it could be delivered.
@@ -395,7 +391,8 @@ async fn work(store: &dyn Store, clock: &switchboard_domain::Directory, config: 
             }
             let attempt = attempt(config, &client, &claim, &d, &body, clock).await;
             let failed = !attempt.delivered;
-            if failed && attempt.retry_at.is_none() && attempt.status_code.is_none_or(|c| c >= 500 || c == 408 || c == 429) {
+            // Given up on a retryable failure: the time allowed ran out.
+            if failed && attempt.retry_at.is_none() && retryable(attempt.status_code) {
                 disable = Some(format!(
                     "disabled at {} after deliveries failed for {} s (last error: {})",
                     attempt.at,
@@ -407,19 +404,15 @@ async fn work(store: &dyn Store, clock: &switchboard_domain::Directory, config: 
             if disable.is_some() || failed {
                 break 'log; // a failed head waits for its retry: the log stays in order
             }
-            if oldest.elapsed() >= RECORD_EVERY {
-                if record(store, clock, config, &mut claim, &mut done).await.is_none() {
-                    return;
-                }
-                leased = Instant::now();
+            if oldest.elapsed() >= RECORD_EVERY && record(store, clock, config, &mut claim, &mut done, &mut leased).await.is_none() {
+                return;
             }
         }
-        if record(store, clock, config, &mut claim, &mut done).await.is_none() {
+        if record(store, clock, config, &mut claim, &mut done, &mut leased).await.is_none() {
             return;
         }
-        leased = Instant::now();
     }
-    if !done.is_empty() && record(store, clock, config, &mut claim, &mut done).await.is_none() {
+    if !done.is_empty() && record(store, clock, config, &mut claim, &mut done, &mut leased).await.is_none() {
         return;
     }
     if let Err(e) = store.release_webhook(&claim, disable).await {
@@ -428,7 +421,8 @@ async fn work(store: &dyn Store, clock: &switchboard_domain::Directory, config: 
 }
 
 /// Records the attempts made since the last call, refills the log and
-/// extends the lease; how many deliveries joined the log, `None` when the
+/// extends the lease (`leased`: when it was extended); how many deliveries
+/// joined the log, `None` when the
 /// lease was lost (another worker has the subscription: stop at once) or
 /// the recording failed (stop too: the lease runs out, and the attempts not
 /// recorded are made again, with the same `webhook-id`s: at least once).
@@ -438,18 +432,30 @@ async fn record(
     config: &WebhookConfig,
     claim: &mut Claim,
     done: &mut Vec<Attempt>,
+    leased: &mut Instant,
 ) -> Option<usize> {
     let now = clock.now();
     let lease_until = now.saturating_add(i64::try_from(config.lease().as_millis()).unwrap_or(i64::MAX));
+    let extended = Instant::now();
     let result = store.record_attempts(claim, done, now, lease_until).await;
     done.clear();
     match result {
-        Ok(added) => added,
+        Ok(added) => {
+            *leased = extended;
+            added
+        }
         Err(e) => {
             tracing::warn!(error = %e, "webhook dispatcher: recording attempts failed");
             None
         }
     }
+}
+
+/// Whether a failed attempt is retried: timeouts and connection errors (no
+/// status), 5xx, 408 and 429. Another 4xx is the receiver refusing this
+/// event: given up at once.
+fn retryable(code: Option<i64>) -> bool {
+    code.is_none_or(|c| c >= 500 || c == 408 || c == 429)
 }
 
 /// One attempt: POST the event, signed; classify the answer.
@@ -469,11 +475,8 @@ async fn attempt(
     };
     let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
     let delivered = error.is_none();
-    // Retried: timeouts, connection errors, 5xx (and 408, 429). Another 4xx
-    // is the receiver refusing this event: given up at once.
-    let retryable = code.is_none_or(|c| c >= 500 || c == 408 || c == 429);
     let first = d.first_attempt_at.unwrap_or(at);
-    let retry_at = if delivered || !retryable {
+    let retry_at = if delivered || !retryable(code) {
         None
     } else {
         let wait = i64::try_from(config.backoff(d.attempts + 1).as_millis()).unwrap_or(i64::MAX);

@@ -181,6 +181,20 @@ async fn webhook_in(c: &mut DbConn, tenant: Id, id: Id) -> Result<switchboard_do
     row.as_ref().map(webhook_of).transpose()?.ok_or_else(|| Error::not_found(Entity::Webhook, id))
 }
 
+/// A leased subscription as `owner` works it from its row at `now`: with
+/// its secret, and the rotated-out one while that still signs.
+fn claim_of(r: &DbRow, owner: &str, now: Millis) -> Result<switchboard_domain::events::Claim> {
+    let webhook = webhook_of(r)?;
+    let previous_secret = if webhook.previous_secret_expires_at.is_some_and(|t| t > now) { col(r, "previous_secret")? } else { None };
+    Ok(switchboard_domain::events::Claim {
+        tenant_id: col(r, "tenant_id")?,
+        secret: col(r, "secret")?,
+        previous_secret,
+        owner: owner.to_string(),
+        webhook,
+    })
+}
+
 /// Adds a subscription's events after its cursor (up to 1,000 of them,
 /// those its filter takes) to its delivery log, in the caller's
 /// transaction; its new cursor and how many deliveries were added.
@@ -435,16 +449,11 @@ impl switchboard_domain::events::EventStore for SqlStore {
             .fetch_one(&mut *tx)
             .await
             .map_err(db_err)?;
-        let mut webhook = webhook_of(&row)?;
-        let tenant_id: Id = col(&row, "tenant_id")?;
-        let secret: String = col(&row, "secret")?;
-        // The rotated-out secret, while it still signs.
-        let previous_secret: Option<String> =
-            if webhook.previous_secret_expires_at.is_some_and(|t| t > now) { col(&row, "previous_secret")? } else { None };
+        let mut claim = claim_of(&row, owner, now)?;
         // Its new events join its delivery log, in order.
-        webhook.cursor = append_new_events(&mut tx, &webhook, tenant_id, now).await?.0;
+        claim.webhook.cursor = append_new_events(&mut tx, &claim.webhook, claim.tenant_id, now).await?.0;
         tx.commit().await.map_err(db_err)?;
-        Ok(Some(switchboard_domain::events::Claim { webhook, tenant_id, secret, previous_secret, owner: owner.to_string() }))
+        Ok(Some(claim))
     }
 
     async fn next_deliveries(
@@ -507,12 +516,7 @@ impl switchboard_domain::events::EventStore for SqlStore {
         let Some(held) = held else { return Ok(None) };
         // The subscription as it is now: a rotated secret, a new URL or
         // filter, or a disabling apply from here on, not at the next claim.
-        let cursor = claim.webhook.cursor;
-        claim.webhook = webhook_of(&held)?;
-        claim.webhook.cursor = cursor;
-        claim.secret = col(&held, "secret")?;
-        claim.previous_secret =
-            if claim.webhook.previous_secret_expires_at.is_some_and(|t| t > now) { col(&held, "previous_secret")? } else { None };
+        *claim = claim_of(&held, &claim.owner, now)?;
         for a in attempts {
             let status = if a.delivered {
                 "delivered"
