@@ -74,9 +74,19 @@ pub struct Directory {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     sessions: Arc<dyn SessionStore>,
-    /// Tenants' client ids, fixed when a tenant is created (LiveVox checks
-    /// the caller's on every list and search: a read of the tenant each).
-    client_ids: Arc<std::sync::RwLock<std::collections::HashMap<Id, Id>>>,
+    /// What names each tenant, fixed when it is created (no operation
+    /// renames a tenant or changes its client id, and none deletes one):
+    /// read once each. LiveVox checks the caller's client id on every list
+    /// and search, and the console shows the tenant's name on every page:
+    /// a read of the tenant each.
+    identities: Arc<std::sync::RwLock<std::collections::HashMap<Id, TenantIdentity>>>,
+}
+
+/// A tenant's name and LiveVox client id.
+#[derive(Clone)]
+struct TenantIdentity {
+    name: Arc<str>,
+    client_id: Id,
 }
 
 /// How a session lives: sliding idle expiry and/or a fixed lifetime.
@@ -92,7 +102,7 @@ pub struct SessionTerms {
 impl Directory {
     /// A directory with sessions kept in this process's memory.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Directory { store, clock, sessions: Arc::new(MemorySessions::default()), client_ids: Arc::default() }
+        Directory { store, clock, sessions: Arc::new(MemorySessions::default()), identities: Arc::default() }
     }
 
     /// Keeps sessions elsewhere (e.g. shared by several instances).
@@ -285,15 +295,24 @@ impl Directory {
         self.store.get_tenant(p.tenant_id).await
     }
 
-    /// The caller's tenant's client id (LiveVox `client`), read once per
-    /// tenant: it never changes after the tenant is created.
+    /// The caller's tenant's client id (LiveVox `client`).
     pub async fn client_id(&self, p: &Principal) -> Result<Id> {
-        if let Some(&c) = self.client_ids.read().unwrap_or_else(|e| e.into_inner()).get(&p.tenant_id) {
-            return Ok(c);
+        Ok(self.identity(p.tenant_id).await?.client_id)
+    }
+
+    /// The caller's tenant's name.
+    pub async fn tenant_name(&self, p: &Principal) -> Result<Arc<str>> {
+        Ok(self.identity(p.tenant_id).await?.name)
+    }
+
+    async fn identity(&self, tenant: Id) -> Result<TenantIdentity> {
+        if let Some(i) = self.identities.read().unwrap_or_else(|e| e.into_inner()).get(&tenant) {
+            return Ok(i.clone());
         }
-        let c = self.store.get_tenant(p.tenant_id).await?.client_id;
-        self.client_ids.write().unwrap_or_else(|e| e.into_inner()).insert(p.tenant_id, c);
-        Ok(c)
+        let t = self.store.get_tenant(tenant).await?;
+        let i = TenantIdentity { name: t.name.into(), client_id: t.client_id };
+        self.identities.write().unwrap_or_else(|e| e.into_inner()).insert(tenant, i.clone());
+        Ok(i)
     }
 
     pub async fn update_tenant_settings(&self, p: &Principal, patch: serde_json::Value, expected: Option<i64>) -> Result<Tenant> {

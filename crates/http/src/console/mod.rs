@@ -163,7 +163,7 @@ impl FromRequestParts<AppState> for Console {
         match state.dir.session(&id).await {
             Ok(s) if s.kind == "console" => {
                 crate::telemetry::note_tenant(s.principal.tenant_id);
-                let tenant_name = state.dir.get_tenant(&s.principal).await.map(|t| t.name).unwrap_or_default();
+                let tenant_name = state.dir.tenant_name(&s.principal).await.map(|n| n.to_string()).unwrap_or_default();
                 Ok(Console { p: s.principal, csrf: csrf_token(&id), tenant_name })
             }
             Ok(_) | Err(Error::Unauthenticated) => Err(to_login(parts)),

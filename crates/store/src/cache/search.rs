@@ -90,6 +90,9 @@ struct Tenant {
 #[derive(Default)]
 struct Logins {
     at: Vec<u32>,
+    /// `head` of each id's loginId: ordering a search's matches reads one
+    /// number per match, where the key took two reads that miss the cache.
+    heads: Vec<u64>,
     arena: Vec<u8>,
     /// Bytes of replaced entries.
     garbage: usize,
@@ -111,7 +114,9 @@ impl Logins {
         let (Ok(len), true) = (u16::try_from(login.len()), id < MAX_ID) else { return false };
         if self.at.len() <= id as usize {
             self.at.resize(id as usize + 1, u32::MAX);
+            self.heads.resize(id as usize + 1, 0);
         }
+        self.heads[id as usize] = head(login);
         if let Some(old) = self.get(id) {
             self.garbage += old.len() + 2;
         }
@@ -129,13 +134,23 @@ impl Logins {
         }
     }
 
+    /// Each id's `head`, beside the id.
+    fn heads(&self, ids: &[u32]) -> Vec<(u64, u32)> {
+        ids.iter().map(|&id| (self.heads.get(id as usize).copied().unwrap_or(0), id)).collect()
+    }
+
+    /// The order of `key`, deciding by the heads where they differ.
+    fn order(&self, a: (u64, u32), b: (u64, u32)) -> std::cmp::Ordering {
+        a.0.cmp(&b.0).then_with(|| self.key(a.1).cmp(&self.key(b.1)))
+    }
+
     /// The order of List Agents: the loginId's bytes, then the id.
     fn key(&self, id: u32) -> (&[u8], u32) {
         (self.get(id).unwrap_or_default(), id)
     }
 
     fn bytes(&self) -> usize {
-        self.at.capacity() * 4 + self.arena.capacity()
+        self.at.capacity() * 4 + self.heads.capacity() * 8 + self.arena.capacity()
     }
 }
 
@@ -205,10 +220,12 @@ impl Search {
     pub(crate) fn finish(&mut self) {
         let logins = &self.logins;
         for t in self.tenants.values_mut() {
-            t.by_login.sort_unstable_by(|a, b| logins.key(*a).cmp(&logins.key(*b)));
-            t.by_login.shrink_to_fit();
+            let mut keyed = logins.heads(&t.by_login);
+            keyed.sort_unstable_by(|a, b| logins.order(*a, *b));
+            t.by_login = keyed.into_iter().map(|(_, id)| id).collect();
         }
         self.logins.arena.shrink_to_fit();
+        self.logins.heads.shrink_to_fit();
         self.relocate();
     }
 
@@ -879,15 +896,30 @@ fn in_login_order(
     let skip = usize::try_from(skip).unwrap_or(usize::MAX);
     let n = set.len().max(1) as f64;
     let total = t.by_login.len().max(1) as f64;
-    let sort_cost = n * n.log2().max(1.0);
-    let walk_cost = (skip as f64 + want as f64) * total / n;
+    let end = skip.saturating_add(want);
+    // Selecting the page's rows is linear in the set; only they are sorted.
+    let sort_cost = 3.0 * n + (end as f64) * (end as f64).log2().max(1.0);
+    let walk_cost = end as f64 * total / n;
     let ids: Vec<u32> = if sort_cost < walk_cost {
-        let mut v: Vec<u32> = set.iter().filter(|&id| !excluded(id) && past(id)).collect();
-        v.sort_unstable_by(|a, b| logins.key(*a).cmp(&logins.key(*b)));
-        if descending {
-            v.reverse();
+        // Ordered by the heads (the keys only where they tie): reading both
+        // keys at each comparison missed the cache twice each time, a third
+        // of a console search at 1M agents.
+        let ids: Vec<u32> = set.iter().filter(|&id| !excluded(id) && past(id)).collect();
+        let mut v = logins.heads(&ids);
+        let in_order = |a: &(u64, u32), b: &(u64, u32)| {
+            let o = logins.order(*a, *b);
+            if descending {
+                o.reverse()
+            } else {
+                o
+            }
+        };
+        if end < v.len() {
+            v.select_nth_unstable_by(end, in_order);
+            v.truncate(end);
         }
-        v.into_iter().skip(skip).take(want).collect()
+        v.sort_unstable_by(in_order);
+        v.into_iter().skip(skip).map(|(_, id)| id).collect()
     } else {
         let start = match resume_key {
             None if descending => t.by_login.len(),
@@ -904,6 +936,15 @@ fn in_login_order(
     };
     let resume = ids.last().map(|&id| Resume::Login(logins.get(id).unwrap_or_default().into(), id));
     (ids, resume)
+}
+
+/// A loginId's first 8 bytes as a number that orders as the bytes do
+/// (shorter ones padded with zeros: equal heads still compare the keys).
+fn head(key: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = key.len().min(8);
+    b[..n].copy_from_slice(&key[..n]);
+    u64::from_be_bytes(b)
 }
 
 /// Whether `name` contains `lower` (a lowercased text) case-insensitively,
