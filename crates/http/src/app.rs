@@ -18,8 +18,22 @@ use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 
-/// The whole HTTP surface.
-pub fn router(state: AppState) -> Router {
+/// The whole HTTP surface: the routes, and around them the middleware.
+///
+/// The middleware wraps the router once, not each route (`Router::layer`):
+/// that made every layer a boxed service of each route, cloned (an
+/// allocation each) by every layer on every request (issue 26).
+pub fn router(
+    state: AppState,
+) -> impl tower::Service<
+    axum::extract::Request,
+    Response = Response,
+    Error = std::convert::Infallible,
+    Future = impl Future<Output = Result<Response, std::convert::Infallible>> + Send + 'static,
+> + Clone
+       + Send
+       + Sync
+       + 'static {
     let metrics_route = if state.config.metrics_on_main { Router::new().route("/metrics", get(metrics)) } else { Router::new() };
     let app = Router::new()
         .merge(native::router(&state))
@@ -35,10 +49,14 @@ pub fn router(state: AppState) -> Router {
         .fallback(native::not_found)
         .method_not_allowed_fallback(native::method_not_allowed)
         .with_state(state);
-    app.layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
-        .layer(CatchPanicLayer::custom(native::panic_response))
+    tower::ServiceBuilder::new()
         .layer(telemetry::AccessLayer)
+        // The layers below answer with bodies of their own types.
+        .map_response(|r: axum::http::Response<_>| r.map(axum::body::Body::new))
+        .layer(CatchPanicLayer::custom(native::panic_response))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .service(app)
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish.

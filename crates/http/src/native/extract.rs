@@ -4,17 +4,20 @@
 use super::problem::Problem;
 use crate::AppState;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use switchboard_domain::{Error, Principal};
 
-/// The authenticated caller, put in the request by [`authenticate`].
+/// The authenticated caller, put in the request by [`Gate`].
 pub struct Caller(pub Principal);
 
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
@@ -24,14 +27,61 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
-/// Resolves `Authorization: Bearer <api key>` to a principal.
-pub async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
-    let principal = match s.dir.authenticate_key(bearer_key(req.headers())).await {
-        Ok(p) => p,
-        Err(e) => return Problem::from(e).into_response(),
-    };
-    admit(&s, principal, &mut req);
-    next.run(req).await
+/// What stands before every authenticated native route: resolves
+/// `Authorization: Bearer <api key>` to a principal, then lets the request
+/// through `Idempotency-Key` handling (`idempotency.rs`). One layer of our
+/// own rather than two axum `from_fn` middlewares, each of which boxed and
+/// cloned the route below it on every request (issue 26).
+#[derive(Clone)]
+pub struct GateLayer(pub AppState);
+
+impl<S> tower::Layer<S> for GateLayer {
+    type Service = Gate<S>;
+    fn layer(&self, inner: S) -> Gate<S> {
+        Gate { state: self.0.clone(), inner }
+    }
+}
+
+#[derive(Clone)]
+pub struct Gate<S> {
+    state: AppState,
+    inner: S,
+}
+
+impl<S> tower::Service<Request> for Gate<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        // The service made ready answers this request; a clone stays for the next.
+        let ready = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, ready);
+        let s = self.state.clone();
+        Box::pin(async move {
+            let principal = match s.dir.authenticate_key(bearer_key(req.headers())).await {
+                Ok(p) => p,
+                Err(e) => return Ok(Problem::from(e).into_response()),
+            };
+            admit(&s, principal, &mut req);
+            if !super::idempotency::applies(&req) {
+                return inner.call(req).await;
+            }
+            Ok(super::idempotency::idempotent(&s, req, move |r| async move {
+                let Ok(resp) = inner.call(r).await;
+                resp
+            })
+            .await)
+        })
+    }
 }
 
 /// The key of `Authorization: Bearer <key>`, or "" (which no key matches).
@@ -170,8 +220,11 @@ pub fn tagged<T: Serialize>(status: StatusCode, version: i64, body: &T) -> Respo
 }
 
 pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
-    match serde_json::to_vec(body) {
-        Ok(bytes) => (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], bytes).into_response(),
+    // Room for an agent at once: `to_vec` starts at 128 bytes and grew
+    // three times for one (issue 26).
+    let mut bytes = Vec::with_capacity(1024);
+    match serde_json::to_writer(&mut bytes, body) {
+        Ok(()) => (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], bytes).into_response(),
         Err(e) => Problem::from(Error::Storage(e.to_string())).into_response(),
     }
 }

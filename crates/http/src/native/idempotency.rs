@@ -9,11 +9,11 @@ use super::problem::Problem;
 use crate::body_limit::MAX_BODY_BYTES;
 use crate::AppState;
 use axum::body::{to_bytes, Body};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
+use std::future::Future;
 use switchboard_domain::{IdempotentResponse, Principal};
 
 const HEADER: &str = "idempotency-key";
@@ -21,11 +21,19 @@ const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 /// Response headers worth replaying.
 const KEPT_HEADERS: [&str; 3] = ["content-type", "etag", "location"];
 
-pub async fn idempotency(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    if req.method() != Method::POST {
-        return next.run(req).await;
-    }
-    let Some(key) = req.headers().get(HEADER) else { return next.run(req).await };
+/// Whether a request goes through [`idempotent`]: a POST with the header.
+pub fn applies(req: &Request) -> bool {
+    req.method() == Method::POST && req.headers().contains_key(HEADER)
+}
+
+/// Runs `next` for the first request with its key, or answers a retry (see
+/// the module's comment). Only for requests that [`applies`] names.
+pub async fn idempotent<F, Fut>(s: &AppState, req: Request, next: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
+    let Some(key) = req.headers().get(HEADER) else { return next(req).await };
     let key = match key.to_str() {
         // As the document's pattern: 1–255 printable ASCII characters (no tab).
         Ok(k) if !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| (0x20..=0x7e).contains(&b)) => k.to_owned(),
@@ -35,7 +43,7 @@ pub async fn idempotency(State(s): State<AppState>, req: Request, next: Next) ->
                 .into_response()
         }
     };
-    let Some(principal) = req.extensions().get::<Principal>().cloned() else { return next.run(req).await };
+    let Some(principal) = req.extensions().get::<Principal>().cloned() else { return next(req).await };
     let (parts, body) = req.into_parts();
     let bytes = match to_bytes(body, MAX_BODY_BYTES).await {
         Ok(b) => b,
@@ -63,7 +71,7 @@ pub async fn idempotency(State(s): State<AppState>, req: Request, next: Next) ->
             Some(status) => replay(status, &stored),
         },
         Ok(None) => {
-            let resp = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+            let resp = next(Request::from_parts(parts, Body::from(bytes))).await;
             let (mut parts, body) = resp.into_parts();
             let body = to_bytes(body, usize::MAX).await.unwrap_or_default();
             let outcome = if parts.status.is_success() {

@@ -45,9 +45,8 @@ fn documented() -> OpenApiRouter<AppState> {
 pub fn router(state: &AppState) -> Router<AppState> {
     let (routes, _) = api().split_for_parts();
     routes
-        // Layers run outside-in in reverse order: authenticate, then idempotency.
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::idempotency))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), extract::authenticate))
+        // Authentication, then Idempotency-Key handling.
+        .route_layer(extract::GateLayer(state.clone()))
         .merge(sessions::routes().split_for_parts().0)
         .route("/api/v1/openapi.json", get(openapi))
 }
