@@ -268,7 +268,7 @@ pub fn spawn_dispatcher(state: crate::AppState) {
 /// instance does; the deletions do not conflict).
 pub fn spawn_pruner(state: crate::AppState) {
     let Some(retention) = state.config.webhooks.event_retention else { return };
-    let retention = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+    let retention = millis(retention);
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs(60)).await;
         loop {
@@ -302,7 +302,7 @@ pub async fn prune(state: &crate::AppState, retention: i64) -> u64 {
 
 async fn worker(state: crate::AppState, owner: String) {
     let config = &state.config.webhooks;
-    let lease = i64::try_from(config.lease().as_millis()).unwrap_or(i64::MAX);
+    let lease = millis(config.lease());
     let store = state.dir.store();
     loop {
         let now = state.dir.now();
@@ -435,7 +435,7 @@ async fn record(
     leased: &mut Instant,
 ) -> Option<usize> {
     let now = clock.now();
-    let lease_until = now.saturating_add(i64::try_from(config.lease().as_millis()).unwrap_or(i64::MAX));
+    let lease_until = now.saturating_add(millis(config.lease()));
     let extended = Instant::now();
     let result = store.record_attempts(claim, done, now, lease_until).await;
     done.clear();
@@ -449,6 +449,11 @@ async fn record(
             None
         }
     }
+}
+
+/// A duration in the store's milliseconds (saturating).
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Whether a failed attempt is retried: timeouts and connection errors (no
@@ -473,14 +478,14 @@ async fn attempt(
         Ok(code) => (Some(i64::from(code)), if (200..300).contains(&code) { None } else { Some(format!("HTTP {code}")) }),
         Err(e) => (None, Some(e)),
     };
-    let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+    let latency_ms = millis(started.elapsed());
     let delivered = error.is_none();
     let first = d.first_attempt_at.unwrap_or(at);
     let retry_at = if delivered || !retryable(code) {
         None
     } else {
-        let wait = i64::try_from(config.backoff(d.attempts + 1).as_millis()).unwrap_or(i64::MAX);
-        let give_up = i64::try_from(config.give_up_after.as_millis()).unwrap_or(i64::MAX);
+        let wait = millis(config.backoff(d.attempts + 1));
+        let give_up = millis(config.give_up_after);
         (at.saturating_sub(first) < give_up).then_some(at + wait)
     };
     Attempt { delivery: d.id, at, status_code: code, latency_ms, error, delivered, retry_at }

@@ -94,7 +94,7 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 pub struct Console {
     pub p: Principal,
     pub csrf: String,
-    pub tenant_name: String,
+    pub tenant_name: std::sync::Arc<str>,
 }
 
 impl Console {
@@ -163,7 +163,7 @@ impl FromRequestParts<AppState> for Console {
         match state.dir.session(&id).await {
             Ok(s) if s.kind == "console" => {
                 crate::telemetry::note_tenant(s.principal.tenant_id);
-                let tenant_name = state.dir.tenant_name(&s.principal).await.map(|n| n.to_string()).unwrap_or_default();
+                let tenant_name = state.dir.tenant_name(&s.principal).await.unwrap_or_else(|_| "".into());
                 Ok(Console { p: s.principal, csrf: csrf_token(&id), tenant_name })
             }
             Ok(_) | Err(Error::Unauthenticated) => Err(to_login(parts)),
