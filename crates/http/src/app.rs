@@ -34,18 +34,22 @@ pub fn router(
        + Send
        + Sync
        + 'static {
-    let metrics_route = if state.config.metrics_on_main { Router::new().route("/metrics", get(metrics)) } else { Router::new() };
+    let mut probes = Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz));
+    if state.config.metrics_on_main {
+        probes = probes.route("/metrics", get(metrics));
+    }
+    // Each surface's routes note their template for the request's log line
+    // and metrics (`telemetry::track`); the native ones in their gate, which
+    // already wraps each of them.
+    let tracked = |r: Router<AppState>| r.route_layer(tower::util::MapRequestLayer::new(telemetry::track));
     let app = Router::new()
         .merge(native::router(&state))
-        .merge(crate::ozonetel::router(&state))
-        .merge(crate::livevox::router())
-        .merge(crate::deepcall::router())
-        .merge(crate::console::router(&state))
-        .merge(crate::scim::router(&state))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .merge(metrics_route)
-        .route_layer(tower::util::MapRequestLayer::new(telemetry::track))
+        .merge(tracked(crate::ozonetel::router(&state)))
+        .merge(tracked(crate::livevox::router()))
+        .merge(tracked(crate::deepcall::router()))
+        .merge(tracked(crate::console::router(&state)))
+        .merge(tracked(crate::scim::router(&state)))
+        .merge(tracked(probes))
         .fallback(native::not_found)
         .method_not_allowed_fallback(native::method_not_allowed)
         .with_state(state);

@@ -89,6 +89,11 @@ pub(crate) struct LenientIo<S> {
     head_timeout: Duration,
     /// When the head being waited for must have arrived.
     head_deadline: Option<Pin<Box<Sleep>>>,
+    /// Whether a request head has been handed on: from then on hyper's own
+    /// `header_read_timeout` bounds each wait for a head. Before it, hyper
+    /// is still finding out the protocol version (`auto`) and has no timer
+    /// running, so the first wait is bounded here.
+    handed_on: bool,
 }
 
 impl<S: AsyncRead + Unpin> LenientIo<S> {
@@ -103,6 +108,7 @@ impl<S: AsyncRead + Unpin> LenientIo<S> {
             timer: None,
             head_timeout: Duration::from_secs(10),
             head_deadline: None,
+            handed_on: false,
         }
     }
 
@@ -129,6 +135,7 @@ impl<S: AsyncRead + Unpin> LenientIo<S> {
 
     fn on_head(&mut self, end: usize) {
         self.head_deadline = None;
+        self.handed_on = true;
         let head = &self.input[..end];
         let rest = &self.input[end..];
         match framing(head, rest) {
@@ -153,6 +160,34 @@ impl<S: AsyncRead + Unpin> LenientIo<S> {
         }
     }
 
+    /// The common case, without copies: reads straight into hyper's buffer
+    /// and leaves there what needs no repair, one whole request head with no
+    /// body or with (part of) a body of known length. Anything else (half a
+    /// head, a body to collect, pipelined requests) is taken back into
+    /// `input` for the careful path.
+    fn read_through(&mut self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let start = buf.filled().len();
+        ready!(Pin::new(&mut self.inner).poll_read(cx, buf))?;
+        let new = &buf.filled()[start..];
+        if new.is_empty() {
+            self.eof = true;
+            return Poll::Ready(Ok(()));
+        }
+        if let Some(end) = head_end(new) {
+            match framing(&new[..end], &new[end..]) {
+                Framing::NoBody if end == new.len() => return Poll::Ready(Ok(())),
+                Framing::Length(n) if new.len() - end <= n => {
+                    self.state = State::Body(n - (new.len() - end));
+                    return Poll::Ready(Ok(()));
+                }
+                _ => {}
+            }
+        }
+        self.input.extend_from_slice(new);
+        buf.set_filled(start);
+        Poll::Ready(Ok(()))
+    }
+
     /// Ends a collection: the head with the body's length, then the body.
     fn finish_collect(&mut self, len: usize) {
         let State::Collect(head) = std::mem::replace(&mut self.state, State::Head) else { return };
@@ -166,6 +201,12 @@ impl<S: AsyncRead + Unpin> LenientIo<S> {
 impl<S: AsyncRead + Unpin> AsyncRead for LenientIo<S> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if this.handed_on && this.out.is_empty() && this.input.is_empty() && !this.eof && matches!(this.state, State::Head) {
+            ready!(this.read_through(cx, buf))?;
+            if this.input.is_empty() {
+                return Poll::Ready(Ok(()));
+            }
+        }
         loop {
             if this.out_pos < this.out.len() {
                 let n = buf.remaining().min(this.out.len() - this.out_pos);
@@ -207,6 +248,8 @@ impl<S: AsyncRead + Unpin> AsyncRead for LenientIo<S> {
                             return Poll::Ready(Ok(()));
                         }
                         this.state = State::Pass;
+                    } else if this.handed_on {
+                        ready!(this.fill(cx))?;
                     } else {
                         let timeout = this.head_timeout;
                         let deadline = this.head_deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));

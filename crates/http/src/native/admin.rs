@@ -1,13 +1,13 @@
 //! Users, API keys, tenant settings and the audit trail.
 
-use super::extract::{json, no_content, tagged, tagged_get, Caller, Ids, IfMatch, JsonBody, Params};
+use super::extract::{json, no_content, tagged, tagged_get, Caller, Ids, IfMatch, IfNoneMatch, JsonBody, Params};
 use super::paging::{self, ListParams, Paged};
 use super::problem::{ApiResult, Problem};
 use super::schema;
 use super::wire::not_null;
 use crate::AppState;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use switchboard_domain::{ApiKeyInfo, AuditEvent, Entity, Error, Id, Power, Role, Rule, Tenant, User, UserPatch};
@@ -114,7 +114,7 @@ async fn list_users(State(s): State<AppState>, Caller(p): Caller, Params(q): Par
 /// One user of the tenant, with its `ETag`.
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = Id, Path)),
     responses((status = 200, body = User)))]
-async fn get_user(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id>, h: HeaderMap) -> ApiResult<Response> {
+async fn get_user(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id>, h: IfNoneMatch) -> ApiResult<Response> {
     let x = s.dir.get_user(&p, id).await?;
     Ok(tagged_get(&h, x.version, &x))
 }
@@ -232,7 +232,7 @@ pub struct TenantUpdate {
 /// The caller's tenant and its settings, with its `ETag`.
 #[utoipa::path(get, path = "/api/v1/tenant", tag = "tenant",
     responses((status = 200, body = Tenant)))]
-async fn get_tenant(State(s): State<AppState>, Caller(p): Caller, h: HeaderMap) -> ApiResult<Response> {
+async fn get_tenant(State(s): State<AppState>, Caller(p): Caller, h: IfNoneMatch) -> ApiResult<Response> {
     let t = s.dir.get_tenant(&p).await?;
     Ok(tagged_get(&h, t.version, &t))
 }

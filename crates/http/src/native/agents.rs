@@ -1,13 +1,13 @@
 //! `/api/v1/agents` and an agent's skills, services, groups and unlock.
 
-use super::extract::{json, no_content, tagged, tagged_get, Caller, Ids, IfMatch, JsonBody, Params};
+use super::extract::{json, no_content, tagged, tagged_get, Caller, Ids, IfMatch, IfNoneMatch, JsonBody, Params};
 use super::paging::{self, Paged};
 use super::problem::{ApiResult, Problem};
 use super::schema;
 use super::wire::{double_option, not_null};
 use crate::AppState;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use switchboard_domain::{
@@ -304,7 +304,7 @@ async fn list_agents(State(s): State<AppState>, Caller(p): Caller, Params(q): Pa
 /// An agent with its skills, services and groups, and its `ETag`. With `If-None-Match` naming the current version, 304.
 #[utoipa::path(get, path = "/api/v1/agents/{id}", tag = "agents", params(("id" = Id, Path)),
     responses((status = 200, body = AgentDetail, headers(("ETag" = String))), (status = 304)))]
-async fn get_agent(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id>, headers: HeaderMap) -> ApiResult<Response> {
+async fn get_agent(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id>, headers: IfNoneMatch) -> ApiResult<Response> {
     let a = s.dir.get_agent(&p, id).await?;
     Ok(tagged_get(&headers, a.agent.version, &a))
 }

@@ -2,14 +2,14 @@
 //! and campaigns. Each is create / list / get / PATCH / DELETE; the same body
 //! type serves create (required fields checked by the domain) and PATCH.
 
-use super::extract::{json, no_content, tagged, tagged_get, Caller, Ids, IfMatch, JsonBody, Params};
+use super::extract::{json, no_content, tagged, tagged_get, Caller, Ids, IfMatch, IfNoneMatch, JsonBody, Params};
 use super::paging::{self, ListParams, Paged};
 use super::problem::ApiResult;
 use super::schema;
 use super::wire::not_null;
 use crate::AppState;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use switchboard_domain::{
@@ -94,7 +94,7 @@ async fn list_skills(State(s): State<AppState>, Caller(p): Caller, Params(q): Pa
 /// One skill, with its `ETag`.
 #[utoipa::path(get, path = "/api/v1/skills/{id}", tag = "skills", params(("id" = Id, Path)),
     responses((status = 200, body = Skill)))]
-async fn get_skill(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id>, h: HeaderMap) -> ApiResult<Response> {
+async fn get_skill(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id>, h: IfNoneMatch) -> ApiResult<Response> {
     let x = s.dir.get_skill(&p, id).await?;
     Ok(tagged_get(&h, x.version, &x))
 }
@@ -149,7 +149,7 @@ async fn named_list(s: &AppState, p: &switchboard_domain::Principal, kind: Entit
     Ok(json(StatusCode::OK, &paging::paged(page, |x| x.id, |x| x)))
 }
 
-async fn named_get(s: &AppState, p: &switchboard_domain::Principal, kind: Entity, id: Id, h: &HeaderMap) -> ApiResult<Response> {
+async fn named_get(s: &AppState, p: &switchboard_domain::Principal, kind: Entity, id: Id, h: &IfNoneMatch) -> ApiResult<Response> {
     let x = s.dir.get_named(p, kind, id).await?;
     Ok(tagged_get(h, x.version, &x))
 }
@@ -189,7 +189,7 @@ async fn list_call_centers(State(s): State<AppState>, Caller(p): Caller, Params(
 /// One call center, with its `ETag`.
 #[utoipa::path(get, path = "/api/v1/call-centers/{id}", tag = "call centers", params(("id" = Id, Path)),
     responses((status = 200, body = Named)))]
-async fn get_call_center(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id>, h: HeaderMap) -> ApiResult<Response> {
+async fn get_call_center(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id>, h: IfNoneMatch) -> ApiResult<Response> {
     named_get(&s, &p, Entity::CallCenter, id, &h).await
 }
 
@@ -242,7 +242,7 @@ async fn list_groups(State(s): State<AppState>, Caller(p): Caller, Params(q): Pa
 /// One group, with its `ETag`.
 #[utoipa::path(get, path = "/api/v1/groups/{id}", tag = "groups", params(("id" = Id, Path)),
     responses((status = 200, body = Named)))]
-async fn get_group(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id>, h: HeaderMap) -> ApiResult<Response> {
+async fn get_group(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id>, h: IfNoneMatch) -> ApiResult<Response> {
     named_get(&s, &p, Entity::Group, id, &h).await
 }
 
@@ -341,7 +341,7 @@ async fn list_services(State(s): State<AppState>, Caller(p): Caller, Params(q): 
 /// One service, with its `ETag`.
 #[utoipa::path(get, path = "/api/v1/services/{id}", tag = "services", params(("id" = Id, Path)),
     responses((status = 200, body = Service)))]
-async fn get_service(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id>, h: HeaderMap) -> ApiResult<Response> {
+async fn get_service(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id>, h: IfNoneMatch) -> ApiResult<Response> {
     let x = s.dir.get_service(&p, id).await?;
     Ok(tagged_get(&h, x.version, &x))
 }
@@ -425,7 +425,7 @@ async fn list_phones(State(s): State<AppState>, Caller(p): Caller, Params(q): Pa
 /// One phone, with its `ETag`.
 #[utoipa::path(get, path = "/api/v1/phones/{id}", tag = "phones", params(("id" = Id, Path)),
     responses((status = 200, body = Phone)))]
-async fn get_phone(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id>, h: HeaderMap) -> ApiResult<Response> {
+async fn get_phone(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id>, h: IfNoneMatch) -> ApiResult<Response> {
     let x = s.dir.get_phone(&p, id).await?;
     Ok(tagged_get(&h, x.version, &x))
 }
@@ -495,7 +495,7 @@ async fn list_dids(State(s): State<AppState>, Caller(p): Caller, Params(q): Para
 /// One DID, with its `ETag`.
 #[utoipa::path(get, path = "/api/v1/dids/{id}", tag = "dids", params(("id" = Id, Path)),
     responses((status = 200, body = Did)))]
-async fn get_did(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id>, h: HeaderMap) -> ApiResult<Response> {
+async fn get_did(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id>, h: IfNoneMatch) -> ApiResult<Response> {
     let x = s.dir.get_did(&p, id).await?;
     Ok(tagged_get(&h, x.version, &x))
 }
@@ -579,7 +579,7 @@ async fn list_campaigns(State(s): State<AppState>, Caller(p): Caller, Params(q):
 /// One campaign, with its `ETag`.
 #[utoipa::path(get, path = "/api/v1/campaigns/{id}", tag = "campaigns", params(("id" = Id, Path)),
     responses((status = 200, body = Campaign)))]
-async fn get_campaign(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id>, h: HeaderMap) -> ApiResult<Response> {
+async fn get_campaign(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id>, h: IfNoneMatch) -> ApiResult<Response> {
     let x = s.dir.get_campaign(&p, id).await?;
     Ok(tagged_get(&h, x.version, &x))
 }

@@ -2,7 +2,7 @@
 //! `GET /api/v1/events` as a list after a sequence number or as
 //! Server-Sent Events, and `/api/v1/webhooks` with their delivery logs.
 
-use super::extract::{json, no_content, tagged, tagged_get, Caller, Ids, IfMatch, JsonBody, Params};
+use super::extract::{json, no_content, tagged, tagged_get, Caller, Ids, IfMatch, IfNoneMatch, JsonBody, Params};
 use super::paging::{self, ListParams, Paged};
 use super::problem::{ApiResult, Problem};
 use super::wire::not_null;
@@ -195,7 +195,7 @@ async fn list_webhooks(State(s): State<AppState>, Caller(p): Caller, Params(q): 
 /// One subscription, with its `ETag`; `disabledReason` says why the server disabled it, if it did.
 #[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "webhooks", params(("id" = Id, Path)),
     responses((status = 200, body = Webhook)))]
-async fn get_webhook(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id>, h: HeaderMap) -> ApiResult<Response> {
+async fn get_webhook(State(s): State<AppState>, Caller(p): Caller, Ids(id): Ids<Id>, h: IfNoneMatch) -> ApiResult<Response> {
     let w = s.dir.get_webhook(&p, id).await?;
     Ok(tagged_get(&h, w.version, &w))
 }

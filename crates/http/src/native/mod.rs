@@ -44,11 +44,16 @@ fn documented() -> OpenApiRouter<AppState> {
 /// The native API's routes, behind authentication and idempotency.
 pub fn router(state: &AppState) -> Router<AppState> {
     let (routes, _) = api().split_for_parts();
+    // The gate notes each route's template itself; the open routes in a layer.
+    let open = sessions::routes()
+        .split_for_parts()
+        .0
+        .route("/api/v1/openapi.json", get(openapi))
+        .route_layer(tower::util::MapRequestLayer::new(crate::telemetry::track));
     routes
         // Authentication, then Idempotency-Key handling.
         .route_layer(extract::GateLayer(state.clone()))
-        .merge(sessions::routes().split_for_parts().0)
-        .route("/api/v1/openapi.json", get(openapi))
+        .merge(open)
 }
 
 /// The OpenAPI 3.1 document of the native API.

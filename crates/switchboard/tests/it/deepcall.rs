@@ -196,6 +196,67 @@ async fn the_documents_examples_as_their_clients_send_them() {
     }
 }
 
+/// Every request of a keep-alive connection is repaired, not only its
+/// first: after one, requests take a path that hands hyper the socket's bytes
+/// as they are, and must fall back to the repair where one is needed (an
+/// empty or missing `Content-Length`, a body sent after its head).
+#[tokio::test]
+async fn later_requests_on_a_connection_are_repaired_too() {
+    let srv = Server::start().await;
+    let t = srv.tenant("acme").await;
+    let c = srv.client(&t.key);
+    documented_ids(&c).await;
+    let host = srv.addr.to_string();
+    let auth = key_auth(t.admin_user_id, &t.key);
+    let mut s = TcpStream::connect(srv.addr).await.expect("connect");
+    let r = exchange(&mut s, vec![format!("GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n")]).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "ok"));
+    let cases = [
+        // Python's empty Content-Length, head and body in one write.
+        ("90", vec![python_request(&host, PATH, &compact(&auth, "7", r#"{"90": {"receive_call": "Y"}}"#))]),
+        // The same, the body a moment after the head.
+        ("91", {
+            let full = python_request(&host, PATH, &compact(&auth, "7", r#"{"91": {"receive_call": "Y"}}"#));
+            let (head, body) = full.split_at(full.find("\r\n\r\n").unwrap() + 4);
+            vec![head.to_string(), body.to_string()]
+        }),
+        // libcurl: no length at all.
+        (
+            "92",
+            vec![format!(
+                "POST {PATH} HTTP/1.1\r\nHost: {host}\r\nAccept: */*\r\n\r\n{}",
+                compact(&auth, "7", r#"{"92": {"receive_call": "Y"}}"#)
+            )],
+        ),
+        // A declared length, the body a moment after the head.
+        ("90", {
+            let body = compact(&auth, "7", r#"{"90": {"receive_call": "N"}}"#);
+            vec![format!("POST {PATH} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\n\r\n", body.len()), body]
+        }),
+    ];
+    for (group, parts) in cases {
+        let r = exchange(&mut s, parts).await;
+        assert_eq!((r.status, r.body.as_str()), (200, UPDATED), "group {group}: {r:?}");
+        let mapped = groups_of(&c, 7).await;
+        assert!(mapped.as_array().unwrap().iter().any(|g| g["groupId"] == group.parse::<i64>().unwrap()), "{mapped}");
+    }
+    assert_eq!(
+        groups_of(&c, 7).await,
+        json!([{"groupId": 90, "receiveCall": false}, {"groupId": 91, "receiveCall": true}, {"groupId": 92, "receiveCall": true}])
+    );
+}
+
+/// Sends `parts` on `s`, each 50 ms after the one before, and reads one response.
+async fn exchange(s: &mut TcpStream, parts: Vec<String>) -> Raw {
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        s.write_all(part.as_bytes()).await.unwrap();
+    }
+    read_response(s).await
+}
+
 /// `{{userid}}`/`{{token}}` put back, to measure the document's own body.
 fn fill_back(s: &str, uid: &str, key: &str) -> String {
     s.replace(&format!("\"{uid}\""), "\"{{userid}}\"").replace(&format!("\"{key}\""), "\"{{token}}\"")
