@@ -32,8 +32,12 @@ pub(crate) trait FastPath: Send + Sync {
     /// migration 0005).
     fn cache_epoch(&self) -> Result<i64>;
     async fn list_agents(&self, sql: String, args: &[Arg]) -> Result<Vec<Agent>>;
-    async fn update_agent(&self, ctx: &WriteCtx, id: Id, c: AgentChanges, expected: Option<i64>) -> Result<AgentDetail>;
-    async fn assign_skill(&self, ctx: &WriteCtx, agent: Id, skill: Id, proficiency: i64) -> Result<AgentDetail>;
-    async fn remove_skill(&self, ctx: &WriteCtx, agent: Id, skill: Id) -> Result<AgentDetail>;
-    async fn set_group_memberships(&self, ctx: &WriteCtx, agent: Id, groups: &[GroupMembership]) -> Result<AgentDetail>;
+    async fn update_agent(&self, ctx: &WriteCtx, id: Id, c: AgentChanges, expected: Option<i64>) -> Result<Written>;
+    async fn assign_skill(&self, ctx: &WriteCtx, agent: Id, skill: Id, proficiency: i64) -> Result<Written>;
+    async fn remove_skill(&self, ctx: &WriteCtx, agent: Id, skill: Id) -> Result<Written>;
+    async fn set_group_memberships(&self, ctx: &WriteCtx, agent: Id, groups: &[GroupMembership]) -> Result<Written>;
 }
+
+/// An agent write's outcome: the agent before and after it (the same when
+/// nothing changed), for the search index (`ForgetOnDrop::settled`).
+pub(crate) type Written = (AgentDetail, AgentDetail);

@@ -524,6 +524,19 @@ pub(crate) enum Change {
 pub(crate) struct ForgetOnDrop<'a> {
     pub(crate) cache: Option<&'a ReadCache>,
     pub(crate) change: Change,
+    /// The agent before and after a committed `Change::Agent` (`settled`).
+    pub(crate) written: Option<(Row, Row)>,
+}
+
+impl ForgetOnDrop<'_> {
+    /// The write committed: the agent as it was and as it is. The search
+    /// index then takes the change as a difference (`SearchIndex::settle`)
+    /// instead of re-reading the agent, and nothing if nothing changed.
+    pub(crate) fn settled(&mut self, before: &AgentDetail, after: &AgentDetail) {
+        if self.cache.is_some() {
+            self.written = Some((Row::of(before), Row::of(after)));
+        }
+    }
 }
 
 impl Drop for ForgetOnDrop<'_> {
@@ -532,7 +545,11 @@ impl Drop for ForgetOnDrop<'_> {
             match self.change {
                 Change::Agent(id) => {
                     c.forget_agent(id);
-                    c.search.mark([id]);
+                    match &self.written {
+                        Some((before, after)) if after.version == before.version => {}
+                        Some((before, after)) if c.search.settle(before, after) => {}
+                        _ => c.search.mark([id]),
+                    }
                 }
                 Change::AgentList(ref ids) => {
                     ids.iter().for_each(|id| c.forget_agent(*id));

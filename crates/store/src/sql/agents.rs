@@ -872,7 +872,7 @@ impl SqlStore {
 }
 
 const SEARCH_ROWS_SQL: &str =
-    "SELECT id, tenant_id, login_id, first_name, last_name, display_name, email, phone, active FROM agents WHERE id > $1 ORDER BY id LIMIT $2";
+    "SELECT id, tenant_id, login_id, first_name, last_name, display_name, email, phone, active, version FROM agents WHERE id > $1 ORDER BY id LIMIT $2";
 const SEARCH_ASSIGNMENTS_SQL: [&str; 3] = [
     "SELECT agent_id, skill_id FROM agent_skills WHERE agent_id > $1 AND agent_id <= $2",
     "SELECT agent_id, service_id FROM agent_services WHERE agent_id > $1 AND agent_id <= $2",
@@ -892,6 +892,7 @@ fn search_row_of(r: &DbRow) -> Result<crate::cache::Row> {
             col(r, "phone")?,
         ],
         active: col(r, "active")?,
+        version: col(r, "version")?,
         ..Default::default()
     })
 }
@@ -1036,7 +1037,7 @@ async fn search_rows(pool: &DbPool, ids: &[Id]) -> Result<std::collections::Hash
     let mut out = std::collections::HashMap::new();
     for chunk in ids.chunks(500) {
         let mut qb = QueryBuilder::new(
-            "SELECT id, tenant_id, login_id, first_name, last_name, display_name, email, phone, active FROM agents WHERE id IN ",
+            "SELECT id, tenant_id, login_id, first_name, last_name, display_name, email, phone, active, version FROM agents WHERE id IN ",
         );
         qb.push_ids(chunk);
         let mut rows = qb
@@ -1172,9 +1173,11 @@ impl AgentStore for SqlStore {
     }
 
     async fn update_agent(&self, ctx: &WriteCtx, id: Id, c: AgentChanges, expected_version: Option<i64>) -> Result<AgentDetail> {
-        let _forget = self.forgets(agent_change(id, &c));
+        let mut forget = self.forgets(agent_change(id, &c));
         if let Some(d) = &self.direct {
-            return d.update_agent(ctx, id, c, expected_version).await;
+            let (before, after) = d.update_agent(ctx, id, c, expected_version).await?;
+            forget.settled(&before, &after);
+            return Ok(after);
         }
         let mut tx = self.write().await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, id).await?;
@@ -1183,6 +1186,7 @@ impl AgentStore for SqlStore {
         change_agent(&mut tx, ctx, &before.agent, &c).await?;
         let after = record_agent_change(&mut tx, ctx, &before).await?;
         commit(tx).await?;
+        forget.settled(&before, &after);
         Ok(after)
     }
 
@@ -1248,9 +1252,11 @@ impl AgentStore for SqlStore {
     }
 
     async fn assign_skill(&self, ctx: &WriteCtx, agent: Id, skill: Id, proficiency: i64) -> Result<AgentDetail> {
-        let _forget = self.forgets(crate::cache::Change::Agent(agent));
+        let mut forget = self.forgets(crate::cache::Change::Agent(agent));
         if let Some(d) = &self.direct {
-            return d.assign_skill(ctx, agent, skill, proficiency).await;
+            let (before, after) = d.assign_skill(ctx, agent, skill, proficiency).await?;
+            forget.settled(&before, &after);
+            return Ok(after);
         }
         let mut tx = self.write().await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, agent).await?;
@@ -1264,13 +1270,16 @@ impl AgentStore for SqlStore {
         upsert_agent_skill(&mut tx, agent, skill, proficiency).await?;
         let after = finish_agent_change(&mut tx, ctx, &before).await?;
         commit(tx).await?;
+        forget.settled(&before, &after);
         Ok(after)
     }
 
     async fn remove_skill(&self, ctx: &WriteCtx, agent: Id, skill: Id) -> Result<AgentDetail> {
-        let _forget = self.forgets(crate::cache::Change::Agent(agent));
+        let mut forget = self.forgets(crate::cache::Change::Agent(agent));
         if let Some(d) = &self.direct {
-            return d.remove_skill(ctx, agent, skill).await;
+            let (before, after) = d.remove_skill(ctx, agent, skill).await?;
+            forget.settled(&before, &after);
+            return Ok(after);
         }
         let mut tx = self.write().await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, agent).await?;
@@ -1278,13 +1287,14 @@ impl AgentStore for SqlStore {
             return Err(Error::not_found(Entity::Skill, skill));
         }
         let n = sqlx::query(DELETE_AGENT_SKILL_SQL).bind(agent).bind(skill).execute(&mut *tx).await.map_err(db_err)?.rows_affected();
-        let after = if n == 0 { before } else { finish_agent_change(&mut tx, ctx, &before).await? };
+        let after = if n == 0 { before.clone() } else { finish_agent_change(&mut tx, ctx, &before).await? };
         commit(tx).await?;
+        forget.settled(&before, &after);
         Ok(after)
     }
 
     async fn assign_service(&self, ctx: &WriteCtx, agent: Id, service: Id) -> Result<AgentDetail> {
-        let _forget = self.forgets(crate::cache::Change::Agent(agent));
+        let mut forget = self.forgets(crate::cache::Change::Agent(agent));
         let mut tx = self.write().await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, agent).await?;
         match service_acd(&mut tx, ctx.tenant_id, service).await? {
@@ -1299,11 +1309,12 @@ impl AgentStore for SqlStore {
         insert_agent_service(&mut tx, agent, service).await?;
         let after = finish_agent_change(&mut tx, ctx, &before).await?;
         commit(tx).await?;
+        forget.settled(&before, &after);
         Ok(after)
     }
 
     async fn remove_service(&self, ctx: &WriteCtx, agent: Id, service: Id) -> Result<AgentDetail> {
-        let _forget = self.forgets(crate::cache::Change::Agent(agent));
+        let mut forget = self.forgets(crate::cache::Change::Agent(agent));
         let mut tx = self.write().await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, agent).await?;
         if service_acd(&mut tx, ctx.tenant_id, service).await?.is_none() {
@@ -1316,15 +1327,18 @@ impl AgentStore for SqlStore {
             .await
             .map_err(db_err)?
             .rows_affected();
-        let after = if n == 0 { before } else { finish_agent_change(&mut tx, ctx, &before).await? };
+        let after = if n == 0 { before.clone() } else { finish_agent_change(&mut tx, ctx, &before).await? };
         commit(tx).await?;
+        forget.settled(&before, &after);
         Ok(after)
     }
 
     async fn set_group_memberships(&self, ctx: &WriteCtx, agent: Id, groups: &[GroupMembership]) -> Result<AgentDetail> {
-        let _forget = self.forgets(crate::cache::Change::Agent(agent));
+        let mut forget = self.forgets(crate::cache::Change::Agent(agent));
         if let Some(d) = &self.direct {
-            return d.set_group_memberships(ctx, agent, groups).await;
+            let (before, after) = d.set_group_memberships(ctx, agent, groups).await?;
+            forget.settled(&before, &after);
+            return Ok(after);
         }
         let mut tx = self.write().await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, agent).await?;
@@ -1337,11 +1351,12 @@ impl AgentStore for SqlStore {
         upsert_agent_groups(&mut tx, agent, &new).await?;
         let after = finish_agent_change(&mut tx, ctx, &before).await?;
         commit(tx).await?;
+        forget.settled(&before, &after);
         Ok(after)
     }
 
     async fn remove_group_membership(&self, ctx: &WriteCtx, agent: Id, group: Id) -> Result<AgentDetail> {
-        let _forget = self.forgets(crate::cache::Change::Agent(agent));
+        let mut forget = self.forgets(crate::cache::Change::Agent(agent));
         let mut tx = self.write().await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, agent).await?;
         if !group_exists(&mut tx, ctx.tenant_id, group).await? {
@@ -1354,8 +1369,9 @@ impl AgentStore for SqlStore {
             .await
             .map_err(db_err)?
             .rows_affected();
-        let after = if n == 0 { before } else { finish_agent_change(&mut tx, ctx, &before).await? };
+        let after = if n == 0 { before.clone() } else { finish_agent_change(&mut tx, ctx, &before).await? };
         commit(tx).await?;
+        forget.settled(&before, &after);
         Ok(after)
     }
 

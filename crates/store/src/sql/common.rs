@@ -293,7 +293,7 @@ impl SqlStore {
 
     /// Taken at the start of a write: forgets what it changes once it returns.
     fn forgets(&self, change: crate::cache::Change) -> crate::cache::ForgetOnDrop<'_> {
-        crate::cache::ForgetOnDrop { cache: self.cache(), change }
+        crate::cache::ForgetOnDrop { cache: self.cache(), change, written: None }
     }
 }
 

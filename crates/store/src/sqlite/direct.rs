@@ -26,6 +26,7 @@ use super::{
     NEXT_EVENT_SEQ_SQL, SEARCH_QUEUED_SQL, SET_PASSWORD_SQL, SKILL_EXISTS_SQL, TOUCH_AGENT_SQL, UPSERT_AGENT_GROUP_SQL,
     UPSERT_AGENT_SKILL_SQL, WRITE_AGENT_SQL,
 };
+use crate::backend::Written;
 use crate::duplicate_of;
 
 /// Memory-mapped bytes of the file per connection: reads of mapped pages
@@ -409,7 +410,7 @@ impl Direct {
         tokio::task::spawn_blocking(read).await.map_err(|e| Error::Storage(format!("agent list read failed: {e}")))?
     }
 
-    pub(crate) async fn update_agent(&self, ctx: &WriteCtx, id: Id, c: AgentChanges, expected: Option<i64>) -> Result<AgentDetail> {
+    pub(crate) async fn update_agent(&self, ctx: &WriteCtx, id: Id, c: AgentChanges, expected: Option<i64>) -> Result<Written> {
         let ctx = ctx.clone();
         self.write(move |t| {
             let before = detail_or_404(t, ctx.tenant_id, id)?;
@@ -427,12 +428,12 @@ impl Direct {
             mark_agents(t, &ctx, id)?;
             let after = detail_or_404(t, ctx.tenant_id, id)?;
             audit(t, &ctx, id, &before, &after)?;
-            Ok(after)
+            Ok((before, after))
         })
         .await
     }
 
-    pub(crate) async fn assign_skill(&self, ctx: &WriteCtx, agent: Id, skill: Id, proficiency: i64) -> Result<AgentDetail> {
+    pub(crate) async fn assign_skill(&self, ctx: &WriteCtx, agent: Id, skill: Id, proficiency: i64) -> Result<Written> {
         let ctx = ctx.clone();
         self.write(move |t| {
             let before = detail_or_404(t, ctx.tenant_id, agent)?;
@@ -440,15 +441,15 @@ impl Direct {
                 return Err(Error::not_found(Entity::Skill, skill));
             }
             if before.skills.iter().any(|s| s.skill_id == skill && s.proficiency == proficiency) {
-                return Ok(before);
+                return Ok((before.clone(), before));
             }
             run(t, UPSERT_AGENT_SKILL_SQL, &[&agent, &skill, &proficiency])?;
-            finish_agent_change(t, &ctx, &before)
+            finish_agent_change(t, &ctx, before)
         })
         .await
     }
 
-    pub(crate) async fn remove_skill(&self, ctx: &WriteCtx, agent: Id, skill: Id) -> Result<AgentDetail> {
+    pub(crate) async fn remove_skill(&self, ctx: &WriteCtx, agent: Id, skill: Id) -> Result<Written> {
         let ctx = ctx.clone();
         self.write(move |t| {
             let before = detail_or_404(t, ctx.tenant_id, agent)?;
@@ -456,14 +457,14 @@ impl Direct {
                 return Err(Error::not_found(Entity::Skill, skill));
             }
             if run(t, DELETE_AGENT_SKILL_SQL, &[&agent, &skill])? == 0 {
-                return Ok(before);
+                return Ok((before.clone(), before));
             }
-            finish_agent_change(t, &ctx, &before)
+            finish_agent_change(t, &ctx, before)
         })
         .await
     }
 
-    pub(crate) async fn set_group_memberships(&self, ctx: &WriteCtx, agent: Id, groups: &[GroupMembership]) -> Result<AgentDetail> {
+    pub(crate) async fn set_group_memberships(&self, ctx: &WriteCtx, agent: Id, groups: &[GroupMembership]) -> Result<Written> {
         let ctx = ctx.clone();
         let groups = groups.to_vec();
         self.write(move |t| {
@@ -478,13 +479,13 @@ impl Direct {
                 first_unknown_group(&groups, &known)?;
             }
             if groups.iter().all(|g| before.groups.contains(g)) {
-                return Ok(before);
+                return Ok((before.clone(), before));
             }
             // Only what changes: each upsert is pages to write and checkpoint.
             for g in groups.iter().filter(|g| !before.groups.contains(g)) {
                 run(t, UPSERT_AGENT_GROUP_SQL, &[&agent, &g.group_id, &g.receive_call])?;
             }
-            finish_agent_change(t, &ctx, &before)
+            finish_agent_change(t, &ctx, before)
         })
         .await
     }
@@ -696,15 +697,16 @@ fn audit(c: &Connection, ctx: &WriteCtx, id: Id, before: &AgentDetail, after: &A
     Ok(())
 }
 
-/// An assignment changed: version bump, list mark, audit; the new detail.
-fn finish_agent_change(c: &Connection, ctx: &WriteCtx, before: &AgentDetail) -> Result<AgentDetail> {
+/// An assignment changed: version bump, list mark, audit; the agent before
+/// and after.
+fn finish_agent_change(c: &Connection, ctx: &WriteCtx, before: AgentDetail) -> Result<Written> {
     let id = before.agent.id;
     let done = run(c, TOUCH_AGENT_SQL, &[&ctx.now, &id, &before.agent.version])?;
     expect_one(done as u64, Entity::Agent, id, before.agent.version)?;
     mark_agents(c, ctx, id)?;
     let after = detail_or_404(c, ctx.tenant_id, id)?;
-    audit(c, ctx, id, before, &after)?;
-    Ok(after)
+    audit(c, ctx, id, &before, &after)?;
+    Ok((before, after))
 }
 
 /// The shared store defers to these (`crate::backend::FastPath`).
@@ -725,16 +727,16 @@ impl crate::backend::FastPath for Direct {
     async fn list_agents(&self, sql: String, args: &[Arg]) -> Result<Vec<Agent>> {
         Direct::list_agents(self, sql, args).await
     }
-    async fn update_agent(&self, ctx: &WriteCtx, id: Id, c: AgentChanges, expected: Option<i64>) -> Result<AgentDetail> {
+    async fn update_agent(&self, ctx: &WriteCtx, id: Id, c: AgentChanges, expected: Option<i64>) -> Result<Written> {
         Direct::update_agent(self, ctx, id, c, expected).await
     }
-    async fn assign_skill(&self, ctx: &WriteCtx, agent: Id, skill: Id, proficiency: i64) -> Result<AgentDetail> {
+    async fn assign_skill(&self, ctx: &WriteCtx, agent: Id, skill: Id, proficiency: i64) -> Result<Written> {
         Direct::assign_skill(self, ctx, agent, skill, proficiency).await
     }
-    async fn remove_skill(&self, ctx: &WriteCtx, agent: Id, skill: Id) -> Result<AgentDetail> {
+    async fn remove_skill(&self, ctx: &WriteCtx, agent: Id, skill: Id) -> Result<Written> {
         Direct::remove_skill(self, ctx, agent, skill).await
     }
-    async fn set_group_memberships(&self, ctx: &WriteCtx, agent: Id, groups: &[GroupMembership]) -> Result<AgentDetail> {
+    async fn set_group_memberships(&self, ctx: &WriteCtx, agent: Id, groups: &[GroupMembership]) -> Result<Written> {
         Direct::set_group_memberships(self, ctx, agent, groups).await
     }
 }
