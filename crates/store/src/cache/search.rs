@@ -987,12 +987,14 @@ fn candidates(t: &Tenant, f: &Compiled) -> RoaringBitmap {
             // Rarest first; the first intersection allocates only its result
             // (cloning the rarest bitmap, tens of KB, was a search's largest cost).
             maps.sort_by_key(|b| b.len());
-            let mut hit = match (&set, maps.get(1)) {
-                (Some(s), _) => maps[0] & s,
-                (None, Some(second)) => maps[0] & *second,
-                (None, None) => maps[0].clone(),
+            let (mut hit, done) = match (&set, maps.get(1)) {
+                (Some(s), _) => (maps[0] & s, 1),
+                // The second is taken: intersecting with it again cost a
+                // scan of both (issue 26).
+                (None, Some(second)) => (maps[0] & *second, 2),
+                (None, None) => (maps[0].clone(), 1),
             };
-            for b in &maps[1..] {
+            for b in &maps[done..] {
                 if hit.is_empty() {
                     break;
                 }

@@ -828,21 +828,29 @@ impl SqlStore {
     /// These agents' rows in the order given, from the agent cache where it
     /// has them, read by id otherwise; an id without a row is left out.
     async fn agent_rows(&self, cache: &crate::cache::ReadCache, tenant: Id, ids: &[Id]) -> Result<Vec<Agent>> {
-        let mut rows: std::collections::HashMap<Id, Agent> = std::collections::HashMap::with_capacity(ids.len());
+        // In place, in order: through a map, each row was moved twice more.
+        let mut rows: Vec<Option<Agent>> = Vec::with_capacity(ids.len());
         let mut missing = Vec::new();
         for &id in ids {
             match cache.agent_row(id) {
-                Some(a) if a.tenant_id == tenant => {
-                    rows.insert(id, a);
+                Some(a) if a.tenant_id == tenant => rows.push(Some(a)),
+                Some(_) => rows.push(None),
+                None => {
+                    missing.push(id);
+                    rows.push(None);
                 }
-                Some(_) => {}
-                None => missing.push(id),
             }
         }
         if !missing.is_empty() {
-            rows.extend(self.agents_by_ids(tenant, &missing).await?.into_iter().map(|a| (a.id, a)));
+            let mut read: std::collections::HashMap<Id, Agent> =
+                self.agents_by_ids(tenant, &missing).await?.into_iter().map(|a| (a.id, a)).collect();
+            for (row, id) in rows.iter_mut().zip(ids) {
+                if row.is_none() {
+                    *row = read.remove(id);
+                }
+            }
         }
-        Ok(ids.iter().filter_map(|id| rows.remove(id)).collect())
+        Ok(rows.into_iter().flatten().collect())
     }
 
     /// A tenant's agents with these ids, in no particular order.
