@@ -537,6 +537,12 @@ impl ForgetOnDrop<'_> {
             self.written = Some((Row::of(before), Row::of(after)));
         }
     }
+
+    /// `settled` with a fast path's outcome; the agent after the write.
+    pub(crate) fn settled_with(&mut self, (before, after): crate::backend::Written) -> AgentDetail {
+        self.settled(&before, &after);
+        after
+    }
 }
 
 impl Drop for ForgetOnDrop<'_> {

@@ -258,10 +258,17 @@ impl Search {
         let mut new = false;
         for (f, text) in row.texts.iter().enumerate() {
             if let Some(text) = text {
-                for g in grams(&text.to_lowercase()) {
-                    new |= t.grams[f].entry(g).or_default().insert(id);
-                }
+                new |= Self::add_grams(t, f, text, id);
             }
+        }
+        new
+    }
+
+    /// The grams of one field's text; whether a bit was new.
+    fn add_grams(t: &mut Tenant, field: usize, text: &str, id: u32) -> bool {
+        let mut new = false;
+        for g in grams(&text.to_lowercase()) {
+            new |= t.grams[field].entry(g).or_default().insert(id);
         }
         new
     }
@@ -488,9 +495,7 @@ impl Search {
             if was != is {
                 renamed = true;
                 if let Some(text) = is {
-                    for g in grams(&text.to_lowercase()) {
-                        t.grams[f].entry(g).or_default().insert(id);
-                    }
+                    Self::add_grams(t, f, text, id);
                 }
             }
         }
@@ -794,11 +799,17 @@ impl SearchIndex {
             }
             s.worn() || s.overflow
         };
+        self.rebuild_if(worn);
+        true
+    }
+
+    /// After changes were applied: builds anew once stale bits may be many
+    /// (or a value could not be held).
+    fn rebuild_if(&self, worn: bool) {
         if worn && self.is_ready() {
             tracing::info!("search index: many agents changed since it was built; building anew");
             self.invalidate();
         }
-        true
     }
 
     /// The pending marks, to re-read.
@@ -827,10 +838,7 @@ impl SearchIndex {
             }
         }
         drop(p);
-        if worn && self.is_ready() {
-            tracing::info!("search index: many agents changed since it was built; building anew");
-            self.invalidate();
-        }
+        self.rebuild_if(worn);
     }
 
     /// Starts a build: forgets the old index; the build's own `Search` is

@@ -1183,9 +1183,7 @@ impl AgentStore for SqlStore {
     async fn update_agent(&self, ctx: &WriteCtx, id: Id, c: AgentChanges, expected_version: Option<i64>) -> Result<AgentDetail> {
         let mut forget = self.forgets(agent_change(id, &c));
         if let Some(d) = &self.direct {
-            let (before, after) = d.update_agent(ctx, id, c, expected_version).await?;
-            forget.settled(&before, &after);
-            return Ok(after);
+            return Ok(forget.settled_with(d.update_agent(ctx, id, c, expected_version).await?));
         }
         let mut tx = self.write().await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, id).await?;
@@ -1262,9 +1260,7 @@ impl AgentStore for SqlStore {
     async fn assign_skill(&self, ctx: &WriteCtx, agent: Id, skill: Id, proficiency: i64) -> Result<AgentDetail> {
         let mut forget = self.forgets(crate::cache::Change::Agent(agent));
         if let Some(d) = &self.direct {
-            let (before, after) = d.assign_skill(ctx, agent, skill, proficiency).await?;
-            forget.settled(&before, &after);
-            return Ok(after);
+            return Ok(forget.settled_with(d.assign_skill(ctx, agent, skill, proficiency).await?));
         }
         let mut tx = self.write().await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, agent).await?;
@@ -1285,9 +1281,7 @@ impl AgentStore for SqlStore {
     async fn remove_skill(&self, ctx: &WriteCtx, agent: Id, skill: Id) -> Result<AgentDetail> {
         let mut forget = self.forgets(crate::cache::Change::Agent(agent));
         if let Some(d) = &self.direct {
-            let (before, after) = d.remove_skill(ctx, agent, skill).await?;
-            forget.settled(&before, &after);
-            return Ok(after);
+            return Ok(forget.settled_with(d.remove_skill(ctx, agent, skill).await?));
         }
         let mut tx = self.write().await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, agent).await?;
@@ -1344,9 +1338,7 @@ impl AgentStore for SqlStore {
     async fn set_group_memberships(&self, ctx: &WriteCtx, agent: Id, groups: &[GroupMembership]) -> Result<AgentDetail> {
         let mut forget = self.forgets(crate::cache::Change::Agent(agent));
         if let Some(d) = &self.direct {
-            let (before, after) = d.set_group_memberships(ctx, agent, groups).await?;
-            forget.settled(&before, &after);
-            return Ok(after);
+            return Ok(forget.settled_with(d.set_group_memberships(ctx, agent, groups).await?));
         }
         let mut tx = self.write().await?;
         let before = agent_detail_or_404(&mut tx, ctx.tenant_id, agent).await?;
