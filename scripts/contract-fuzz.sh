@@ -53,7 +53,13 @@ fuzz() {
     SWITCHBOARD_FUZZ_USER_ID="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["userId"])' <<<"$me")" \
     SCHEMATHESIS_HOOKS="$root/scripts/contract/hooks.py" \
     schemathesis --config-file "$root/scripts/contract/schemathesis.toml" run "$base/api/v1/openapi.json" \
-    --checks all --max-examples "$examples" --no-color
+    --checks all --max-examples "$examples" --no-color ${SWITCHBOARD_FUZZ_SEED:+--seed "$SWITCHBOARD_FUZZ_SEED"} || {
+    # What the server logged, to tell a server fault from a client one.
+    echo "== contract: schemathesis failed on $name; the server's log (last 300 lines):"
+    tail -n 300 "$work/serve.log"
+    [ -n "${SWITCHBOARD_FUZZ_KEEP_LOG:-}" ] && cp "$work/serve.log" "$SWITCHBOARD_FUZZ_KEEP_LOG"
+    return 1
+  }
 }
 
 if [ "$backends" != postgres ]; then

@@ -212,7 +212,12 @@ impl Search {
         self.versions.get(id as usize).copied().unwrap_or(0)
     }
 
+    /// Ids the index cannot hold (`MAX_ID` and beyond) get no version: the
+    /// vector would otherwise grow to the id (16 GB for an id near 2^32).
     fn set_version(&mut self, id: u32, version: u32) {
+        if id >= MAX_ID {
+            return;
+        }
         let i = id as usize;
         if self.versions.len() <= i {
             self.versions.resize(i + 1, 0);
@@ -507,25 +512,28 @@ impl Search {
         true
     }
 
-    /// An agent deleted: out of every exact set; its text bits stay.
+    /// An agent deleted: out of every exact set; its text bits stay. An id
+    /// the index does not hold (a write to an agent that does not exist is
+    /// marked and re-read like any other) changes nothing and is not
+    /// recorded: ids are never reused, so no re-read can bring it back, and
+    /// a client can name any id up to 2^32 (recording it once grew the
+    /// versions to 16 GB, and each counted towards a rebuild).
     fn gone(&mut self, id: Id) {
-        self.stale += 1;
         let Ok(id) = u32::try_from(id) else { return };
-        self.set_version(id, GONE);
-        for t in self.tenants.values_mut() {
-            if t.members.remove(id) {
-                if let Some(p) = Self::login_position(t, &self.logins, id) {
-                    t.by_login.remove(p);
-                }
-                t.active.remove(id);
-                for m in [&mut t.skills, &mut t.services, &mut t.groups] {
-                    m.values_mut().for_each(|b| {
-                        b.remove(id);
-                    });
-                }
-            }
+        let Some(t) = self.tenants.values_mut().find(|t| t.members.contains(id)) else { return };
+        t.members.remove(id);
+        if let Some(p) = Self::login_position(t, &self.logins, id) {
+            t.by_login.remove(p);
+        }
+        t.active.remove(id);
+        for m in [&mut t.skills, &mut t.services, &mut t.groups] {
+            m.values_mut().for_each(|b| {
+                b.remove(id);
+            });
         }
         self.logins.clear(id);
+        self.stale += 1;
+        self.set_version(id, GONE);
     }
 
     /// Whether stale bits may now be so many that building anew is worth it
@@ -845,7 +853,10 @@ impl SearchIndex {
     /// installed by `finish_build`. Returns the invalidation count it saw.
     pub(crate) fn begin_build(&self) -> u64 {
         let seen = self.invalidations.load(Ordering::Acquire);
-        *self.search.write().unwrap_or_else(|e| e.into_inner()) = Search::default();
+        // Freed after the lock is let go: at 1M agents that is ~100 MB of
+        // bitmaps, which searches (on async workers) would wait for.
+        let old = std::mem::take(&mut *self.search.write().unwrap_or_else(|e| e.into_inner()));
+        drop(old);
         seen
     }
 
@@ -1238,7 +1249,30 @@ mod tests {
         let mut v5 = v4.clone();
         v5.version = 5;
         assert!(!ix.settle(&v4, &v5));
-        assert_eq!(by(by_login), vec![5, 3, 1]);
+        assert_eq!(by(by_login.clone()), vec![5, 3, 1]);
+    }
+
+    #[test]
+    fn ids_the_index_does_not_hold_cost_nothing() {
+        let ix = ready_index(&sample());
+        let held = |ix: &SearchIndex| {
+            let s = ix.search.read().unwrap();
+            (s.versions.capacity(), s.stale)
+        };
+        let before = held(&ix);
+        // A write to an agent that does not exist is marked; its re-read
+        // finds nothing. Any client can name such ids.
+        // (The smaller ids first: were they recorded, the test fails before
+        // it asks for 16 GB.)
+        for ids in [&[999, (1 << 26) + 5][..], &[4_000_000_000, Id::from(u32::MAX) - 1]] {
+            ix.reconcile(&ids.iter().map(|&id| (id, 1)).collect::<Vec<_>>(), &HashMap::new());
+            assert_eq!(held(&ix), before, "no version recorded, nothing counted stale");
+        }
+        // Nor does a row the index cannot hold grow it (it stops serving).
+        let mut far = sample().into_iter().next().unwrap();
+        far.id = 4_000_000_000;
+        ix.reconcile(&[(far.id, 1)], &HashMap::from([(far.id, far)]));
+        assert_eq!(ix.search.read().unwrap().versions.capacity(), before.0);
     }
 
     #[test]
@@ -1314,9 +1348,14 @@ mod tests {
     #[test]
     fn many_stale_bits_build_anew() {
         let ix = ready_index(&sample());
-        for id in 10..10_012 {
+        let row = sample().into_iter().next().unwrap();
+        // Agents added after the build, then deleted: each leaves text bits.
+        for id in 10..5_012 {
+            ix.mark([id]);
+            ix.reconcile(&ix.pending_marks(), &HashMap::from([(id, Row { id, ..row.clone() })]));
             ix.mark([id]);
             ix.reconcile(&ix.pending_marks(), &HashMap::new());
+            assert!(ix.is_ready() || id > 5_000, "{id}");
         }
         assert!(!ix.is_ready(), "worn out: invalidated");
     }
