@@ -1249,7 +1249,7 @@ mod tests {
         let mut v5 = v4.clone();
         v5.version = 5;
         assert!(!ix.settle(&v4, &v5));
-        assert_eq!(by(by_login.clone()), vec![5, 3, 1]);
+        assert_eq!(by(by_login), vec![5, 3, 1]);
     }
 
     #[test]
