@@ -15,8 +15,6 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::timeout::TimeoutLayer;
 
 /// The whole HTTP surface: the routes, and around them the middleware.
 ///
@@ -53,14 +51,9 @@ pub fn router(
         .fallback(native::not_found)
         .method_not_allowed_fallback(native::method_not_allowed)
         .with_state(state);
-    tower::ServiceBuilder::new()
-        .layer(telemetry::AccessLayer)
-        // The layers below answer with bodies of their own types.
-        .map_response(|r: axum::http::Response<_>| r.map(axum::body::Body::new))
-        .layer(CatchPanicLayer::custom(native::panic_response))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .service(app)
+    // The request layer also catches panics and times requests out (one
+    // future for all of it; `telemetry.rs`).
+    tower::ServiceBuilder::new().layer(telemetry::AccessLayer).layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES)).service(app)
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish.

@@ -19,7 +19,7 @@ pub mod webhooks;
 pub use app::{router, serve, serve_metrics};
 pub use ozonetel::rate_limit::LocalRateLimiter;
 pub use state::{AppState, HttpConfig};
-pub use telemetry::{metrics_handle, set_build_commit};
+pub use telemetry::{metrics_handle, set_build_commit, with_request, RequestContext};
 
 /// Entry points for the fuzz targets (`fuzz/`): each dialect's request parsing
 /// on arbitrary bytes. Only with the `fuzzing` feature.

@@ -11,24 +11,39 @@
 use crate::AppState;
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderName, HeaderValue};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::cell::{Cell, RefCell};
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::OnceLock;
 use std::task::{Context, Poll};
+use std::time::Duration;
 use std::time::Instant;
-use tracing::Instrument;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The request being answered, for every line logged while it is
+/// (`with_request`): what a `tracing` span named `request` carried before,
+/// kept in the task-local the request has anyway, because a span cost every
+/// request a registry slot, its fields formatted into a string, and an
+/// enter and exit at each poll, whether anything was logged or not (3–7 % of
+/// a read by id, issue 26).
+pub struct RequestContext {
+    /// The request's `x-request-id`, as received or made up.
+    pub id: HeaderValue,
+    pub method: Method,
+    /// Only its path is logged, never the query (it may carry credentials).
+    pub uri: Uri,
+}
+
 /// What a request's handling notes for its log line and metrics.
-#[derive(Default)]
 struct Noted {
+    request: RequestContext,
     /// The tenant it acted for, once authenticated.
     tenant: Cell<Option<i64>>,
     /// The route template it matched (the router's shared string).
@@ -37,6 +52,16 @@ struct Noted {
 
 tokio::task_local! {
     static NOTED: Noted;
+}
+
+/// Calls `f` with the request the current task is answering, if any (for
+/// log formatters: see the binary's `logging.rs`).
+pub fn with_request<R>(f: impl FnOnce(Option<&RequestContext>) -> R) -> R {
+    let mut f = Some(f);
+    if let Ok(r) = NOTED.try_with(|n| f.take().expect("not called yet")(Some(&n.request))) {
+        return r;
+    }
+    f.take().expect("not called yet")(None)
 }
 
 /// Records the tenant the current request acts for (for its log line).
@@ -197,19 +222,26 @@ fn record(method: &axum::http::Method, route: &str, status: u16, seconds: f64) {
     });
 }
 
-/// Every request's id, span, log line and metrics, in one layer (issue 26:
-/// it was four, tower-http's request-id setter and propagator, its trace
-/// layer and an axum `from_fn` middleware, each with its own future and the
-/// last boxing and cloning the whole stack below it on every request):
+/// How long a request may take before it is answered 503 (a stuck database,
+/// say); its handler is dropped.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What happens around every request, in one layer and one future (issue
+/// 26: it was seven layers, tower-http's request-id setter and propagator,
+/// trace, panic catcher and timeout, a response mapper and an axum `from_fn`
+/// middleware, each with a future of its own and the last boxing and
+/// cloning the whole stack below it on every request):
 ///
 /// - the request keeps the client's `x-request-id` or gets a random one,
 ///   and the response carries it;
-/// - what it does is logged within a `request` span (id, method, path: never
+/// - what it logs carries its id, method and path (`with_request`; never
 ///   the query, which may carry credentials);
-/// - once answered, one INFO line (`switchboard::access`) and its count and
-///   latency by method, route template and status;
 /// - a body announced as too large is refused before any of it is read
-///   (`body_limit.rs`).
+///   (`body_limit.rs`);
+/// - a handler that panics is answered 500 (a problem document), one that
+///   takes longer than `REQUEST_TIMEOUT` 503;
+/// - once answered, one INFO line (`switchboard::access`) and its count and
+///   latency by method, route template and status.
 #[derive(Clone, Copy)]
 pub struct AccessLayer;
 
@@ -251,34 +283,36 @@ where
         let method = req.method().clone();
         let client = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
         let refused = crate::body_limit::refuse_oversized(&req);
-        let span = tracing::info_span!("request", id = id.to_str().unwrap_or("-"), method = %method, path = %req.uri().path());
+        let noted =
+            Noted { request: RequestContext { id, method, uri: req.uri().clone() }, tenant: Cell::new(None), route: RefCell::new(None) };
         // The service that was made ready answers this request; a clone stays
         // for the next (tower's rule for services called from a future).
         let ready = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, ready);
+        let inner = std::mem::replace(&mut self.inner, ready);
         Box::pin(async move {
-            let (mut resp, tenant, route) = match refused {
-                Some(r) => (r, None, None),
+            let (mut resp, noted) = match refused {
+                Some(r) => (r, noted),
                 None => {
-                    NOTED
-                        .scope(Noted::default(), async move {
-                            let Ok(resp) = inner.call(req).await;
-                            NOTED.with(|n| (resp, n.tenant.get(), n.route.borrow_mut().take()))
-                        })
-                        .instrument(span)
-                        .await
+                    // Called within the scope: the router notes the route as it
+                    // matches (`track`), the gate the tenant.
+                    let scope = NOTED.scope(noted, answer(inner, req));
+                    tokio::pin!(scope);
+                    let resp = scope.as_mut().await;
+                    (resp, scope.take_value().expect("the scope keeps its value"))
                 }
             };
+            let Noted { request: RequestContext { id, method, .. }, tenant, route } = noted;
             if !resp.headers().contains_key(&REQUEST_ID) {
                 resp.headers_mut().insert(REQUEST_ID, id.clone());
             }
             let elapsed = start.elapsed();
+            let route = route.into_inner();
             let route = route.as_ref().map_or("unmatched", |r| r.as_str());
             let status = resp.status().as_u16();
             tracing::info!(
                 target: "switchboard::access",
                 request_id = id.to_str().unwrap_or("-"),
-                tenant,
+                tenant = tenant.get(),
                 method = %method,
                 route,
                 status,
@@ -289,6 +323,29 @@ where
             record(&method, route, status, elapsed.as_secs_f64());
             Ok(resp)
         })
+    }
+}
+
+/// The handler's answer; 500 if it panicked, 503 if it took longer than
+/// `REQUEST_TIMEOUT`.
+async fn answer<S>(mut inner: S, req: Request) -> Response
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible>,
+{
+    use futures_util::FutureExt;
+    let called = match std::panic::catch_unwind(AssertUnwindSafe(|| inner.call(req))) {
+        Ok(f) => f,
+        Err(panic) => return crate::native::panic_response(panic),
+    };
+    match tokio::time::timeout(REQUEST_TIMEOUT, AssertUnwindSafe(called).catch_unwind()).await {
+        Ok(Ok(Ok(resp))) => resp,
+        Ok(Ok(Err(never))) => match never {},
+        Ok(Err(panic)) => crate::native::panic_response(panic),
+        Err(_) => {
+            let mut resp = Response::new(axum::body::Body::empty());
+            *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            resp
+        }
     }
 }
 
@@ -373,5 +430,84 @@ mod process {
                 put("process_max_fds", "gauge", "Maximum number of open file descriptors.", max);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use tower::{Layer, ServiceExt};
+
+    fn request() -> Request {
+        Request::builder().uri("/api/v1/agents/1?q=secret").body(Body::empty()).unwrap()
+    }
+
+    /// A handler whose `call` panics before it returns a future.
+    #[derive(Clone)]
+    struct PanicsInCall;
+
+    impl tower::Service<Request> for PanicsInCall {
+        type Response = Response;
+        type Error = Infallible;
+        type Future = std::future::Ready<Result<Response, Infallible>>;
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, _: Request) -> Self::Future {
+            panic!("a handler's bug")
+        }
+    }
+
+    #[tokio::test]
+    async fn a_handler_that_panics_is_answered_500_with_the_request_id() {
+        let resp = AccessLayer.layer(PanicsInCall).oneshot(request()).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(resp.headers()[&REQUEST_ID].len() == 36);
+        let polled = tower::service_fn(|req: Request| async move {
+            let id: i64 = req.uri().path().rsplit('/').next().unwrap().parse().unwrap();
+            assert!(id > 1, "a handler's bug, once polled");
+            Ok::<_, Infallible>(Response::new(Body::empty()))
+        });
+        let resp = AccessLayer.layer(polled).oneshot(request()).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(resp.headers()[axum::http::header::CONTENT_TYPE], "application/problem+json");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_handler_past_the_deadline_is_answered_503_and_dropped() {
+        let (dropped_tx, dropped_rx) = tokio::sync::oneshot::channel::<()>();
+        let dropped_tx = std::sync::Arc::new(std::sync::Mutex::new(Some(dropped_tx)));
+        let stuck = tower::service_fn(move |_: Request| {
+            let guard = dropped_tx.lock().unwrap().take();
+            async move {
+                let _guard = guard;
+                std::future::pending::<()>().await;
+                Ok::<Response, Infallible>(Response::new(Body::empty()))
+            }
+        });
+        let started = tokio::time::Instant::now();
+        let resp = AccessLayer.layer(stuck).oneshot(request()).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(started.elapsed(), REQUEST_TIMEOUT);
+        assert!(dropped_rx.await.is_err(), "the handler's future was dropped");
+    }
+
+    #[tokio::test]
+    async fn the_request_is_known_while_answered_and_only_then() {
+        assert!(with_request(|r| r.is_none()));
+        let seen = tower::service_fn(|_: Request| async {
+            let seen = with_request(|r| r.map(|r| (r.id.clone(), r.method.clone(), r.uri.path().to_owned())));
+            let mut resp = Response::new(Body::empty());
+            resp.extensions_mut().insert(seen);
+            Ok::<_, Infallible>(resp)
+        });
+        let mut req = request();
+        req.headers_mut().insert(REQUEST_ID, HeaderValue::from_static("given-1"));
+        let resp = AccessLayer.layer(seen).oneshot(req).await.unwrap();
+        assert_eq!(resp.headers()[&REQUEST_ID], "given-1");
+        let seen = resp.extensions().get::<Option<(HeaderValue, Method, String)>>().cloned().flatten();
+        assert_eq!(seen, Some((HeaderValue::from_static("given-1"), Method::GET, "/api/v1/agents/1".to_owned())));
+        assert!(with_request(|r| r.is_none()));
     }
 }

@@ -140,6 +140,15 @@ async fn json_logs_have_one_line_per_request_and_no_secrets() {
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
+    // A line logged while a request is answered names the request.
+    let r = http
+        .post(format!("{}/api/v1/sessions?via=test", p.base))
+        .header("x-request-id", "refused-login-1")
+        .json(&json!({"tenant": "logs", "username": "admin", "password": "not-it"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
     http.get(format!("{}/no/such/route?token={key}", p.base)).send().await.unwrap();
     http.get(format!("{}/api/v1/agents", p.base)).bearer_auth("sbk_wrong").send().await.unwrap();
     let status = p.terminate();
@@ -153,7 +162,17 @@ async fn json_logs_have_one_line_per_request_and_no_secrets() {
         "no secrets or bodies in the log: {text}"
     );
     let access: Vec<&Value> = lines.iter().filter(|l| l["target"] == "switchboard::access").collect();
-    assert_eq!(access.len(), 6, "one line per request: {text}");
+    assert_eq!(access.len(), 7, "one line per request: {text}");
+    let refused = lines.iter().find(|l| l["message"] == "login refused").expect("the refused login's line");
+    assert_eq!(refused["level"], "WARN");
+    assert_eq!(refused["target"], "switchboard_http::login");
+    assert_eq!(refused["reason"], "bad_credentials");
+    assert_eq!(
+        refused["span"],
+        json!({"id": "refused-login-1", "method": "POST", "path": "/api/v1/sessions", "name": "request"}),
+        "the request's id, method and path, never its query"
+    );
+    assert!(lines.iter().filter(|l| l["target"] != "switchboard_http::login").all(|l| l.get("span").is_none()), "{text}");
     for a in &access {
         assert_eq!(a["level"], "INFO");
         for k in ["request_id", "method", "route", "status", "latency_ms", "client"] {
@@ -169,6 +188,38 @@ async fn json_logs_have_one_line_per_request_and_no_secrets() {
     assert!(access.iter().any(|a| a["route"] == "/api/v1/sessions" && a["status"] == 201 && a["tenant"].is_i64()));
     assert!(access.iter().any(|a| a["route"] == "unmatched" && a["status"] == 404));
     assert!(access.iter().any(|a| a["status"] == 401 && a["tenant"].is_null()));
+}
+
+#[tokio::test]
+async fn text_logs_name_the_request_a_line_was_logged_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = TestDb::new();
+    admin_cli(&db, &["admin", "create-tenant", "--name", "textlogs"]);
+    let log = tmp.path().join("serve.log");
+    let p = Process::serve_logged(tmp.path(), &db, &[], &log, "info");
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/sessions?secret=s3cret", p.base))
+        .header("x-request-id", "text-7")
+        .json(&json!({"tenant": "textlogs", "username": "admin", "password": "not-it"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(p.terminate().success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    let line = text.lines().find(|l| l.contains("login refused")).unwrap_or_else(|| panic!("{text}"));
+    // `2026-12-05T06:35:01.378775Z  WARN request{…}: target: message fields`, as tracing-subscriber writes a span.
+    let (time, rest) = line.split_once(' ').unwrap();
+    assert!(time.ends_with('Z') && time.len() == 27, "{line}");
+    assert_eq!(
+        rest,
+        " WARN request{id=\"text-7\" method=POST path=/api/v1/sessions}: switchboard_http::login: login refused \
+         surface=\"native\" tenant=\"textlogs\" username=\"admin\" client=127.0.0.1 reason=\"bad_credentials\""
+    );
+    assert!(!text.contains('\x1b'), "no colours in a file: {text}");
+    assert!(!text.contains("s3cret"));
+    let started = text.lines().find(|l| l.contains("listening on")).unwrap();
+    assert!(started.contains(" INFO switchboard::serve: switchboard listening on http://"), "{started}");
 }
 
 #[test]

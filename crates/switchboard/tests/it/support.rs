@@ -120,6 +120,10 @@ pub struct TestDb {
 
 impl TestDb {
     pub fn new() -> TestDb {
+        // reqwest is built without a TLS provider of its own (`rustls-no-provider`)
+        // and asks for the process's: without this, a test run alone
+        // panicked in `reqwest::Client::new()` unless another had installed it.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let tmp = Arc::new(tempfile::tempdir().expect("temp dir"));
         if on_postgres() {
             sweep_stale_schemas();
