@@ -308,17 +308,17 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for LenientIo<S> {
 
 /// Where a request head ends (just after its empty line), if it is complete.
 /// Lines end with CRLF or a bare LF, as hyper accepts.
+/// Every request's head passes here: the line ends are found with `memchr`
+/// (a byte-at-a-time loop was 0.6 % of a read by id, issue 26).
 fn head_end(buf: &[u8]) -> Option<usize> {
     let mut line_start = 0;
-    for (i, &b) in buf.iter().enumerate() {
-        if b == b'\n' {
-            let line = &buf[line_start..i];
-            // Empty lines before the request line are allowed and skipped.
-            if (line.is_empty() || line == b"\r") && buf[..line_start].iter().any(|c| !c.is_ascii_whitespace()) {
-                return Some(i + 1);
-            }
-            line_start = i + 1;
+    for i in memchr::memchr_iter(b'\n', buf) {
+        let line = &buf[line_start..i];
+        // Empty lines before the request line are allowed and skipped.
+        if (line.is_empty() || line == b"\r") && buf[..line_start].iter().any(|c| !c.is_ascii_whitespace()) {
+            return Some(i + 1);
         }
+        line_start = i + 1;
     }
     None
 }
@@ -336,7 +336,7 @@ enum Framing {
 /// The header lines of a head (without the request line and the empty line).
 fn header_lines(head: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
     head.split(|&b| b == b'\n').skip_while(|l| l.trim_ascii().is_empty()).skip(1).filter_map(|line| {
-        let colon = line.iter().position(|&b| b == b':')?;
+        let colon = memchr::memchr(b':', line)?;
         Some((line[..colon].trim_ascii(), line[colon + 1..].trim_ascii()))
     })
 }

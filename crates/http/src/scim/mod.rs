@@ -194,7 +194,8 @@ pub struct Client(pub Principal);
 impl<S: Send + Sync> FromRequestParts<S> for Client {
     type Rejection = ScimError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ScimError> {
-        parts.extensions.get::<Principal>().cloned().map(Client).ok_or_else(|| Error::Unauthenticated.into())
+        // Taken, not copied: the handler's `Client` is its only reader.
+        parts.extensions.remove::<Principal>().map(Client).ok_or_else(|| Error::Unauthenticated.into())
     }
 }
 
