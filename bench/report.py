@@ -68,6 +68,13 @@ def rps(r):
     return r["requests"] / (r["duration_us"] / 1e6)
 
 
+def cpu(r):
+    """Server CPU (user + system) a request, in µs; runs before it was recorded show –."""
+    if "server_cpu_us" not in r or not r["requests"]:
+        return "–"
+    return f"{r['server_cpu_us'] / r['requests']:.1f}"
+
+
 def main():
     rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
     meta = json.load(open(sys.argv[2]))
@@ -88,6 +95,9 @@ def main():
     w("- ×ceil: the figure divided by the ceiling (GET /healthz) measured on the same server instance in the same run; "
       "latencies in ms; RSS: VmRSS after the scenario (VmHWM) / RssAnon — on SQLite VmRSS includes the memory-mapped "
       "database file once per connection that touched a page (page cache, not heap); RssAnon is the process's own memory")
+    w("- server CPU µs/req: the server process's user + system CPU over the run (/proc/PID/stat) divided by the requests "
+      "answered; with the server's core near 100 % it is the cost of a request, steadier than req/s between builds "
+      "(the bare ceiling's row is the bare server's)")
     w("- agent cache (`docs/design.md`): the load runs have the whole directory in it (the default of 100,000 agents up to "
       "100k; `--agent-cache-entries 1000000` at 1M), preloaded before measuring, so reads by id come from memory; "
       "last-name searches are answered by the name index (trigram bitmaps, rows from the cache); lists and writes go "
@@ -97,15 +107,15 @@ def main():
     for backend in [b for b in ("sqlite", "postgres") if any(r["backend"] == b for r in runs)]:
         w(f"## {backend}")
         w("")
-        w("| scenario | agents | req/s | ×bare | ×ceil | p50 | p99 | p99.9 | p99 ×ceil | errors | RSS MB (peak) / anon |")
-        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        w("| scenario | agents | req/s | ×bare | ×ceil | server CPU µs/req | p50 | p99 | p99.9 | p99 ×ceil | errors | RSS MB (peak) / anon |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in [r for r in runs if r["backend"] == backend]:
             c = ceilings.get((backend, r["agents"]))
             b = bares.get((backend, r["agents"]))
             ratio = f"{rps(r) / rps(c):.2f}" if c else "–"
             bare = f"{rps(r) / rps(b):.2f}" if b else "–"
             p99r = f"{r['p99'] / c['p99']:.1f}" if c and c["p99"] else "–"
-            w(f"| {NAMES.get(r['scenario'], r['scenario'])} | {r['agents']:,} | {rps(r):,.0f} | {bare} | {ratio} | {ms(r['p50']):.2f} | "
+            w(f"| {NAMES.get(r['scenario'], r['scenario'])} | {r['agents']:,} | {rps(r):,.0f} | {bare} | {ratio} | {cpu(r)} | {ms(r['p50']):.2f} | "
               f"{ms(r['p99']):.2f} | {ms(r['p999']):.2f} | {p99r} | {errors(r)} | {r['rss_kb'] / 1024:.0f} ({r['hwm_kb'] / 1024:.0f}) / {anon(r)} |")
         creates = [r for r in runs if r["backend"] == backend and r["scenario"] == "lv_create"]
         for r in creates:

@@ -96,6 +96,12 @@ hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 # Anonymous memory only: SQLite's memory-mapped database file counts in VmRSS
 # once per connection that touched a page, though it is page cache.
 anon_kb() { awk '/^RssAnon/ {print $2}' "/proc/$1/status"; }
+# CPU time (user + system) the process has used, in clock ticks: its change
+# over a run, divided by the requests, is the server's CPU a request, a
+# steadier figure than req/s for comparing builds (no share of the driver's
+# core or of the kernel's wake-ups of it).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
 
 # run_wrk BACKEND AGENTS SCENARIO LUA URL PID [VAR=value …]: one bounded wrk run.
 run_wrk() {
@@ -105,12 +111,15 @@ run_wrk() {
   wanted "$scenario" || return 0
   cat "$ROOT/bench/lua/common.lua" "$ROOT/bench/lua/$lua" > "$script"
   echo "-- $backend $agents $scenario" >&2
+  local ticks
+  ticks=$(cpu_ticks "$pid")
   env "$@" WRK_OUT="$out" "${PIN_DRIVER[@]}" wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 10s -s "$script" "$url" > "$WORK/$scenario.wrk" 2>&1 || true
+  ticks=$(( $(cpu_ticks "$pid") - ticks ))
   if [ ! -s "$out" ]; then cat "$WORK/$scenario.wrk" >&2; echo "wrk produced no figures" >&2; return 1; fi
-  python3 - "$out" "$backend" "$agents" "$scenario" "$(rss_kb "$pid")" "$(hwm_kb "$pid")" "$CONNS" "$(anon_kb "$pid")" >> "$RESULTS" <<'EOF'
+  python3 - "$out" "$backend" "$agents" "$scenario" "$(rss_kb "$pid")" "$(hwm_kb "$pid")" "$CONNS" "$(anon_kb "$pid")" "$((ticks * TICK_US))" >> "$RESULTS" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))
-r.update(kind="wrk", backend=sys.argv[2], agents=int(sys.argv[3]), scenario=sys.argv[4], rss_kb=int(sys.argv[5]), hwm_kb=int(sys.argv[6]), conns=int(sys.argv[7]), anon_kb=int(sys.argv[8]))
+r.update(kind="wrk", backend=sys.argv[2], agents=int(sys.argv[3]), scenario=sys.argv[4], rss_kb=int(sys.argv[5]), hwm_kb=int(sys.argv[6]), conns=int(sys.argv[7]), anon_kb=int(sys.argv[8]), server_cpu_us=int(sys.argv[9]))
 print(json.dumps(r))
 EOF
   tail -n1 "$RESULTS" >&2
