@@ -154,9 +154,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 
 /// Reads a JSON body into `T`, integral floats read as integers
 /// ([`super::wire::integral_numbers`]); a failure is a 400 problem.
+///
+/// Every body of the native API is an object, as the document says. Only an
+/// object is taken: serde reads a struct from an array too (its fields in
+/// order), so `[]` was taken as `{}` and `POST /api/v1/api-keys` created a
+/// key from it (found by schemathesis).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     let bad = |e: serde_json::Error| Problem::bad_request(format!("invalid JSON body: {e}"));
     let mut value: serde_json::Value = serde_json::from_slice(bytes).map_err(bad)?;
+    if !value.is_object() {
+        return Err(Problem::bad_request("invalid JSON body: expected a JSON object"));
+    }
     super::wire::integral_numbers(&mut value);
     T::deserialize(value).map_err(bad)
 }

@@ -45,6 +45,23 @@ async fn malformed_bodies_get_clear_errors_and_the_server_stays_up() {
         assert!(status == 400 || status == 422, "{status} {text}");
         assert!(text.contains("\"code\""), "{text}");
     }
+    // A body that is not an object is refused even where every field is
+    // optional (serde would read a struct from an array), and writes nothing.
+    let keys = c.get("/api/v1/api-keys").await.expect(200).body["items"].as_array().unwrap().len();
+    for (path, body) in
+        [("/api/v1/api-keys", "[]"), ("/api/v1/api-keys", "[\"x\"]"), ("/api/v1/skills", "[\"s\", \"d\"]"), ("/api/v1/api-keys", "null")]
+    {
+        let r = c.http.post(format!("{}{path}", c.base)).bearer_auth(c.key.as_ref().unwrap()).body(body).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{path} {body}");
+        let p: Value = r.json().await.unwrap();
+        assert_eq!(
+            (p["code"].as_str(), p["detail"].as_str()),
+            (Some("bad_request"), Some("invalid JSON body: expected a JSON object")),
+            "{p}"
+        );
+    }
+    assert_eq!(c.get("/api/v1/api-keys").await.expect(200).body["items"].as_array().unwrap().len(), keys);
+    assert_eq!(c.get("/api/v1/skills").await.expect(200).body["items"].as_array().unwrap().len(), 0);
     // Huge but well-formed lists are checked, not choked on.
     let groups: serde_json::Map<String, Value> = (0..20_000).map(|i| (i.to_string(), json!({"receive_call": "Y"}))).collect();
     let id = c.agent("victim").await;
